@@ -1,0 +1,1 @@
+"""Ketamine-infusion CDS Hooks service."""

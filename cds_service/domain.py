@@ -1,0 +1,89 @@
+"""Core value types shared by the pure core (meds, orders, rules, render) and the edges. No I/O, no frameworks.
+
+Plain frozen dataclasses with slots: they are built per medication on the hot path, where pydantic's
+validation would cost more than the work itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+JsonObject = dict[str, Any]
+
+
+class Origin(StrEnum):
+    """Where a medication record came from; shown on cards so a clinician can trust or check it."""
+
+    PREFETCH = "prefetch"
+    FHIR_SERVER = "FHIR server"
+    DRAFT_ORDERS = "draft orders"
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedResource:
+    """One raw FHIR resource (MedicationStatement / MedicationRequest) and where it came from."""
+
+    resource: JsonObject
+    origin: Origin
+    source_key: str  # prefetch key or search name, e.g. "medicationStatements"
+
+
+@dataclass(frozen=True, slots=True)
+class DataGap:
+    """Something the service could not check. ``what`` is human-readable ("MedicationStatement list")."""
+
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationData:
+    """Everything gathered about the patient's medications for one evaluation."""
+
+    resources: tuple[SourcedResource, ...]
+    # Medication resources that travelled beside the data or were read from the server,
+    # keyed by every reference form that may point at them ("Medication/123", full URL, "urn:uuid:...").
+    medications: Mapping[str, JsonObject] = field(default_factory=dict)
+    gaps: tuple[DataGap, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationFact:
+    """One MedicationStatement/MedicationRequest, normalised to what the rules need."""
+
+    reference: (
+        str  # "MedicationStatement/123"; "MedicationStatement/#2" (position) when it has no id
+    )
+    resource_type: str
+    display: str  # best human name of the product, as recorded
+    ingredients: frozenset[str]  # canonical ingredient names from the knowledge base ("clonazepam")
+    status: str  # FHIR status, lower case; "" when absent
+    as_needed: bool
+    reported: bool  # patient- or other-reported rather than prescribed/verified here
+    started: datetime | None
+    ended: datetime | None  # effectivePeriod.end, or when a stopped/completed record last applied
+    daily_mg: Mapping[
+        str, float
+    ]  # ingredient -> mg/day when the dosage is coded well enough to compute
+    dose_text: str | None  # the dosage as a person would read it ("0.5 mg twice daily")
+    origin: Origin
+    source_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class KetamineOrder:
+    """A draft order that is a ketamine infusion (or, when enabled, esketamine)."""
+
+    reference: str  # "MedicationRequest/request-123"
+    resource_type: str
+    display: str
+    resource: JsonObject  # the whole draft resource, for "update" suggestions
+    start: datetime | None  # infusion start when the order says it
+    esketamine: bool = False
+
+
+Indicator = Literal["info", "warning", "critical"]

@@ -1,0 +1,158 @@
+"""CDS Hooks 2.0.1 wire models (pydantic): requests in, discovery, cards and feedback out. No behaviour.
+
+Inbound models are tolerant (unknown fields allowed: clients add their own); outbound models are strict and
+are serialised with ``exclude_none`` because the spec bans ``null`` and empty optional values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Indicator = Literal["info", "warning", "critical"]
+HOOK_ORDER_SIGN = "order-sign"
+HOOK_ORDER_SELECT = "order-select"
+HOOK_MEDICATION_PRESCRIBE = "medication-prescribe"
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class _Outbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- requests
+
+
+class FhirAuthorization(_Inbound):
+    access_token: str = Field(min_length=1, repr=False)
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    # Test clients have omitted expires_in and scope (cds-hooks/sandbox #65): accept them missing.
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+    patient: str | None = None
+
+
+class OrderContext(_Inbound):
+    """Context of order-sign and order-select (and legacy medication-prescribe, mapped onto it)."""
+
+    userId: str = Field(min_length=1)
+    patientId: str = Field(min_length=1)
+    encounterId: str | None = None
+    draftOrders: dict[str, Any]
+    selections: tuple[str, ...] | None = None
+
+
+class HookRequest(_Inbound):
+    hook: str = Field(min_length=1)
+    hookInstance: str = Field(min_length=1, max_length=128)
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: OrderContext
+    prefetch: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------- discovery
+
+
+class ServiceDescriptor(_Outbound):
+    hook: str
+    title: str
+    description: str
+    id: str
+    prefetch: dict[str, str] | None = None
+    usageRequirements: str | None = None
+
+
+class Discovery(_Outbound):
+    services: list[ServiceDescriptor]
+
+
+# ---------------------------------------------------------------- cards
+
+
+class Coding(_Outbound):
+    system: str
+    code: str
+    display: str | None = None
+
+
+class Source(_Outbound):
+    label: str
+    url: str | None = None
+    icon: str | None = None
+    topic: Coding | None = None
+
+
+class Link(_Outbound):
+    label: str
+    url: str
+    type: Literal["absolute", "smart"] = "absolute"
+    appContext: str | None = None
+
+
+class Action(_Outbound):
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+    resourceId: str | None = None
+
+
+class Suggestion(_Outbound):
+    label: str
+    uuid: str
+    isRecommended: bool | None = None
+    actions: list[Action]
+
+
+class Card(_Outbound):
+    uuid: str
+    summary: str = Field(max_length=139)
+    detail: str | None = None
+    indicator: Indicator
+    source: Source
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[Coding] | None = None
+    links: list[Link] | None = None
+    extension: dict[str, Any] | None = None
+
+
+class CdsResponse(_Outbound):
+    cards: list[Card]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The body as sent: optional fields left out, never null."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# ---------------------------------------------------------------- feedback
+
+
+class AcceptedSuggestion(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: str = Field(min_length=1)
+
+
+class OverrideReasonFeedback(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    reason: Coding | None = None
+    userComment: str | None = Field(default=None, max_length=4000)
+
+
+class FeedbackItem(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    card: str = Field(min_length=1, max_length=128)
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: tuple[AcceptedSuggestion, ...] | None = None
+    overrideReason: OverrideReasonFeedback | None = None
+    outcomeTimestamp: str = Field(min_length=1)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    feedback: tuple[FeedbackItem, ...] = Field(min_length=1, max_length=1000)

@@ -1,0 +1,1 @@
+"""Knowledge base: schema, loader and the rule engine."""

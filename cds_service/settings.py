@@ -1,0 +1,135 @@
+"""Service settings: one frozen pydantic-settings class, environment prefix ``CDS_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_cards_dir() -> Path:
+    """The bundled knowledge base: a wheel's packaged copy, else the repository's ``cards/``."""
+    bundled = _PACKAGE_DIR / "_bundled_cards"
+    return bundled if bundled.is_dir() else _PACKAGE_DIR.parent / "cards"
+
+
+class RuleOverride(BaseModel):
+    """Per-site changes to one class's defaults, keyed by topic code in ``CDS_RULE_OVERRIDES``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    hold_before_hours: float | None = Field(default=None, ge=0, le=168)
+    resume_after_hours: float | None = Field(default=None, ge=0, le=168)
+    washout_days: int | None = Field(default=None, ge=0, le=365)
+    indicator: Literal["info", "warning", "critical"] | None = None
+    high_dose_mg_per_day: float | None = Field(default=None, gt=0)
+
+
+class TrustedIssuer(BaseModel):
+    """One EHR (JWT issuer) allowed to call the service; exactly one of jwks_url / jwks_file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    jku_allowlist: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> TrustedIssuer:
+        if (self.jwks_url is None) == (self.jwks_file is None):
+            raise ValueError("give exactly one of jwks_url or jwks_file")
+        return self
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything a site can configure. Built once in ``create_app``/the CLI and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CDS_", env_file=".env", frozen=True, extra="ignore", validate_default=True
+    )
+
+    # --- identity and discovery
+    service_id: str = Field(default="ketamine-infusion-check", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    public_base_url: str | None = None
+    source_label: str = "Ketamine infusion medication check"
+    source_url: str | None = None
+
+    # --- storage and knowledge base
+    data_dir: Path = Path(".cds-data")
+    database_url: str | None = None
+    cards_dir: Path = Field(default_factory=default_cards_dir)
+    rule_overrides: dict[str, RuleOverride] = Field(default_factory=dict)
+
+    # --- clinical behaviour
+    trigger_on_esketamine: bool = False
+    selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
+    on_data_unavailable: Literal["412", "card"] = "412"
+    timezone: str = "UTC"
+
+    # --- HTTP edge and hardening
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = (
+        "http://127.0.0.1:18080",
+        "http://localhost:18080",
+        "https://sandbox.cds-hooks.org",
+    )
+    max_body_bytes: int = Field(default=5_000_000, gt=0)
+    max_json_depth: int = Field(default=64, gt=0)
+    max_bundle_entries: int = Field(default=5_000, gt=0)
+    log_level: str = "INFO"
+
+    # --- FHIR data access
+    fhir_timeout_seconds: float = Field(default=2.0, gt=0)
+    fhir_max_pages: int = Field(default=10, ge=1)
+    fhir_max_connections: int = Field(default=50, ge=1)
+    evaluation_deadline_seconds: float = Field(default=3.0, gt=0)
+    allow_insecure_fhir: bool = False
+
+    # --- client authentication
+    auth: Literal["off", "jwt"] = "off"
+    allow_unauthenticated_public_bind: bool = False
+    trusted_issuers: dict[str, TrustedIssuer] = Field(default_factory=dict)
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = ("ES384", "RS384")
+    jwt_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+    jwks_min_refresh_seconds: float = Field(default=60.0, ge=0)
+    replay_cache_max_entries: int = Field(default=100_000, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("cors_origins", "jwt_algorithms"):
+                if key in data:
+                    data[key] = _split_csv(data[key])
+        return data
+
+    @model_validator(mode="after")
+    def _check_algorithms(self) -> Settings:
+        allowed = {"ES384", "RS384", "ES256", "RS256", "ES512", "RS512", "PS384", "PS256"}
+        bad = [alg for alg in self.jwt_algorithms if alg not in allowed]
+        if bad:
+            raise ValueError(f"jwt_algorithms: not allowed (asymmetric only): {', '.join(bad)}")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """``CDS_DATABASE_URL``, or a SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cds.db').resolve()}"
