@@ -1,0 +1,46 @@
+"""Prefetch templates this service declares, and how a template becomes a query for one request.
+
+Only CDS Hooks 2.0.1 root-level tokens are used ({{context.patientId}}): nested draftOrders tokens are
+invalid in 2.0.1, so the draft orders are always read from ``context.draftOrders``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+PATIENT = "patient"
+MEDICATION_STATEMENTS = "medicationStatements"
+MEDICATION_REQUESTS = "medicationRequests"
+
+# Stopped and completed records are asked for too: washout rules (an MAOI stopped five days ago) need them.
+# Comma-separated token values are an OR in FHIR search; _count keeps pages a sensible size.
+TEMPLATES: dict[str, str] = {
+    PATIENT: "Patient/{{context.patientId}}",
+    MEDICATION_STATEMENTS: (
+        "MedicationStatement?patient={{context.patientId}}"
+        "&status=active,intended,on-hold,stopped,completed&_count=100"
+    ),
+    MEDICATION_REQUESTS: (
+        "MedicationRequest?patient={{context.patientId}}"
+        "&status=active,on-hold,stopped,completed&_count=100"
+    ),
+}
+
+# The keys whose data the clinical rules need; losing one of them is a data gap.
+MEDICATION_KEYS: tuple[str, ...] = (MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchQuery:
+    key: str
+    resource_type: str
+    relative_url: str  # relative to fhirServer, tokens filled in and URL-encoded
+
+
+def render_query(key: str, patient_id: str) -> PrefetchQuery:
+    """The query a template stands for, for one patient (the id is URL-encoded)."""
+    template = TEMPLATES[key]
+    url = template.replace("{{context.patientId}}", quote(patient_id, safe=""))
+    resource_type = url.split("?", 1)[0].split("/", 1)[0]
+    return PrefetchQuery(key=key, resource_type=resource_type, relative_url=url)
