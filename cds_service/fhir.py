@@ -1,0 +1,340 @@
+"""Medication data access: prefetch when the EHR sent it, the FHIR server otherwise, gaps when neither."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import httpx
+
+from cds_service import fhir_bundle as fb
+from cds_service.domain import DataGap, JsonObject, MedicationData, Origin, SourcedResource
+from cds_service.errors import DataUnavailable, FhirError, FhirFatalError, FhirTemporaryError
+from cds_service.hooks import HookRequest
+from cds_service.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
+
+log = logging.getLogger("cds_service.fhir")
+
+_MISSING: Final = object()
+_NO_SERVER = "no fhirServer given"
+
+
+class _NotSupported(FhirFatalError):
+    """The server does not offer this resource type (404 on the type, or OperationOutcome not-supported)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Server:
+    """The request's FHIR server; lives for one request only, so the token is never kept."""
+
+    base: str
+    headers: Mapping[str, str] = field(repr=False)
+
+
+@dataclass(slots=True)
+class _KeyResult:
+    """What one prefetch key yielded: records, Medications, gaps, or a failure when nothing was read."""
+
+    what: str
+    resources: list[SourcedResource] = field(default_factory=list)
+    medications: dict[str, JsonObject] = field(default_factory=dict)
+    gaps: list[DataGap] = field(default_factory=list)
+    pages: int = 0
+    failure: str | None = None
+
+    def gap(self, reason: str) -> None:
+        self.gaps.append(DataGap(what=self.what, reason=reason))
+
+
+class MedicationGatherer:
+    """Gathers the patient's MedicationStatements and MedicationRequests for one hook request."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        timeout_seconds: float,
+        max_pages: int,
+        allow_insecure_fhir: bool,
+        max_bundle_entries: int,
+    ) -> None:
+        self._client = client
+        self._timeout_seconds = timeout_seconds
+        self._timeout = httpx.Timeout(timeout_seconds)
+        self._max_pages = max_pages
+        self._allow_insecure = allow_insecure_fhir
+        self._max_entries = max_bundle_entries
+        self._unsupported_logged: set[tuple[str, str]] = set()
+
+    async def gather(self, request: HookRequest, *, deadline: float) -> MedicationData:
+        """Every medication source for the request; raises DataUnavailable when none could be read."""
+        server, refusal = self._server(request)
+        results = await asyncio.gather(
+            *(self._gather_key(request, key, server, refusal, deadline) for key in MEDICATION_KEYS)
+        )
+        failures = [f"{r.what}: {r.failure}" for r in results if r.failure]
+        if len(failures) == len(results):
+            raise DataUnavailable(
+                "No medication source could be read: " + "; ".join(failures),
+                failures=tuple(failures),
+            )
+        return await self._assemble(results, server, deadline)
+
+    async def read_medications(
+        self, request: HookRequest, references: Sequence[str], *, deadline: float
+    ) -> dict[str, JsonObject]:
+        """Reads referenced Medications concurrently; keyed by the reference and ``Medication/<id>``."""
+        server, _ = self._server(request)
+        if server is None:
+            return {}
+        found, _failures = await self._read_all(server, references, deadline)
+        return found
+
+    # ------------------------------------------------------------ one prefetch key
+
+    async def _gather_key(
+        self,
+        request: HookRequest,
+        key: str,
+        server: _Server | None,
+        refusal: str,
+        deadline: float,
+    ) -> _KeyResult:
+        query = render_query(key, request.context.patientId)
+        result = _KeyResult(what=f"{query.resource_type} list")
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._fill(result, request, query, server, refusal)
+        except TimeoutError:
+            self._fail(result, "the evaluation deadline passed before the FHIR server answered")
+        except FhirError as exc:
+            self._fail(result, exc.message)
+        return result
+
+    def _fail(self, result: _KeyResult, reason: str) -> None:
+        if result.pages:
+            result.gap(f"only {result.pages} page(s) read: {reason}")
+        else:
+            result.failure = reason
+
+    async def _fill(
+        self,
+        result: _KeyResult,
+        request: HookRequest,
+        query: PrefetchQuery,
+        server: _Server | None,
+        refusal: str,
+    ) -> None:
+        value = (request.prefetch or {}).get(query.key, _MISSING)
+        if value is None:  # CDS Hooks: null means the client found no data; do not query again
+            return
+        first = _prefetched_page(value, query.resource_type, self._max_entries)
+        origin = Origin.PREFETCH
+        if first is None:
+            if server is None:
+                self._no_server(value, query, refusal)
+                return
+            body = await self._search(server, query)
+            if body is None:
+                return
+            first = self._page(body, query.resource_type, self._max_entries)
+            origin = Origin.FHIR_SERVER
+        await self._follow(result, first, query, server, origin)
+
+    def _no_server(self, value: object, query: PrefetchQuery, refusal: str) -> None:
+        if fb.says_not_supported(value):
+            self._log_unsupported("the EHR", query.resource_type)
+            return
+        if fb.is_outcome(value):
+            message = f"the EHR could not prefetch it (OperationOutcome) and {refusal}"
+            raise FhirFatalError(message, outcome_text=fb.outcome_text(value))
+        raise FhirFatalError(f"not in prefetch and {refusal}")
+
+    async def _follow(
+        self,
+        result: _KeyResult,
+        page: fb.BundlePage,
+        query: PrefetchQuery,
+        server: _Server | None,
+        origin: Origin,
+    ) -> None:
+        while True:
+            self._take(result, page, query.key, origin)
+            stop = self._stop_reason(result, page, server)
+            if stop is not None or server is None or page.next_url is None:
+                if stop:
+                    result.gap(stop)
+                return
+            remaining = self._max_entries - len(result.resources)
+            body = await self._get(server, fb.resolve(page.next_url, server.base))
+            page = self._page(body, query.resource_type, remaining)
+
+    def _take(self, result: _KeyResult, page: fb.BundlePage, key: str, origin: Origin) -> None:
+        result.pages += 1
+        result.resources.extend(SourcedResource(r, origin, key) for r in page.resources)
+        result.medications.update(page.medications)
+
+    def _stop_reason(
+        self, result: _KeyResult, page: fb.BundlePage, server: _Server | None
+    ) -> str | None:
+        if page.dropped:
+            cap = self._max_entries
+            return f"more than {cap} entries, only the first {cap} read"
+        if page.next_url is None:
+            return ""
+        if result.pages >= self._max_pages:
+            cap = self._max_pages
+            return f"more than {cap} pages, only the first {cap} read"
+        if server is None:
+            return "more pages exist but there is no usable fhirServer to read them from"
+        if not fb.same_origin(fb.resolve(page.next_url, server.base), server.base):
+            return "the next-page link points at another server; not followed with the token"
+        return None
+
+    def _page(self, body: JsonObject, resource_type: str, limit: int) -> fb.BundlePage:
+        try:
+            return fb.read_page(body, resource_type, limit)
+        except fb.NotFhirJson as exc:
+            raise FhirFatalError(f"FHIR server sent {exc}") from exc
+
+    # ------------------------------------------------------------ HTTP
+
+    async def _search(self, server: _Server, query: PrefetchQuery) -> JsonObject | None:
+        """The first search page, or None when the server does not support the type."""
+        try:
+            return await self._get(server, f"{server.base}/{query.relative_url}")
+        except FhirFatalError as exc:
+            if isinstance(exc, _NotSupported) or exc.status_code == 404:
+                self._log_unsupported(fb.host_and_path(server.base), query.resource_type)
+                return None
+            raise
+
+    async def _read_all(
+        self, server: _Server, references: Sequence[str], deadline: float
+    ) -> tuple[dict[str, JsonObject], list[str]]:
+        urls = {ref: url for ref in references if (url := fb.medication_url(ref, server.base))}
+        try:
+            async with asyncio.timeout_at(deadline):
+                outcomes = await asyncio.gather(
+                    *(self._read_medication(server, url) for url in urls.values()),
+                    return_exceptions=True,
+                )
+        except TimeoutError:
+            return {}, ["the evaluation deadline passed before the FHIR server answered"]
+        found: dict[str, JsonObject] = {}
+        failures: list[str] = []
+        for ref, outcome in zip(urls, outcomes, strict=True):
+            if isinstance(outcome, FhirError):
+                failures.append(outcome.message)
+            elif isinstance(outcome, dict):
+                found.update(fb.medication_keys(outcome, ref))
+        return found, failures
+
+    async def _read_medication(self, server: _Server, url: str) -> JsonObject:
+        body = await self._get(server, url)
+        if body.get("resourceType") != "Medication":
+            raise FhirFatalError(f"FHIR server sent {fb.describe(body)} for a Medication read")
+        return body
+
+    async def _get(self, server: _Server, url: str) -> JsonObject:
+        """One GET against the request's FHIR server, failures translated to FhirError."""
+        try:
+            response = await self._client.get(url, headers=server.headers, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            raise self._logged(
+                url, FhirTemporaryError(f"FHIR server timed out after {self._timeout_seconds} s")
+            ) from exc
+        except httpx.HTTPError as exc:
+            message = f"FHIR server could not be reached ({type(exc).__name__})"
+            raise self._logged(url, FhirTemporaryError(message)) from exc
+        try:
+            return _fhir_json(response)
+        except FhirError as exc:
+            raise self._logged(url, exc) from None
+
+    def _logged(self, url: str, exc: FhirError) -> FhirError:
+        log.warning("FHIR GET %s failed: %s", fb.host_and_path(url), exc.message)
+        return exc
+
+    def _log_unsupported(self, where: str, resource_type: str) -> None:
+        if (where, resource_type) not in self._unsupported_logged:
+            self._unsupported_logged.add((where, resource_type))
+            log.info("%s does not support %s; treated as empty", where, resource_type)
+
+    # ------------------------------------------------------------ assembly
+
+    def _server(self, request: HookRequest) -> tuple[_Server | None, str]:
+        if not request.fhirServer:
+            return None, _NO_SERVER
+        refusal = fb.refusal_reason(request.fhirServer, allow_insecure=self._allow_insecure)
+        if refusal is not None:
+            return None, refusal
+        headers = {"Accept": "application/fhir+json"}
+        if request.fhirAuthorization is not None:
+            headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
+        return _Server(base=request.fhirServer.rstrip("/"), headers=headers), ""
+
+    async def _assemble(
+        self, results: Sequence[_KeyResult], server: _Server | None, deadline: float
+    ) -> MedicationData:
+        medications: dict[str, JsonObject] = {}
+        for result in results:
+            medications.update(result.medications)
+        resources = tuple(r for result in results for r in result.resources)
+        gaps = [g for result in results for g in result.gaps]
+        gaps += [DataGap(r.what, r.failure) for r in results if r.failure]
+        wanted = [
+            ref
+            for ref in fb.medication_references(r.resource for r in resources)
+            if ref not in medications
+        ]
+        if wanted and server is not None:
+            found, failures = await self._read_all(server, wanted, deadline)
+            medications.update(found)
+            if failures:
+                gaps.append(DataGap("referenced Medication resources", failures[0]))
+        return MedicationData(resources=resources, medications=medications, gaps=tuple(gaps))
+
+
+def _prefetched_page(value: object, resource_type: str, limit: int) -> fb.BundlePage | None:
+    """A prefetched Bundle as a page; None when the key is missing, an OperationOutcome or malformed."""
+    if value is _MISSING or not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return None
+    try:
+        return fb.read_page(value, resource_type, limit)
+    except fb.NotFhirJson:
+        return None
+
+
+def _fhir_json(response: httpx.Response) -> JsonObject:
+    """The response's FHIR resource, or the FhirError that says what was wrong with it."""
+    try:
+        body: object = json.loads(response.content)
+    except ValueError:
+        body = None
+    status = response.status_code
+    text = fb.outcome_text(body)
+    if fb.says_not_supported(body):
+        raise _NotSupported(f"FHIR server answered {status}", status_code=status, outcome_text=text)
+    if status == 429 or status >= 500:
+        raise FhirTemporaryError(
+            f"FHIR server answered {status}", status_code=status, outcome_text=text
+        )
+    if status >= 300:
+        raise FhirFatalError(
+            f"FHIR server answered {status}", status_code=status, outcome_text=text
+        )
+    if body is None:
+        raise FhirFatalError("FHIR server sent a body that is not JSON", status_code=status)
+    if not fb.is_resource(body) or not isinstance(body, dict):
+        raise FhirFatalError(
+            "FHIR server sent JSON that is not a FHIR resource", status_code=status
+        )
+    if fb.is_outcome(body):
+        message = "FHIR server answered with an OperationOutcome"
+        raise FhirFatalError(message, status_code=status, outcome_text=text)
+    return body

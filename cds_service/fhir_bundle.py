@@ -1,0 +1,172 @@
+"""Lenient reading of FHIR search Bundles, OperationOutcomes and server URLs; plain dicts, no I/O."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from cds_service.domain import JsonObject
+
+NOT_SUPPORTED = "not-supported"
+
+
+class NotFhirJson(ValueError):
+    """JSON that is not the FHIR resource expected (no resourceType, wrong shape)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BundlePage:
+    """What one searchset page holds for the service."""
+
+    resources: tuple[JsonObject, ...]
+    medications: Mapping[str, JsonObject] = field(default_factory=dict)
+    next_url: str | None = None
+    dropped: int = 0  # entries of the searched type beyond the size limit
+
+
+def read_page(body: object, resource_type: str, limit: int) -> BundlePage:
+    """The entries of ``resource_type`` (at most ``limit``), Medication entries and the next link."""
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+        raise NotFhirJson(f"expected a Bundle, got {describe(body)}")
+    entries = body.get("entry") or []
+    if not isinstance(entries, list):
+        raise NotFhirJson("Bundle.entry is not a list")
+    resources: list[JsonObject] = []
+    medications: dict[str, JsonObject] = {}
+    dropped = 0
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        kind = resource.get("resourceType")
+        if kind == resource_type and len(resources) < limit:
+            resources.append(resource)
+        elif kind == resource_type:
+            dropped += 1
+        elif kind == "Medication":
+            medications.update(medication_keys(resource, entry.get("fullUrl")))
+    return BundlePage(tuple(resources), medications, next_link(body), dropped)
+
+
+def next_link(bundle: Mapping[str, object]) -> str | None:
+    """The Bundle's ``next`` page URL, if any."""
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            if isinstance(url, str) and url:
+                return url
+    return None
+
+
+def medication_keys(resource: JsonObject, full_url: object = None) -> dict[str, JsonObject]:
+    """Every reference form that may point at this Medication: ``Medication/<id>`` and its fullUrl."""
+    keys: dict[str, JsonObject] = {}
+    rid = resource.get("id")
+    if isinstance(rid, str) and rid:
+        keys[f"Medication/{rid}"] = resource
+    if isinstance(full_url, str) and full_url:
+        keys[full_url] = resource
+    return keys
+
+
+def is_resource(body: object) -> bool:
+    """A JSON object that names its FHIR resourceType."""
+    return isinstance(body, dict) and isinstance(body.get("resourceType"), str)
+
+
+def is_outcome(body: object) -> bool:
+    return isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
+
+
+def says_not_supported(body: object) -> bool:
+    """An OperationOutcome with an issue coded ``not-supported``."""
+    return is_outcome(body) and NOT_SUPPORTED in _issue_field(body, "code")
+
+
+def outcome_text(body: object) -> str | None:
+    """The OperationOutcome's diagnostics (or details.text), joined; None when it says nothing."""
+    if not is_outcome(body):
+        return None
+    texts = _issue_field(body, "diagnostics")
+    return "; ".join(texts) if texts else None
+
+
+def _issue_field(body: object, name: str) -> list[str]:
+    issues = body.get("issue") if isinstance(body, dict) else None
+    if not isinstance(issues, list):
+        return []
+    values = (issue.get(name) for issue in issues if isinstance(issue, dict))
+    return [value for value in values if isinstance(value, str) and value]
+
+
+def medication_references(resources: Iterable[JsonObject]) -> list[str]:
+    """``medicationReference.reference`` values that point outside the resource (not ``#contained``)."""
+    found: list[str] = []
+    for resource in resources:
+        ref = resource.get("medicationReference")
+        value = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(value, str) and value and not value.startswith("#") and value not in found:
+            found.append(value)
+    return found
+
+
+def medication_url(reference: str, base: str) -> str | None:
+    """Where to read a referenced Medication on ``base``; None for references it cannot serve."""
+    if reference.startswith("Medication/") and reference.count("/") == 1:
+        return f"{base}/{reference}"
+    if same_origin(reference, base) and "/Medication/" in urlsplit(reference).path:
+        return reference
+    return None
+
+
+def describe(body: object) -> str:
+    """A short, data-free description of a JSON value, for error messages."""
+    if isinstance(body, dict):
+        kind = body.get("resourceType")
+        return kind if isinstance(kind, str) else "a JSON object without resourceType"
+    return f"a JSON {type(body).__name__}"
+
+
+# ---------------------------------------------------------------- server URLs
+
+
+def resolve(url: str, base: str) -> str:
+    """A possibly relative link, made absolute against the FHIR base."""
+    return urljoin(base + "/", url)
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Same scheme, host and port: the only URLs the request's token may be sent to."""
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and bool(a.hostname)
+
+
+def host_and_path(url: str) -> str:
+    """What may be logged about a URL: never the query string (it carries the patient id)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}{parts.path}"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refusal_reason(fhir_server: str, *, allow_insecure: bool) -> str | None:
+    """Why ``fhir_server`` must not receive the patient's token, or None when it may."""
+    parts = urlsplit(fhir_server)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "fhirServer is not an http(s) URL"
+    if parts.scheme == "https" or allow_insecure or is_loopback(parts.hostname):
+        return None
+    # CDS Hooks: fhirServer must be https when real data travels; plain http only on loopback for testing.
+    return "fhirServer is not https (plain http is only allowed for loopback addresses)"
