@@ -6,14 +6,17 @@ are serialised with ``exclude_none`` because the spec bans ``null`` and empty op
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Indicator = Literal["info", "warning", "critical"]
 HOOK_ORDER_SIGN = "order-sign"
 HOOK_ORDER_SELECT = "order-select"
 HOOK_MEDICATION_PRESCRIBE = "medication-prescribe"
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 class _Inbound(BaseModel):
@@ -138,9 +141,16 @@ class AcceptedSuggestion(BaseModel):
     id: str = Field(min_length=1)
 
 
+class FeedbackCoding(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    system: str | None = None
+    code: str = Field(min_length=1, max_length=200)
+    display: str | None = Field(default=None, max_length=500)
+
+
 class OverrideReasonFeedback(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
-    reason: Coding | None = None
+    reason: FeedbackCoding | None = None
     userComment: str | None = Field(default=None, max_length=4000)
 
 
@@ -150,7 +160,21 @@ class FeedbackItem(BaseModel):
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: tuple[AcceptedSuggestion, ...] | None = None
     overrideReason: OverrideReasonFeedback | None = None
-    outcomeTimestamp: str = Field(min_length=1)
+    outcomeTimestamp: datetime
+
+    @field_validator("outcomeTimestamp", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: object) -> object:
+        # RFC 3339 section 5.6 date-time: a date alone or a time without an offset is not one.
+        if not isinstance(value, str) or not _RFC3339.match(value):
+            raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2021-12-11T10:05:31Z")
+        return value
+
+    @model_validator(mode="after")
+    def _accepted_needs_suggestions(self) -> FeedbackItem:
+        if self.outcome == "accepted" and not self.acceptedSuggestions:
+            raise ValueError("acceptedSuggestions is required when outcome is 'accepted'")
+        return self
 
 
 class FeedbackRequest(BaseModel):

@@ -1,0 +1,134 @@
+"""HTTP only: the CDS Hooks routes. Each handler is read -> service -> return; errors map in ``app.py``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from cds_service.auth import ClientAuthenticator, expected_audience
+from cds_service.errors import PayloadTooLarge, UnsupportedMediaType
+from cds_service.hooks import Discovery
+from cds_service.jsonbody import parse_json
+from cds_service.service import CdsService
+from cds_service.settings import Settings
+
+router = APIRouter()
+
+
+def _service(request: Request) -> CdsService:
+    service: CdsService = request.app.state.service
+    return service
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _authenticated(request: Request) -> None:
+    """Verify the EHR's JWT when CDS_AUTH=jwt (CORS preflight never reaches a route)."""
+    authenticator: ClientAuthenticator | None = request.app.state.authenticator
+    if authenticator is None:
+        return
+    settings = _settings(request)
+    audience = expected_audience(settings.public_base_url, str(request.base_url), request.url.path)
+    await authenticator.authenticate(request.headers.get("authorization"), audience)
+
+
+ServiceDep = Annotated[CdsService, Depends(_service)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+Authenticated = Depends(_authenticated)
+
+
+async def read_json(request: Request, settings: Settings) -> Any:
+    """The body as JSON, refusing non-JSON content types and bodies over the configured size."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not '{content_type[:80]}'"
+        )
+    limit = settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body larger than {limit} bytes")
+    return parse_json(
+        bytes(body),
+        max_depth=settings.max_json_depth,
+        max_list_items=settings.max_bundle_entries,
+    )
+
+
+def _hook_body_schema() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HookRequest"}}
+            },
+        }
+    }
+
+
+def _feedback_body_schema() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/FeedbackRequest"}}
+            },
+        }
+    }
+
+
+@router.get("/health", tags=["operations"])
+async def health(service: ServiceDep) -> dict[str, str]:
+    """Liveness and the knowledge-base version in use; no authentication, no patient data."""
+    return {"status": "ok", "knowledgeBase": service.kb.manifest.version}
+
+
+@router.get(
+    "/cds-services",
+    response_model=Discovery,
+    response_model_exclude_none=True,
+    dependencies=[Authenticated],
+)
+async def discovery(service: ServiceDep) -> Discovery:
+    return service.discovery()
+
+
+@router.post(
+    "/cds-services/{service_id}",
+    dependencies=[Authenticated],
+    openapi_extra=_hook_body_schema(),
+    responses={200: {"description": "Cards (an empty list when nothing applies)"}},
+)
+async def call_service(
+    service_id: str, request: Request, service: ServiceDep, settings: SettingsDep
+) -> JSONResponse:
+    service.check_service(service_id)
+    payload = await read_json(request, settings)
+    response = await service.evaluate(service_id, payload)
+    return JSONResponse(response.to_json_dict())
+
+
+@router.post(
+    "/cds-services/{service_id}/feedback",
+    dependencies=[Authenticated],
+    openapi_extra=_feedback_body_schema(),
+    response_class=Response,
+    responses={200: {"description": "Feedback stored (idempotently)"}},
+)
+async def feedback(
+    service_id: str, request: Request, service: ServiceDep, settings: SettingsDep
+) -> Response:
+    service.check_service(service_id)
+    payload = await read_json(request, settings)
+    await service.feedback(service_id, payload)
+    return Response(status_code=200)

@@ -1,0 +1,181 @@
+"""Command line: ``serve``, ``evaluate REQUEST.json`` and ``feedback-report`` (``python -m cds_service``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from cds_service.errors import CdsError, DataUnavailable, RequestRejected, RuleSetInvalid
+from cds_service.settings import Settings
+
+log = logging.getLogger("cds_service.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cds-service`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"error: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        result: int = args.run(args, settings)
+    except RuleSetInvalid as exc:
+        print(f"error: knowledge base invalid: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service under uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate one hook request offline and print the CDS Hooks response"
+    )
+    evaluate.add_argument("request", type=Path, help="a hook request JSON file ('-' for stdin)")
+    evaluate.add_argument(
+        "--service-id", default=None, help="service id to call (default: the configured one)"
+    )
+    evaluate.set_defaults(run=_evaluate)
+
+    report = commands.add_parser(
+        "feedback-report", help="acceptance and override counts per card topic"
+    )
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.set_defaults(run=_feedback_report)
+    return parser
+
+
+# ------------------------------------------------------------------ serve
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.auth == "off" and not is_loopback(args.host):
+        if not settings.allow_unauthenticated_public_bind:
+            print(
+                f"error: refusing to bind {args.host} with CDS_AUTH=off: anyone who can reach it "
+                "could send patient data. Set CDS_AUTH=jwt, or CDS_ALLOW_UNAUTHENTICATED_PUBLIC_BIND=true "
+                "if a gateway in front authenticates the EHR.",
+                file=sys.stderr,
+            )
+            return 2
+    import uvicorn
+
+    from cds_service.app import create_app
+
+    if args.workers > 1:
+        # Workers import the factory themselves; settings come from the same environment.
+        uvicorn.run(
+            "cds_service.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+# ------------------------------------------------------------------ evaluate
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = sys.stdin.read() if str(args.request) == "-" else args.request.read_text("utf-8")
+    except OSError as exc:
+        print(f"error: cannot read {args.request}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        print(f"error: {args.request} is not JSON: {exc}", file=sys.stderr)
+        return 2
+    try:
+        body = asyncio.run(_evaluate_payload(settings, payload, args.service_id))
+    except RequestRejected as exc:
+        print(f"error: invalid hook request: {exc.message}", file=sys.stderr)
+        return 2
+    except DataUnavailable as exc:
+        print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
+        return 3
+    except CdsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2))
+    return 0
+
+
+async def _evaluate_payload(settings: Settings, payload: object, service_id: str | None) -> object:
+    import httpx
+
+    from cds_service.app import build_service
+    from cds_service.audit import SqliteAuditStore
+    from cds_service.lexicon import Lexicon
+    from cds_service.rules.loader import load_knowledge_base
+
+    kb = load_knowledge_base(settings.cards_dir)
+    store = SqliteAuditStore.open(settings.effective_database_url)
+    try:
+        async with httpx.AsyncClient() as client:
+            service = build_service(settings, kb, Lexicon.from_knowledge_base(kb), client, store)
+            response = await service.evaluate(service_id or settings.service_id, payload)
+            return response.to_json_dict()
+    finally:
+        await store.close()
+
+
+# ------------------------------------------------------------------ feedback-report
+
+
+def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
+    from cds_service.audit import SqliteAuditStore, TopicFeedback
+
+    async def fetch() -> list[TopicFeedback]:
+        store = SqliteAuditStore.open(settings.effective_database_url)
+        try:
+            return list(await store.feedback_report())
+        finally:
+            await store.close()
+
+    rows = asyncio.run(fetch())
+    if args.json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+        return 0
+    print(f"{'topic':<16}{'shown':>7}{'accepted':>10}{'overridden':>12}  override reasons")
+    for row in rows:
+        reasons = ", ".join(f"{code} ({n})" for code, n in row.override_reasons) or "-"
+        print(
+            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  {reasons}"
+        )
+    if not rows:
+        print("(no evaluations or feedback recorded yet)")
+    return 0
