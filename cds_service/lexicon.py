@@ -19,9 +19,9 @@ SNOMED = "snomed"
 KetamineKind = Literal["ketamine", "esketamine"]
 
 # A term matches only as a whole word: "ketamine" is not found inside "esketamine", nor
-# "amphetamine" inside "dextroamphetamine". Letters and digits are word characters; "-" and "/" are not.
-_BOUNDARY_BEFORE = r"(?<![a-z0-9])"
-_BOUNDARY_AFTER = r"(?![a-z0-9])"
+# "amphetamine" inside "dextroamphetamine". Only letters join words, so "Klonopin0.5mg" still counts.
+_BOUNDARY_BEFORE = r"(?<![a-z])"
+_BOUNDARY_AFTER = r"(?![a-z])"
 _NEVER = re.compile(r"(?!x)x")
 
 
