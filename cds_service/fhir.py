@@ -23,6 +23,23 @@ _MISSING: Final = object()
 _NO_SERVER = "no fhirServer given"
 
 
+class _RedactQuery(logging.Filter):
+    """Cuts the query string (it carries the patient id) from httpx's own request log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) > 1:
+            url = record.args[1]
+            if isinstance(url, httpx.URL) and url.query:
+                record.args = (record.args[0], url.copy_with(query=None), *record.args[2:])
+        return True
+
+
+def _redact_httpx_log() -> None:
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactQuery) for f in httpx_log.filters):
+        httpx_log.addFilter(_RedactQuery())
+
+
 class _NotSupported(FhirFatalError):
     """The server does not offer this resource type (404 on the type, or OperationOutcome not-supported)."""
 
@@ -69,6 +86,7 @@ class MedicationGatherer:
         self._allow_insecure = allow_insecure_fhir
         self._max_entries = max_bundle_entries
         self._unsupported_logged: set[tuple[str, str]] = set()
+        _redact_httpx_log()
 
     async def gather(self, request: HookRequest, *, deadline: float) -> MedicationData:
         """Every medication source for the request; raises DataUnavailable when none could be read."""
