@@ -1,0 +1,260 @@
+"""Findings to CDS Hooks cards: summary, indicator, detail, source, links, suggestions. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, Literal
+from uuid import uuid4
+
+from cds_service.domain import DataGap, KetamineOrder
+from cds_service.hooks import Card, Coding, Link, Source, Suggestion
+from cds_service.render_detail import detail_markdown, hold_sentence, hours, join_names, zone
+from cds_service.rules.engine import SEVERITY, Evaluation, Finding, held_matches
+from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.rules.schema import RuleSpec
+from cds_service.suggestions import SuggestionContext, build_suggestion
+
+SUMMARY_MAX = 139
+HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"
+DATAGAP_TOPIC = "DATAGAP"
+
+
+def _new_uuid() -> str:
+    return str(uuid4())
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Presentation settings for one response (from Settings and the knowledge-base manifest)."""
+
+    source_label: str
+    source_url: str | None
+    topic_system: str
+    override_reason_system: str
+    selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
+    timezone: str = "UTC"  # IANA name for the clock times shown
+    patient_id: str = ""
+    new_uuid: Callable[[], str] = field(default=_new_uuid)
+    now: datetime | None = None  # evaluation time, for "stopped 2 days ago"
+
+    @classmethod
+    def for_knowledge_base(cls, kb: KnowledgeBase, **changes: Any) -> RenderOptions:
+        """Options from the manifest's label, url and systems; ``changes`` win."""
+        manifest = kb.manifest
+        values: dict[str, Any] = {
+            "source_label": manifest.source_label,
+            "source_url": str(manifest.source_url),
+            "topic_system": manifest.topic_system,
+            "override_reason_system": manifest.override_reason_system,
+        }
+        return cls(**(values | changes))
+
+
+def render_cards(
+    evaluation: Evaluation,
+    order: KetamineOrder,
+    gaps: Sequence[DataGap],
+    kb: KnowledgeBase,
+    options: RenderOptions,
+) -> list[Card]:
+    """One card per finding, plus a data-gap card when something could not be checked; urgent first."""
+    cards = [render_finding(finding, order, options) for finding in evaluation.findings]
+    if gaps:
+        cards.append(render_data_gap_card(gaps, kb, options))
+    return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
+
+
+def render_finding(finding: Finding, order: KetamineOrder, options: RenderOptions) -> Card:
+    """The card for one interacting class."""
+    rule = finding.rule
+    tz = zone(options.timezone)
+    drugs = drug_names(finding)
+    uuid = options.new_uuid()
+    suggestions = _suggestions(finding, order, options, tz)
+    return Card(
+        uuid=uuid,
+        summary=summary_text(finding, drugs),
+        detail=detail_markdown(finding, drugs, options.now, tz),
+        indicator=finding.indicator,
+        source=_source(rule, options),
+        suggestions=suggestions or None,
+        selectionBehavior=options.selection_behavior if suggestions else None,
+        overrideReasons=_override_reasons(rule, options),
+        links=_links(finding),
+        extension=_hold_extension(finding, tz),
+    )
+
+
+# ---------------------------------------------------------------- summary
+
+
+def drug_names(finding: Finding, limit: int = 2) -> str:
+    """The drugs a summary names: current ones ("clonazepam and lorazepam"), else the stopped ones."""
+    current = finding.current_matches or finding.matches
+    return join_names(list(dict.fromkeys(match.member.name for match in current)), limit)
+
+
+def summary_text(finding: Finding, drugs: str) -> str:
+    """The class's summary template for this variant, filled and kept under 140 characters."""
+    template = _template(finding.rule, finding)
+    text = _fill(template, drugs, finding)
+    if len(text) > SUMMARY_MAX:
+        current = finding.current_matches or finding.matches
+        names = list(dict.fromkeys(match.member.name for match in current))
+        text = _fill(template, join_names(names, 1), finding)
+    return truncate(text, SUMMARY_MAX)
+
+
+def _template(rule: RuleSpec, finding: Finding) -> str:
+    summaries = rule.summary
+    chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
+    template = chosen or summaries.default
+    # A site may remove the hold; a template that promises one would then be wrong.
+    if "{hold_hours}" in template and finding.hold is None:
+        return "Review {drugs} before the ketamine infusion: " + rule.title.lower()
+    return template
+
+
+def _fill(template: str, drugs: str, finding: Finding) -> str:
+    hold_hours = hours(finding.hold.before_hours) if finding.hold else ""
+    text = template.replace("{drugs}", drugs).replace("{hold_hours}", hold_hours)
+    return text[:1].upper() + text[1:]
+
+
+def truncate(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return f"{cut}…"
+
+
+# ---------------------------------------------------------------- card parts
+
+
+def _source(rule: RuleSpec, options: RenderOptions) -> Source:
+    topic = Coding(system=options.topic_system, code=rule.id, display=rule.title)
+    return Source(label=options.source_label, url=options.source_url, topic=topic)
+
+
+def _override_reasons(rule: RuleSpec, options: RenderOptions) -> list[Coding]:
+    system = options.override_reason_system
+    return [Coding(system=system, code=r.code, display=r.display) for r in rule.override_reasons]
+
+
+def _links(finding: Finding) -> list[Link] | None:
+    links = {str(ref.url): ref.citation for ref in finding.rule.evidence.references}
+    if finding.dose is not None:
+        links.setdefault(finding.dose.equivalence_url, "Benzodiazepine equivalence table")
+    return [Link(label=truncate(label, 100), url=url) for url, label in links.items()] or None
+
+
+def _suggestions(
+    finding: Finding, order: KetamineOrder, options: RenderOptions, tz: tzinfo
+) -> list[Suggestion]:
+    hold = finding.hold
+    held = join_names(
+        list(dict.fromkeys(m.member.name for m in held_matches(finding.rule, finding.matches)))
+    )
+    context = SuggestionContext(
+        order=order,
+        patient_id=options.patient_id,
+        hold_instruction=f"Ketamine infusion: {hold_sentence(hold, held, tz)}" if hold else None,
+        new_uuid=options.new_uuid,
+    )
+    built = (build_suggestion(spec, context) for spec in finding.rule.suggestions)
+    suggestions = [suggestion for suggestion in built if suggestion is not None]
+    if options.selection_behavior == "at-most-one":
+        suggestions = _one_recommended(suggestions)
+    return suggestions
+
+
+def _one_recommended(suggestions: list[Suggestion]) -> list[Suggestion]:
+    # With at-most-one, the spec allows a single recommended suggestion.
+    seen = False
+    kept: list[Suggestion] = []
+    for suggestion in suggestions:
+        if suggestion.isRecommended and seen:
+            suggestion = suggestion.model_copy(update={"isRecommended": None})
+        seen = seen or bool(suggestion.isRecommended)
+        kept.append(suggestion)
+    return kept
+
+
+def _hold_extension(finding: Finding, tz: tzinfo) -> dict[str, Any] | None:
+    hold = finding.hold
+    if hold is None or hold.hold_from is None:
+        return None
+    windows = []
+    for match in held_matches(finding.rule, finding.matches):
+        window = {
+            "medication": match.fact.display,
+            "reference": match.fact.reference,
+            "holdFrom": hold.hold_from.astimezone(tz).isoformat(),
+        }
+        if hold.resume_after is not None:
+            window["resumeAfter"] = hold.resume_after.astimezone(tz).isoformat()
+        windows.append(window)
+    return {HOLD_WINDOWS_KEY: windows} if windows else None
+
+
+# ---------------------------------------------------------------- data gaps
+
+
+def render_data_gap_card(
+    gaps: Sequence[DataGap], kb: KnowledgeBase, options: RenderOptions
+) -> Card:
+    """The card saying what could not be checked; the medication list may be incomplete."""
+    rule = _data_gap_rule(kb)
+    lines = [f"- **{gap.what}**: {gap.reason}" for gap in gaps] or ["- (no detail given)"]
+    detail = [
+        "**Could not check**",
+        "\n".join(lines),
+        "The patient's medication list may be incomplete: interacting medications may be missing "
+        "from these cards. Review the medication list before the ketamine infusion.",
+    ]
+    if rule is None:
+        return _fallback_gap_card(detail, options)
+    detail.append(rule.recommendation.strip())
+    return Card(
+        uuid=options.new_uuid(),
+        summary=truncate(rule.summary.default.replace("{drugs}", "medications"), SUMMARY_MAX),
+        detail="\n\n".join(detail),
+        indicator=rule.indicator.default,
+        source=_source(rule, options),
+        overrideReasons=_override_reasons(rule, options),
+        links=[
+            Link(label=truncate(r.citation, 100), url=str(r.url)) for r in rule.evidence.references
+        ],
+    )
+
+
+def _data_gap_rule(kb: KnowledgeBase) -> RuleSpec | None:
+    for rule in kb.rules:
+        if rule.kind == "data-gap" and rule.status == "active":
+            return rule
+    return None
+
+
+def _fallback_gap_card(detail: list[str], options: RenderOptions) -> Card:
+    # Used only when the knowledge base has no active data-gap rule.
+    topic = Coding(
+        system=options.topic_system, code=DATAGAP_TOPIC, display="Medication data incomplete"
+    )
+    return Card(
+        uuid=options.new_uuid(),
+        summary="Medication list could not be fully checked before the ketamine infusion",
+        detail="\n\n".join(detail),
+        indicator="warning",
+        source=Source(label=options.source_label, url=options.source_url, topic=topic),
+        overrideReasons=[
+            Coding(
+                system=options.override_reason_system,
+                code="list-reviewed",
+                display="Medication list reviewed by the prescriber",
+            )
+        ],
+    )

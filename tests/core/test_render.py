@@ -1,0 +1,198 @@
+"""Rendering: summaries naming the drugs, detail markdown, hold clock times, extension, ordering."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import count
+
+import pytest
+
+from cds_service.domain import DataGap
+from cds_service.render import RenderOptions, render_cards, render_data_gap_card, truncate
+from cds_service.rules.engine import SitePolicy, evaluate
+from tests.core.card_checks import assert_card_follows_spec
+from tests.core.rule_builders import NOW, make_fact, make_kb, make_order, make_rule
+
+
+def _options(kb, **changes):
+    ids = count(1)
+    values = {"patient_id": "p1", "now": NOW, "new_uuid": lambda: f"uuid-{next(ids)}"}
+    return RenderOptions.for_knowledge_base(kb, **(values | changes))
+
+
+def _cards(facts, *rules, order=None, gaps=(), **options):
+    kb = make_kb(*(rules or (make_rule(),)))
+    order = order or make_order()
+    evaluation = evaluate(kb, facts, order, hook="order-sign", now=NOW, policy=SitePolicy())
+    return render_cards(evaluation, order, list(gaps), kb, _options(kb, **options))
+
+
+def test_render_single_drug_summary_names_drug_and_hours():
+    (card,) = _cards([make_fact(daily_mg=0.1)])
+    assert card.summary == "Hold clonazepam 12 h before the ketamine infusion"
+    assert_card_follows_spec(card)
+
+
+def test_render_two_drugs_are_joined_with_and():
+    (card,) = _cards([make_fact(daily_mg=0.1), make_fact("lorazepam", ident="2", daily_mg=0.1)])
+    assert card.summary.startswith("Hold clonazepam and lorazepam 12 h")
+
+
+def test_render_three_drugs_show_plus_count():
+    facts = [
+        make_fact("clonazepam"),
+        make_fact("lorazepam", ident="2"),
+        make_fact("midazolam", ident="3"),
+    ]
+    (card,) = _cards(facts)
+    assert "clonazepam, lorazepam +1" in card.summary
+
+
+def test_render_long_summary_is_truncated_under_140():
+    rule = make_rule(summary={"default": "Hold {drugs} " + "x" * 120})
+    (card,) = _cards([make_fact(), make_fact("lorazepam", ident="2")], rule)
+    assert len(card.summary) <= 139
+    assert card.summary.startswith("Hold clonazepam")
+
+
+def test_truncate_cuts_at_word_with_ellipsis():
+    assert truncate("alpha beta gamma", 12) == "alpha beta…"
+    assert truncate("short", 12) == "short"
+
+
+def test_render_light_variant_uses_light_summary_and_info():
+    (card,) = _cards([make_fact(as_needed=True, daily_mg=0.25)])
+    assert card.summary.startswith("As-needed clonazepam: skip doses 12 h")
+    assert card.indicator == "info"
+
+
+def test_render_strong_variant_says_do_not_stop_prominently():
+    (card,) = _cards([make_fact(daily_mg=1, started=NOW - timedelta(days=60))])
+    assert "do not stop abruptly" in card.summary
+    assert card.detail is not None
+    assert card.detail.index("Do not stop abruptly") < card.detail.index("Recommendation")
+    assert "about 20 mg/day diazepam-equivalent" in card.detail
+    assert "taken for 60 days" in card.detail
+
+
+def test_render_unknown_dose_says_not_estimated():
+    (card,) = _cards([make_fact()])
+    assert "dose unknown: not estimated" in (card.detail or "")
+
+
+def test_render_detail_lists_source_and_reported_by_patient():
+    (card,) = _cards([make_fact(reported=True, display="Klonopin 0.5mg")])
+    detail = card.detail or ""
+    assert "| Klonopin 0.5mg |" in detail
+    assert "prefetch (medicationStatements), MedicationStatement/1; reported by patient" in detail
+
+
+def test_render_washout_record_says_days_since_stop():
+    (card,) = _cards([make_fact(status="stopped", ended=NOW - timedelta(days=2))])
+    assert "stopped 2 days ago (within the 3-day washout)" in (card.detail or "")
+    assert card.extension is None  # no hold for a medication already stopped
+
+
+def test_render_hold_with_start_uses_clock_times_in_site_zone():
+    (card,) = _cards([make_fact()], timezone="Europe/Prague")
+    detail = card.detail or ""
+    assert "No clonazepam from 22:00 on 26 Nov (12 h before the 10:00 start on 27 Nov)" in detail
+    assert "resume after 14:00" in detail
+    (window,) = card.extension["ketamineCds.holdWindows"]
+    assert window == {
+        "medication": "clonazepam 0.5 MG Oral Tablet",
+        "reference": "MedicationStatement/1",
+        "holdFrom": "2026-11-26T22:00:00+01:00",
+        "resumeAfter": "2026-11-27T14:00:00+01:00",
+    }
+
+
+def test_render_unknown_zone_falls_back_to_utc():
+    (card,) = _cards([make_fact()], timezone="Mars/Olympus")
+    assert "No clonazepam from 21:00 on 26 Nov" in (card.detail or "")
+
+
+def test_render_hold_without_start_is_relative_and_has_no_extension():
+    (card,) = _cards([make_fact()], order=make_order(start=None))
+    assert "no dose of clonazepam within 12 h before the infusion start" in (card.detail or "")
+    assert card.extension is None
+
+
+def test_render_card_carries_source_topic_override_reasons_and_links():
+    (card,) = _cards([make_fact()])
+    assert card.source.topic is not None
+    assert (card.source.topic.system, card.source.topic.code) == ("http://example.org/topic", "BZD")
+    assert card.overrideReasons[0].system == "http://example.org/override"
+    assert [link.url for link in card.links or []] == [
+        "https://doi.org/10.3389/fpsyt.2020.00844",
+        "https://www.benzo.org.uk/manual/bzcha01.htm",
+    ]
+    assert card.uuid == "uuid-1"
+
+
+@pytest.mark.parametrize("behavior", ["at-most-one", "any"])
+def test_render_suggestions_carry_configured_selection_behavior(behavior):
+    (card,) = _cards([make_fact()], selection_behavior=behavior)
+    assert card.selectionBehavior == behavior
+    assert card.suggestions is not None
+    assert card.suggestions[0].actions[0].type == "update"
+
+
+def test_render_no_suggestion_means_no_selection_behavior():
+    (card,) = _cards([make_fact(status="stopped", ended=NOW)])  # no hold -> no update
+    assert card.suggestions is None
+    assert card.selectionBehavior is None
+
+
+def test_render_at_most_one_keeps_a_single_recommended():
+    suggestions = [
+        {"kind": "order-bp-monitoring", "label": "Order BP", "is_recommended": True},
+        {"kind": "order-spo2-monitoring", "label": "Order SpO2", "is_recommended": True},
+    ]
+    (card,) = _cards([make_fact()], make_rule(suggestions=suggestions))
+    assert [s.isRecommended for s in card.suggestions or []] == [True, None]
+    assert_card_follows_spec(card)
+
+
+def test_render_cards_sorted_critical_first():
+    info = make_rule("THYROID", members=[{"name": "levothyroxine"}], indicator={"default": "info"})
+    critical = make_rule(
+        "XANTHINE", members=[{"name": "theophylline"}], indicator={"default": "critical"}
+    )
+    facts = [make_fact("levothyroxine"), make_fact("theophylline", ident="2"), make_fact(ident="3")]
+    cards = _cards(facts, info, make_rule(), critical)
+    assert [card.indicator for card in cards] == ["critical", "warning", "info"]
+
+
+def test_render_gaps_add_data_gap_card_naming_what_was_missed():
+    gap = DataGap("MedicationRequest list", "FHIR server timed out")
+    cards = _cards([], gaps=[gap])
+    (card,) = cards
+    assert card.source.topic is not None
+    assert card.source.topic.code == "DATAGAP"
+    assert "MedicationRequest list" in (card.detail or "")
+    assert "may be incomplete" in (card.detail or "")
+    assert_card_follows_spec(card)
+
+
+def test_render_data_gap_card_uses_kb_rule_when_present():
+    gap_rule = make_rule(
+        "DATAGAP",
+        kind="data-gap",
+        members=[],
+        indicator={"default": "info"},
+        summary={"default": "Medication list incomplete: interactions may be missed"},
+    )
+    kb = make_kb(gap_rule)
+    card = render_data_gap_card([DataGap("MedicationStatement list", "412")], kb, _options(kb))
+    assert (card.summary, card.indicator) == (
+        "Medication list incomplete: interactions may be missed",
+        "info",
+    )
+    assert "MedicationStatement list" in (card.detail or "")
+    assert_card_follows_spec(card)
+
+
+def test_render_site_without_hold_uses_review_summary():
+    (card,) = _cards([make_fact()], make_rule(hold=None))
+    assert card.summary.startswith("Review clonazepam before the ketamine infusion")

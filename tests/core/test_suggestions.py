@@ -1,0 +1,109 @@
+"""Suggestions: one action each, whole-draft updates, deletes by resourceId, valid R4B creates."""
+
+from __future__ import annotations
+
+from itertools import count
+
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
+from cds_service.rules.schema import SuggestionSpec
+from cds_service.suggestions import SuggestionContext, build_suggestion, is_valid
+from tests.core.rule_builders import START, make_order
+
+HOLD = "Ketamine infusion: no clonazepam from 21:00"
+
+
+def _context(order=None, hold=HOLD):
+    ids = count(1)
+    return SuggestionContext(
+        order=order or make_order(),
+        patient_id="p1",
+        hold_instruction=hold,
+        new_uuid=lambda: f"uuid-{next(ids)}",
+    )
+
+
+def _build(kind, context=None):
+    spec = SuggestionSpec(kind=kind, label="Do it", is_recommended=True)
+    return build_suggestion(spec, context or _context())
+
+
+def test_add_hold_instruction_updates_whole_draft_with_note():
+    order = make_order()
+    suggestion = _build("add-hold-instruction", _context(order))
+    assert suggestion is not None
+    (action,) = suggestion.actions
+    assert action.type == "update"
+    assert action.resource is not None
+    assert action.resource["note"] == [{"text": HOLD}]
+    assert {k: v for k, v in action.resource.items() if k != "note"} == order.resource
+    assert "note" not in order.resource  # the draft itself is never mutated
+    assert is_valid(action.resource)
+    assert (suggestion.uuid, suggestion.isRecommended) == ("uuid-1", True)
+
+
+def test_add_hold_instruction_keeps_existing_notes():
+    order = make_order(resource={**make_order().resource, "note": [{"text": "first"}]})
+    suggestion = _build("add-hold-instruction", _context(order))
+    assert suggestion is not None
+    assert suggestion.actions[0].resource["note"] == [{"text": "first"}, {"text": HOLD}]
+
+
+def test_add_hold_instruction_on_imperfect_sandbox_draft_keeps_every_field():
+    draft = {**make_order().resource, "category": {"text": "community"}, "x-vendor": 1}
+    assert not is_valid(draft)
+    suggestion = _build("add-hold-instruction", _context(make_order(resource=draft)))
+    assert suggestion is not None
+    resource = suggestion.actions[0].resource
+    assert resource["category"] == {"text": "community"}
+    assert resource["x-vendor"] == 1
+
+
+def test_add_hold_instruction_without_hold_is_omitted():
+    assert _build("add-hold-instruction", _context(hold=None)) is None
+
+
+def test_add_hold_instruction_without_order_id_is_omitted():
+    body = {k: v for k, v in make_order().resource.items() if k != "id"}
+    assert _build("add-hold-instruction", _context(make_order(resource=body))) is None
+
+
+def test_cancel_ketamine_order_deletes_by_resource_id():
+    suggestion = _build("cancel-ketamine-order")
+    assert suggestion is not None
+    (action,) = suggestion.actions
+    assert (action.type, action.resourceId, action.resource) == (
+        "delete",
+        "MedicationRequest/request-123",
+        None,
+    )
+
+
+def test_cancel_ketamine_order_without_id_is_omitted():
+    body = {k: v for k, v in make_order().resource.items() if k != "id"}
+    assert _build("cancel-ketamine-order", _context(make_order(resource=body))) is None
+
+
+def test_order_bp_monitoring_creates_valid_service_request_at_start():
+    suggestion = _build("order-bp-monitoring")
+    assert suggestion is not None
+    (action,) = suggestion.actions
+    resource = action.resource
+    assert action.type == "create"
+    ServiceRequest.model_validate(resource)
+    assert (resource["status"], resource["intent"]) == ("draft", "order")
+    assert resource["subject"] == {"reference": "Patient/p1"}
+    assert resource["code"]["coding"][0]["code"] == "46973005"
+    assert resource["occurrenceDateTime"].startswith(START.strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_order_spo2_monitoring_without_start_has_no_occurrence():
+    suggestion = _build("order-spo2-monitoring", _context(make_order(start=None)))
+    assert suggestion is not None
+    resource = suggestion.actions[0].resource
+    assert resource["code"]["coding"][0]["code"] == "252465000"
+    assert "occurrenceDateTime" not in resource
+
+
+def test_is_valid_unknown_resource_type_is_not_checked():
+    assert is_valid({"resourceType": "NutritionOrder", "anything": True})
