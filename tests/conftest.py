@@ -1,0 +1,38 @@
+"""Shared fixtures: explicit settings, an app per test, and a TestClient that runs the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from cds_service.app import create_app
+from cds_service.settings import Settings
+
+SERVICE_URL = "/cds-services/ketamine-infusion-check"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings from explicit values only (no environment, no .env file)."""
+    values: dict[str, Any] = {"data_dir": tmp_path / "data", **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,105 @@
+"""End to end: the real server process on a free loopback port, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.payloads import CLONAZEPAM, hook_request, ketamine_order
+
+pytestmark = pytest.mark.integration
+SANDBOX = "http://127.0.0.1:18080"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    env = {**os.environ, "CDS_DATA_DIR": str(data_dir), "CDS_CORS_ORIGINS": SANDBOX}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cds_service", "serve", "--port", str(port)],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("server did not start within 20 s")
+
+
+def test_real_server_discovery_hook_call_and_feedback(server: str) -> None:
+    services = httpx.get(f"{server}/cds-services").json()["services"]
+    service_url = f"{server}/cds-services/{services[0]['id']}"
+    response = httpx.post(
+        service_url, json=hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    )
+    assert response.status_code == 200
+    card = response.json()["cards"][0]
+    assert card["source"]["topic"]["code"] == "BZD"
+    feedback = {
+        "feedback": [
+            {
+                "card": card["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-27T10:00:00Z",
+            }
+        ]
+    }
+    assert httpx.post(f"{service_url}/feedback", json=feedback).status_code == 200
+
+
+def test_real_server_answers_errors_with_operation_outcome(server: str) -> None:
+    response = httpx.post(
+        f"{server}/cds-services/ketamine-infusion-check",
+        content=b"not json",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_real_server_answers_sandbox_preflight(server: str) -> None:
+    response = httpx.options(
+        f"{server}/cds-services",
+        headers={
+            "Origin": SANDBOX,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == SANDBOX

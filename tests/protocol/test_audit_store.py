@@ -1,0 +1,94 @@
+"""The SQLite store: created and migrated at start-up, one record per evaluation, no patient data or token."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cds_service.app import create_app
+from cds_service.audit import AuditedCard, EvaluationRecord, SqliteAuditStore, sqlite_path
+from cds_service.rules.loader import load_knowledge_base
+from tests.conftest import SERVICE_URL, make_settings
+from tests.payloads import CLONAZEPAM, PATIENT_ID, hook_request, ketamine_order
+
+TOKEN = "test-secret-token-audit-9f1c"
+
+
+def _record(hook_instance: str) -> EvaluationRecord:
+    return EvaluationRecord(
+        hook_instance=hook_instance,
+        service_id="svc",
+        hook="order-sign",
+        evaluated_at=datetime(2026, 11, 27, tzinfo=UTC),
+        outcome="cards",
+        kb_version="1.0.0",
+        kb_digest="abc",
+        cards=(
+            AuditedCard(
+                uuid=f"card-{hook_instance}", topic="BZD", indicator="warning", rule_version=1
+            ),
+        ),
+        duration_ms=1.5,
+    )
+
+
+def test_store_creates_and_migrates_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "cds.db"
+
+    async def open_twice() -> None:
+        for _ in range(2):
+            store = SqliteAuditStore(path)
+            await store.close()
+
+    asyncio.run(open_twice())
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"evaluations", "evaluation_cards", "feedback"} <= tables
+
+
+def test_store_writes_every_evaluation_handed_to_it_before_closing(tmp_path: Path) -> None:
+    path = tmp_path / "cds.db"
+
+    async def write() -> None:
+        store = SqliteAuditStore(path)
+        for n in range(25):
+            await store.record_evaluation(_record(f"hi-{n}"))
+        await store.close()
+
+    asyncio.run(write())
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0] == 25
+        assert db.execute("SELECT COUNT(*) FROM evaluation_cards").fetchone()[0] == 25
+
+
+def test_only_sqlite_urls_are_built_in() -> None:
+    assert sqlite_path("sqlite:////var/lib/cds.db") == Path("/var/lib/cds.db")
+    with pytest.raises(ValueError, match="sqlite"):
+        sqlite_path("postgresql://db/cds")
+
+
+def test_evaluation_audit_keeps_hook_instance_and_topics_but_no_patient_id_or_token(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path)
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    body["fhirServer"] = "https://ehr.example.org/fhir"
+    body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "subject": "x"}
+    with TestClient(create_app(settings)) as client:
+        cards = client.post(SERVICE_URL, json=body).json()["cards"]
+    db_path = Path(settings.effective_database_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT hook_instance, outcome, kb_version FROM evaluations").fetchall()
+        card_rows = db.execute("SELECT card_uuid, topic FROM evaluation_cards").fetchall()
+    kb_version = load_knowledge_base(settings.cards_dir).manifest.version
+    assert rows == [(body["hookInstance"], "cards", kb_version)]
+    assert card_rows == [(cards[0]["uuid"], "BZD")]
+    raw = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
+    assert PATIENT_ID.encode() not in raw
+    assert TOKEN.encode() not in raw

@@ -1,0 +1,70 @@
+"""CORS: the CDS Hooks Sandbox, served from another origin, can preflight without a token and read answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cds_service.app import create_app
+from tests.conftest import SERVICE_URL, make_settings
+
+SANDBOX = "http://127.0.0.1:18080"
+
+
+def _preflight(client: TestClient, path: str, method: str, headers: str) -> object:
+    return client.options(
+        path,
+        headers={
+            "Origin": SANDBOX,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers,
+        },
+    )
+
+
+@pytest.mark.parametrize("auth", ["off", "jwt"])
+@pytest.mark.parametrize(
+    ("path", "method", "headers"),
+    [
+        ("/cds-services", "GET", "authorization"),
+        (SERVICE_URL, "POST", "authorization,content-type"),
+        (f"{SERVICE_URL}/feedback", "POST", "authorization,content-type"),
+    ],
+)
+def test_preflight_from_the_sandbox_origin_succeeds_without_a_token(
+    tmp_path: Path, auth: str, path: str, method: str, headers: str
+) -> None:
+    app = create_app(make_settings(tmp_path, auth=auth, cors_origins=(SANDBOX,)))
+    with TestClient(app) as client:
+        response = _preflight(client, path, method, headers)
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    allowed = response.headers["access-control-allow-headers"].lower()  # type: ignore[attr-defined]
+    assert "authorization" in allowed
+    assert "content-type" in allowed
+    assert response.headers["access-control-allow-origin"] == SANDBOX  # type: ignore[attr-defined]
+
+
+def test_actual_response_to_the_sandbox_origin_carries_allow_origin(client: TestClient) -> None:
+    response = client.get("/cds-services", headers={"Origin": SANDBOX})
+    assert response.headers["access-control-allow-origin"] == SANDBOX
+
+
+def test_origin_not_configured_gets_no_allow_origin(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, cors_origins=(SANDBOX,)))
+    with TestClient(app) as client:
+        response = client.get("/cds-services", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_origins_are_read_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDS_CORS_ORIGINS", "https://ehr.example.org, http://localhost:3000")
+    app = create_app(make_settings(tmp_path))
+    with TestClient(app) as client:
+        response = _preflight(client, "/cds-services", "GET", "authorization")
+        ok = client.get("/cds-services", headers={"Origin": "https://ehr.example.org"})
+    assert "access-control-allow-origin" not in response.headers  # the sandbox is no longer allowed
+    assert ok.headers["access-control-allow-origin"] == "https://ehr.example.org"

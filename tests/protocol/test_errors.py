@@ -1,0 +1,134 @@
+"""Every rejected call gets the right status and an OperationOutcome naming the problem; never a 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from cds_service.app import create_app
+from tests.conftest import SERVICE_URL, make_settings
+from tests.payloads import CLONAZEPAM, hook_request, ketamine_order
+
+
+def _issue(response_json: dict) -> dict:
+    assert response_json["resourceType"] == "OperationOutcome"
+    return response_json["issue"][0]
+
+
+def test_hook_call_with_malformed_json_is_400_with_operation_outcome(client: TestClient) -> None:
+    response = client.post(
+        SERVICE_URL, content=b'{"hook": "order-sign",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "Malformed JSON" in _issue(response.json())["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("remove", "field"),
+    [
+        ("hookInstance", "hookInstance"),
+        ("context.patientId", "context.patientId"),
+        ("context.userId", "context.userId"),
+        ("context.draftOrders", "context.draftOrders"),
+        ("context", "context"),
+        ("hook", "hook"),
+    ],
+)
+def test_hook_call_missing_required_field_is_400_naming_the_field(
+    client: TestClient, remove: str, field: str
+) -> None:
+    body = hook_request(ketamine_order())
+    parts = remove.split(".")
+    target = body
+    for part in parts[:-1]:
+        target = target[part]
+    del target[parts[-1]]
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 400
+    issue = _issue(response.json())
+    assert field in issue["diagnostics"]
+    assert issue["expression"] == [field]
+
+
+def test_order_select_without_selections_is_400_naming_the_field(client: TestClient) -> None:
+    body = hook_request(ketamine_order(), hook="order-select")
+    del body["context"]["selections"]
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 400
+    assert _issue(response.json())["expression"] == ["context.selections"]
+
+
+def test_hook_call_with_a_hook_this_service_does_not_serve_is_400(client: TestClient) -> None:
+    body = hook_request(ketamine_order(), hook="patient-view")
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 400
+    issue = _issue(response.json())
+    assert issue["code"] == "not-supported"
+    assert "patient-view" in issue["diagnostics"]
+
+
+def test_hook_call_to_unknown_service_is_404(client: TestClient) -> None:
+    response = client.post("/cds-services/no-such-service", json=hook_request(ketamine_order()))
+    assert response.status_code == 404
+    assert _issue(response.json())["code"] == "not-found"
+
+
+def test_hook_call_body_over_the_limit_is_413(tmp_path) -> None:
+    app = create_app(make_settings(tmp_path, max_body_bytes=2_000))
+    body = hook_request(ketamine_order(), medications=tuple([CLONAZEPAM] * 20))
+    with TestClient(app) as client:
+        response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 413
+    assert "2000 bytes" in _issue(response.json())["diagnostics"]
+
+
+def test_hook_call_with_non_json_content_type_is_415(client: TestClient) -> None:
+    response = client.post(
+        SERVICE_URL,
+        content=json.dumps(hook_request(ketamine_order())),
+        headers={"content-type": "text/plain"},
+    )
+    assert response.status_code == 415
+    assert "text/plain" in _issue(response.json())["diagnostics"]
+
+
+def test_hook_call_nested_deeper_than_the_limit_is_rejected_not_500(client: TestClient) -> None:
+    body = hook_request(ketamine_order())
+    deep: dict = {}
+    node = deep
+    for _ in range(200):
+        node["x"] = {}
+        node = node["x"]
+    body["context"]["extra"] = deep
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 413
+    assert "nesting" in _issue(response.json())["diagnostics"]
+
+
+def test_ketamine_order_without_any_medication_source_is_412(client: TestClient) -> None:
+    body = hook_request(ketamine_order(), prefetch={})
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 412
+    assert _issue(response.json())["diagnostics"]
+
+
+def test_unexpected_error_is_500_without_internals_and_logged_with_hook_instance(
+    app: FastAPI, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("cds_service.service.evaluate", explode)
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+        response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 500
+    assert "secret internal detail" not in response.text
+    assert _issue(response.json())["code"] == "exception"
+    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert records
+    assert any(getattr(r, "hook_instance", None) == body["hookInstance"] for r in records)

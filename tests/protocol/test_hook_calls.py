@@ -1,0 +1,85 @@
+"""POST /cds-services/{id}: cards for ketamine orders, nothing for anything else, tolerant of real clients."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import SERVICE_URL
+from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order, statement
+
+
+def _topics(response_json: dict) -> list[str]:
+    return [card["source"]["topic"]["code"] for card in response_json["cards"]]
+
+
+def test_ketamine_order_sign_with_clonazepam_returns_one_benzodiazepine_card(
+    client: TestClient,
+) -> None:
+    response = client.post(
+        SERVICE_URL, json=hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    )
+    assert response.status_code == 200
+    assert _topics(response.json()) == ["BZD"]
+    card = response.json()["cards"][0]
+    assert "clonazepam" in card["summary"].lower()
+    uuid.UUID(card["uuid"])
+
+
+def test_non_ketamine_order_returns_an_empty_card_list(client: TestClient) -> None:
+    response = client.post(SERVICE_URL, json=hook_request(other_order(), medications=(CLONAZEPAM,)))
+    assert response.status_code == 200
+    assert response.json() == {"cards": []}
+
+
+def test_non_ketamine_order_needs_no_medication_data(client: TestClient) -> None:
+    response = client.post(SERVICE_URL, json=hook_request(other_order(), prefetch={}))
+    assert response.json() == {"cards": []}
+
+
+def test_ketamine_with_a_clean_medication_list_returns_no_cards(client: TestClient) -> None:
+    sertraline = statement("ms-1", "312940", "Sertraline 50 MG Oral Tablet")
+    response = client.post(
+        SERVICE_URL, json=hook_request(ketamine_order(), medications=(sertraline,))
+    )
+    assert response.json() == {"cards": []}
+
+
+def test_order_select_only_checks_the_selected_orders(client: TestClient) -> None:
+    body = hook_request(
+        ketamine_order(),
+        other_order(),
+        hook="order-select",
+        medications=(CLONAZEPAM,),
+        selections=["MedicationRequest/nap-1"],
+    )
+    assert client.post(SERVICE_URL, json=body).json() == {"cards": []}
+    body["context"]["selections"] = ["MedicationRequest/ket-1"]
+    assert _topics(client.post(SERVICE_URL, json=body).json()) == ["BZD"]
+
+
+def test_legacy_medication_prescribe_hook_is_mapped_onto_the_same_path(client: TestClient) -> None:
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    body["hook"] = "medication-prescribe"
+    body["context"]["medications"] = body["context"].pop("draftOrders")
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 200
+    assert _topics(response.json()) == ["BZD"]
+
+
+def test_unknown_request_and_context_fields_are_tolerated(client: TestClient) -> None:
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    body["extension"] = {"com.example.thing": True}
+    body["context"]["reasonCode"] = {"text": "TRD"}  # the Sandbox adds an object here
+    body["fhirAuthorization"] = None
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 200
+    assert _topics(response.json()) == ["BZD"]
+
+
+def test_response_never_contains_null_values(client: TestClient) -> None:
+    response = client.post(
+        SERVICE_URL, json=hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    )
+    assert "null" not in response.text

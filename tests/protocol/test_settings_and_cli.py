@@ -1,0 +1,149 @@
+"""Settings, start-up safety (auth off on a public address), the health check and the command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cds_service import cli
+from cds_service.app import create_app
+from cds_service.settings import Settings
+from tests.conftest import make_settings
+from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order
+
+
+def test_settings_read_cds_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDS_AUTH", "jwt")
+    monkeypatch.setenv("CDS_RULE_OVERRIDES", '{"BZD": {"hold_before_hours": 24}}')
+    monkeypatch.setenv("CDS_DATABASE_URL", "sqlite:////tmp/x.db")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.auth == "jwt"
+    assert settings.rule_overrides["BZD"].hold_before_hours == 24
+    assert settings.effective_database_url == "sqlite:////tmp/x.db"
+
+
+def test_settings_refuse_symmetric_jwt_algorithms() -> None:
+    with pytest.raises(ValueError, match="HS256"):
+        Settings(_env_file=None, jwt_algorithms=("ES384", "HS256"))  # type: ignore[call-arg]
+
+
+def test_default_database_is_a_sqlite_file_under_the_data_dir(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    assert (
+        settings.effective_database_url == f"sqlite:///{(tmp_path / 'data' / 'cds.db').resolve()}"
+    )
+
+
+def test_app_with_auth_off_warns_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        create_app(make_settings(tmp_path, auth="off"))
+    assert any("CDS_AUTH=off" in r.getMessage() for r in caplog.records)
+
+
+def test_serve_refuses_a_public_address_with_auth_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.delenv("CDS_ALLOW_UNAUTHENTICATED_PUBLIC_BIND", raising=False)
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 2
+    assert not started
+    assert "refusing to bind 0.0.0.0" in capsys.readouterr().err
+
+
+def test_serve_binds_a_public_address_when_told_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.setenv("CDS_ALLOW_UNAUTHENTICATED_PUBLIC_BIND", "true")
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(k))
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    assert started[0]["host"] == "0.0.0.0"
+    assert started[0]["port"] == 8123
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
+def test_loopback_addresses_are_recognised(host: str) -> None:
+    assert cli.is_loopback(host)
+
+
+def test_health_answers_without_patient_data(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_cli_evaluate_prints_the_cds_hooks_response(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(hook_request(ketamine_order(), medications=(CLONAZEPAM,))))
+    assert cli.main(["evaluate", str(request)]) == 0
+    cards = json.loads(capsys.readouterr().out)["cards"]
+    assert [c["source"]["topic"]["code"] for c in cards] == ["BZD"]
+
+
+def test_cli_evaluate_non_ketamine_order_prints_no_cards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(hook_request(other_order(), medications=(CLONAZEPAM,))))
+    assert cli.main(["evaluate", str(request)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"cards": []}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "is not JSON"), ('{"hook": "order-sign"}', "invalid hook request")],
+)
+def test_cli_evaluate_invalid_input_exits_non_zero_with_a_message(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(content)
+    assert cli.main(["evaluate", str(request)]) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_cli_evaluate_missing_file_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["evaluate", str(tmp_path / "absent.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_cli_feedback_report_counts_per_topic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        cards = client.post(
+            "/cds-services/ketamine-infusion-check",
+            json=hook_request(ketamine_order(), medications=(CLONAZEPAM,)),
+        ).json()["cards"]
+        feedback = {
+            "card": cards[0]["uuid"],
+            "outcome": "overridden",
+            "outcomeTimestamp": "2026-11-27T10:00:00Z",
+            "overrideReason": {"reason": {"code": "already-held", "system": "urn:x"}},
+        }
+        client.post("/cds-services/ketamine-infusion-check/feedback", json={"feedback": [feedback]})
+    assert cli.main(["feedback-report", "--json"]) == 0
+    rows = {row["topic"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["BZD"]["cards_shown"] == 1
+    assert rows["BZD"]["overridden"] == 1
+    assert rows["BZD"]["override_reasons"] == [["already-held", 1]]
