@@ -157,15 +157,15 @@ def expected_audience(public_base_url: str | None, request_url: str, path: str) 
     """The exact URL a client must put in ``aud``: the public base URL (else the request's) + path.
 
     ``request_url`` is the request's base URL (Starlette ``request.base_url``, which carries any
-    root path); a full request URL that already ends with ``path`` is accepted as well.
+    root path) or its full URL; ``path`` may already start with that root path.
     """
     if public_base_url:
         return public_base_url.rstrip("/") + path
     parts = urlsplit(request_url)
-    base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-    if path and base.endswith(path.rstrip("/")) and parts.path.rstrip("/"):
-        return base
-    return base + path
+    origin, base_path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+    if base_path and (path == base_path or path.startswith(base_path + "/")):
+        return origin + path
+    return origin + base_path + path
 
 
 def _bearer_token(authorization: str | None) -> str:

@@ -35,6 +35,7 @@ from cds_service.auth import expected_audience
             "/cds-services/x",
             "http://127.0.0.1:8080/cds-services/x",
         ),
+        (None, "http://h.example/api/", "/api/cds-services", "http://h.example/api/cds-services"),
         ("", "http://localhost:9000", "/cds-services", "http://localhost:9000/cds-services"),
     ],
 )
