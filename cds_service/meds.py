@@ -157,7 +157,7 @@ def _fact(
     if not ingredients:
         return None
     display = _display(concepts, extra_texts, ingredients)
-    dosages = [as_dict(d) for d in (*as_list(resource.get("dosage")), *_instructions(resource))]
+    dosages = [_read_dosage(as_dict(d)) for d in _dosage_list(resource)]
     status = as_str(resource.get("status")).lower()
     started = _started(resource)
     return MedicationFact(
@@ -166,7 +166,7 @@ def _fact(
         display=display,
         ingredients=ingredients,
         status=status,
-        as_needed=any(_is_as_needed(dosage) for dosage in dosages),
+        as_needed=any(dosage.as_needed for dosage in dosages),
         reported=_reported(resource, resource_type),
         started=started,
         ended=_ended(resource, resource_type, status),
@@ -177,8 +177,8 @@ def _fact(
     )
 
 
-def _instructions(resource: JsonObject) -> list[Any]:
-    return as_list(resource.get("dosageInstruction"))
+def _dosage_list(resource: JsonObject) -> list[Any]:
+    return as_list(resource.get("dosage")) + as_list(resource.get("dosageInstruction"))
 
 
 def _ingredients(
@@ -293,7 +293,8 @@ _UNIT_ALIASES = {"day": "d", "days": "d", "hour": "h", "hours": "h", "week": "wk
 # HL7 v3 GTSAbbreviation codes seen in timing.code: administrations per day.
 _TIMING_CODES = {"QD": 1.0, "QAM": 1.0, "QPM": 1.0, "AM": 1.0, "PM": 1.0, "HS": 1.0, "QHS": 1.0,
                  "BID": 2.0, "TID": 3.0, "QID": 4.0, "QOD": 0.5, "WK": 1 / 7, "MO": 1 / 30}  # fmt: skip
-_STRENGTH = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(mg|mcg)\b(?!\s*/)", re.IGNORECASE)
+# "0.5 MG" counts; "200 MG/ML" (a concentration) does not.
+_STRENGTH = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(mg|mcg)\b(?!/)", re.IGNORECASE)
 _EVERY_N_HOURS = re.compile(r"^Q(\d{1,2})H$")
 _FREQUENCY_WORDS = {1.0: "once daily", 2.0: "twice daily", 3.0: "three times daily",
                     4.0: "four times daily", 0.5: "every other day"}  # fmt: skip
@@ -373,6 +374,28 @@ def _per_day_from_code(code: JsonObject) -> float | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Dosage:
+    """One dosage, read once: what the daily dose and the dose text both need."""
+
+    raw: JsonObject
+    quantity: JsonObject
+    per_day: float | None
+    every_hours: float | None  # "every 6 hours" when the timing says so
+    as_needed: bool
+
+
+def _read_dosage(dosage: JsonObject) -> _Dosage:
+    timing = as_dict(dosage.get("timing"))
+    repeat = as_dict(timing.get("repeat"))
+    every_hours = None
+    if repeat.get("periodUnit") == "h" and repeat.get("frequency", 1) == 1:
+        every_hours = _number(repeat.get("period"))
+    return _Dosage(
+        dosage, _dose_quantity(dosage), _per_day(timing), every_hours, _is_as_needed(dosage)
+    )
+
+
 def _max_per_day_mg(dosage: JsonObject, strength_mg: float | None) -> float | None:
     ratio = as_dict(dosage.get("maxDosePerPeriod"))
     amount = _quantity_mg(as_dict(ratio.get("numerator")), strength_mg)
@@ -380,20 +403,19 @@ def _max_per_day_mg(dosage: JsonObject, strength_mg: float | None) -> float | No
     return amount / days if amount is not None and days else None
 
 
-def _dosage_daily_mg(dosage: JsonObject, strength_mg: float | None) -> float | None:
+def _dosage_daily_mg(dosage: _Dosage, strength_mg: float | None) -> float | None:
     # As needed: the permitted maximum (maxDosePerPeriod, else dose x frequency) is the daily figure;
     # without either we do not know, and an unknown dose is never guessed.
-    if _is_as_needed(dosage):
-        maximum = _max_per_day_mg(dosage, strength_mg)
+    if dosage.as_needed:
+        maximum = _max_per_day_mg(dosage.raw, strength_mg)
         if maximum is not None:
             return maximum
-    dose = _quantity_mg(_dose_quantity(dosage), strength_mg)
-    per_day = _per_day(as_dict(dosage.get("timing")))
-    return dose * per_day if dose is not None and per_day is not None else None
+    dose = _quantity_mg(dosage.quantity, strength_mg)
+    return dose * dosage.per_day if dose is not None and dosage.per_day is not None else None
 
 
 def _daily_mg(
-    dosages: list[JsonObject], ingredients: frozenset[str], product_name: str
+    dosages: list[_Dosage], ingredients: frozenset[str], product_name: str
 ) -> dict[str, float]:
     """{ingredient: mg/day} for single-ingredient records whose every dosage is computable."""
     if len(ingredients) != 1 or not dosages:
@@ -415,23 +437,23 @@ def _duration_days(quantity: JsonObject) -> float | None:
     return value * days if value and days else None
 
 
-def _dose_text(dosages: list[JsonObject]) -> str | None:
+def _dose_text(dosages: list[_Dosage]) -> str | None:
     """The dosages as a person would read them ("0.5 mg twice daily as needed"), else their text."""
     parts = [text for text in (_one_dose_text(dosage) for dosage in dosages) if text]
     return "; ".join(parts) or None
 
 
-def _one_dose_text(dosage: JsonObject) -> str | None:
-    quantity = _dose_quantity(dosage)
-    value = _number(quantity.get("value"))
+def _one_dose_text(dosage: _Dosage) -> str | None:
+    value = _number(dosage.quantity.get("value"))
     if value is None:
-        return as_str(dosage.get("text")) or None
-    unit = as_str(quantity.get("unit")) or as_str(quantity.get("code")).strip("{}")
+        return as_str(dosage.raw.get("text")) or None
+    unit = as_str(dosage.quantity.get("unit")) or as_str(dosage.quantity.get("code")).strip("{}")
     words = [f"{value:g} {unit}".strip()]
-    per_day = _per_day(as_dict(dosage.get("timing")))
-    if per_day is not None:
-        words.append(_frequency_words(per_day))
-    if _is_as_needed(dosage):
+    if dosage.every_hours:
+        words.append(f"every {dosage.every_hours:g} hours")
+    elif dosage.per_day is not None:
+        words.append(_frequency_words(dosage.per_day))
+    if dosage.as_needed:
         words.append("as needed")
     return " ".join(words)
 
@@ -440,8 +462,6 @@ def _frequency_words(per_day: float) -> str:
     rounded = round(per_day, 4)
     if rounded in _FREQUENCY_WORDS:
         return _FREQUENCY_WORDS[rounded]
-    if per_day > 1 and (24 / per_day).is_integer():
-        return f"every {24 / per_day:g} hours"
     if rounded == round(1 / 7, 4):
         return "once weekly"
     return f"{rounded:g} times daily"
