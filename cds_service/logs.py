@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,16 +36,16 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        hook_instance = _hook_instance.get()
+        hook_instance = _hook_instance.get() or record.__dict__.get("hook_instance")
         if hook_instance:
             entry["hookInstance"] = hook_instance
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key != "hook_instance" and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             # The exception type and the stack only: messages of third-party errors may quote request data.
             entry["exception"] = record.exc_info[0].__name__
-            entry["stack"] = self.formatStack(self.formatException(record.exc_info))
+            entry["stack"] = "".join(traceback.format_tb(record.exc_info[2]))
         return json.dumps(entry, default=str)
 
 
