@@ -33,7 +33,7 @@ def unresolved_medication_references(
     entries = _entries(draft_orders)
     in_bundle = _bundle_medications(entries)
     missing: list[str] = []
-    for resource in _candidates(entries, selections):
+    for _, resource in _candidates(entries, selections):
         if as_str(resource.get("resourceType")) not in MEDICATION_ORDER_TYPES:
             continue
         reference = as_str(as_dict(resource.get("medicationReference")).get("reference"))
@@ -57,18 +57,20 @@ def find_ketamine_orders(
     entries = _entries(draft_orders)
     known = {**medications, **_bundle_medications(entries)}
     orders: list[KetamineOrder] = []
-    for index, resource in enumerate(_candidates(entries, selections)):
+    for index, resource in _candidates(entries, selections):
         order = _ketamine_order(resource, index, lexicon, known)
         if order is not None and (include_esketamine or not order.esketamine):
             orders.append(order)
     return tuple(orders)
 
 
-def _entries(draft_orders: Any) -> list[JsonObject]:
-    """Entries of the Bundle that are objects holding a resource object (type and fullUrl optional)."""
+def _entries(draft_orders: Any) -> list[tuple[int, JsonObject]]:
+    """(position, entry) for entries holding a resource object (Bundle type and fullUrl optional)."""
     entries = as_list(as_dict(draft_orders).get("entry"))
     return [
-        entry for entry in entries if isinstance(entry, dict) and as_dict(entry.get("resource"))
+        (index, entry)
+        for index, entry in enumerate(entries)
+        if isinstance(entry, dict) and as_dict(entry.get("resource"))
     ]
 
 
@@ -76,10 +78,10 @@ def _type_id(resource: JsonObject) -> str:
     return f"{as_str(resource.get('resourceType'))}/{as_str(resource.get('id'))}"
 
 
-def _bundle_medications(entries: Iterable[JsonObject]) -> dict[str, JsonObject]:
+def _bundle_medications(entries: Iterable[tuple[int, JsonObject]]) -> dict[str, JsonObject]:
     """Medication entries keyed by fullUrl and by "Medication/<id>" (Epic sends them beside the order)."""
     found: dict[str, JsonObject] = {}
-    for entry in entries:
+    for _, entry in entries:
         resource = entry["resource"]
         if resource.get("resourceType") != "Medication":
             continue
@@ -92,13 +94,14 @@ def _bundle_medications(entries: Iterable[JsonObject]) -> dict[str, JsonObject]:
 
 
 def _candidates(
-    entries: list[JsonObject], selections: tuple[str, ...] | None
-) -> Iterator[JsonObject]:
+    entries: list[tuple[int, JsonObject]], selections: tuple[str, ...] | None
+) -> Iterator[tuple[int, JsonObject]]:
+    """(position, resource) of the orders to check: all of them, or on order-select the selections."""
     wanted = None if selections is None else set(selections)
-    for entry in entries:
+    for index, entry in entries:
         resource: JsonObject = entry["resource"]
         if wanted is None or _type_id(resource) in wanted or entry.get("fullUrl") in wanted:
-            yield resource
+            yield index, resource
 
 
 def _ketamine_order(
