@@ -108,18 +108,27 @@ def summary_text(finding: Finding, drugs: str) -> str:
 
 
 def _template(rule: RuleSpec, finding: Finding) -> str:
+    if not finding.current_matches:
+        return "Recently stopped {drugs} may still interact with ketamine: review"
     summaries = rule.summary
     chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
     template = chosen or summaries.default
     # A site may remove the hold; a template that promises one would then be wrong.
-    if "{hold_hours}" in template and finding.hold is None:
+    if "{hold_hours}" in template and _hold_hours(finding) is None:
         return "Review {drugs} before the ketamine infusion: " + rule.title.lower()
     return template
 
 
+def _hold_hours(finding: Finding) -> float | None:
+    # An as-needed-only hold still names its hours for regular users ("avoid extra doses 4 h before").
+    hold = finding.hold or finding.rule.hold
+    return hold.before_hours if hold is not None and hold.before_hours > 0 else None
+
+
 def _fill(template: str, drugs: str, finding: Finding) -> str:
-    hold_hours = hours(finding.hold.before_hours) if finding.hold else ""
-    text = template.replace("{drugs}", drugs).replace("{hold_hours}", hold_hours)
+    hold_hours = _hold_hours(finding)
+    text = template.replace("{drugs}", drugs)
+    text = text.replace("{hold_hours}", hours(hold_hours) if hold_hours is not None else "")
     return text[:1].upper() + text[1:]
 
 

@@ -43,12 +43,13 @@ def detail_markdown(finding: Finding, drugs: str, now: datetime | None, tz: tzin
     rule = finding.rule
     parts = [f"**{rule.title}** (evidence grade {rule.evidence.grade})"]
     if rule.do_not_stop:
-        parts.append(f"> **Do not stop abruptly.** {rule.do_not_stop.strip()}")
+        parts.append(f"> **Important:** {rule.do_not_stop.strip()}")
     parts.append(medication_table(finding.matches, now, rule.washout_days))
     parts.append(f"**Recommendation**\n\n{rule.recommendation.strip()}")
     if finding.hold is not None:
         held = {m.member.name: None for m in held_matches(rule, finding.matches)}
-        parts.append(f"**Hold window**: {hold_sentence(finding.hold, join_names(list(held)), tz)}")
+        sentence = hold_sentence(finding.hold, join_names(list(held)), tz)
+        parts.append(f"**Hold window** (if clinically safe): {sentence}")
     if finding.dose is not None:
         parts.append(dose_paragraph(finding.dose))
     parts.extend(_member_notes(finding.matches))
@@ -150,12 +151,18 @@ def dose_paragraph(dose: DoseAssessment) -> str:
             f"{dose.high_dose_mg_per_day:g} mg/day level where a blunted response was reported)"
         )
     days = dose.longest_days_taken
-    duration = f"taken for {days} days" if days is not None else "duration unknown"
+    duration = f"taken for {_duration(days)}" if days is not None else "duration unknown"
     use = "as needed only" if dose.all_as_needed else "regular use"
     if dose.regular_daily_use:
         use = f"regular daily use for {dose.regular_use_days}+ days: a blunted response is likely"
     table = f"[{dose.equivalence_table.strip()}]({dose.equivalence_url})"
     return f"**Dose**: {amount}; {duration}; {use}. Equivalence: {table}."
+
+
+def _duration(days: int) -> str:
+    if days >= 730:
+        return f"about {days // 365} years"
+    return f"{days} day{'s' if days != 1 else ''}"
 
 
 def _member_notes(matches: tuple[Match, ...]) -> list[str]:

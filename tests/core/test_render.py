@@ -70,7 +70,8 @@ def test_render_strong_variant_says_do_not_stop_prominently():
     (card,) = _cards([make_fact(daily_mg=1, started=NOW - timedelta(days=60))])
     assert "do not stop abruptly" in card.summary
     assert card.detail is not None
-    assert card.detail.index("Do not stop abruptly") < card.detail.index("Recommendation")
+    important = card.detail.index("> **Important:** Do not stop a regularly taken")
+    assert important < card.detail.index("Recommendation")
     assert "about 20 mg/day diazepam-equivalent" in card.detail
     assert "taken for 60 days" in card.detail
 
@@ -90,6 +91,7 @@ def test_render_detail_lists_source_and_reported_by_patient():
 def test_render_washout_record_says_days_since_stop():
     (card,) = _cards([make_fact(status="stopped", ended=NOW - timedelta(days=2))])
     assert "stopped 2 days ago (within the 3-day washout)" in (card.detail or "")
+    assert card.summary == "Recently stopped clonazepam may still interact with ketamine: review"
     assert card.extension is None  # no hold for a medication already stopped
 
 
@@ -196,3 +198,18 @@ def test_render_data_gap_card_uses_kb_rule_when_present():
 def test_render_site_without_hold_uses_review_summary():
     (card,) = _cards([make_fact()], make_rule(hold=None))
     assert card.summary.startswith("Review clonazepam before the ketamine infusion")
+
+
+def test_render_as_needed_only_hold_still_names_hours_for_regular_user():
+    rule = make_rule(
+        hold={"before_hours": 4, "applies_to": "as-needed"},
+        summary={"default": "{drugs}: continue; avoid extra doses {hold_hours} h before ketamine"},
+    )
+    (card,) = _cards([make_fact()], rule)
+    assert card.summary == "Clonazepam: continue; avoid extra doses 4 h before ketamine"
+    assert card.extension is None
+
+
+def test_render_long_use_is_shown_in_years():
+    (card,) = _cards([make_fact(started=NOW - timedelta(days=3000))])
+    assert "taken for about 8 years" in (card.detail or "")

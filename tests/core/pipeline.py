@@ -1,0 +1,105 @@
+"""The real pure pipeline for tests: orders -> meds.normalise -> engine.evaluate -> render_cards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cds_service import meds, orders
+from cds_service.domain import KetamineOrder, Origin, SourcedResource
+from cds_service.hooks import Card
+from cds_service.lexicon import Lexicon
+from cds_service.render import RenderOptions, render_cards
+from cds_service.rules.engine import Evaluation, SitePolicy, evaluate
+from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.rules.loader import load_knowledge_base
+from cds_service.settings import RuleOverride
+
+REPO = Path(__file__).resolve().parents[2]
+CARDS_DIR = REPO / "cards"
+SHARED = REPO / ".." / "shared"
+DEFAULT_NOW = "2026-11-27T08:00:00+00:00"
+DEFAULT_ORDER: dict[str, Any] = {
+    "resourceType": "MedicationRequest",
+    "id": "request-123",
+    "status": "draft",
+    "intent": "order",
+    "subject": {"reference": "Patient/example"},
+    "medicationCodeableConcept": {
+        "coding": [
+            {
+                "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "6130",
+                "display": "ketamine",
+            }
+        ],
+        "text": "ketamine 0.5 mg/kg IV infusion over 40 minutes",
+    },
+    "dosageInstruction": [{"timing": {"event": ["2026-11-27T09:00:00+00:00"]}}],
+}
+SOURCE_KEYS = {
+    "MedicationStatement": "medicationStatements",
+    "MedicationRequest": "medicationRequests",
+}
+
+
+@cache
+def knowledge_base() -> KnowledgeBase:
+    return load_knowledge_base(CARDS_DIR)
+
+
+@cache
+def lexicon() -> Lexicon:
+    return Lexicon.from_knowledge_base(knowledge_base())
+
+
+def ketamine_order(order: Mapping[str, Any] | None = None) -> KetamineOrder | None:
+    body = dict(order or DEFAULT_ORDER)
+    bundle = body if body.get("resourceType") == "Bundle" else {"entry": [{"resource": body}]}
+    found = orders.find_ketamine_orders(
+        bundle, None, lexicon(), include_esketamine=False, medications={}
+    )
+    return found[0] if found else None
+
+
+def sourced(resources: Iterable[Mapping[str, Any]]) -> tuple[tuple[SourcedResource, ...], dict]:
+    """Medication records as prefetched, plus Medication resources keyed by reference."""
+    records: list[SourcedResource] = []
+    medications: dict[str, Any] = {}
+    for resource in resources:
+        kind = resource.get("resourceType", "")
+        if kind == "Medication":
+            medications[f"Medication/{resource.get('id')}"] = dict(resource)
+        else:
+            key = SOURCE_KEYS.get(kind, "medications")
+            records.append(SourcedResource(dict(resource), Origin.PREFETCH, key))
+    return tuple(records), medications
+
+
+def run(
+    resources: Iterable[Mapping[str, Any]],
+    *,
+    order: Mapping[str, Any] | None = None,
+    now: str | datetime | None = None,
+    overrides: Mapping[str, RuleOverride] | None = None,
+    hook: str = "order-sign",
+) -> tuple[Evaluation | None, list[Card]]:
+    """Evaluation and cards; (None, []) when the order is not a ketamine infusion."""
+    kb = knowledge_base()
+    found = ketamine_order(order)
+    if found is None:
+        return None, []
+    moment = now if isinstance(now, datetime) else datetime.fromisoformat(now or DEFAULT_NOW)
+    records, medications = sourced(resources)
+    facts = meds.normalise(records, lexicon(), medications)
+    policy = SitePolicy(overrides=dict(overrides or {}))
+    evaluation = evaluate(kb, facts, found, hook=hook, now=moment, policy=policy)
+    options = RenderOptions.for_knowledge_base(kb, patient_id="example", now=moment)
+    return evaluation, render_cards(evaluation, found, [], kb, options)
+
+
+def cards_of(cards: list[Card], topic: str) -> list[Card]:
+    return [card for card in cards if card.source.topic and card.source.topic.code == topic]
