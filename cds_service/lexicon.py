@@ -23,6 +23,7 @@ KetamineKind = Literal["ketamine", "esketamine"]
 _BOUNDARY_BEFORE = r"(?<![a-z])"
 _BOUNDARY_AFTER = r"(?![a-z])"
 _NEVER = re.compile(r"(?!x)x")
+_WORD = re.compile(r"[a-z]+")
 
 
 def code_system_kind(system: str) -> str:
@@ -60,7 +61,7 @@ class Lexicon:
     ketamine_codes: Mapping[tuple[str, str], KetamineKind]
     ketamine_pattern: re.Pattern[str]
     esketamine_pattern: re.Pattern[str]
-    infusion_pattern: re.Pattern[str] | None
+    infusion_terms: tuple[frozenset[str], ...]  # each term as its set of words
 
     @classmethod
     def from_knowledge_base(cls, kb: KnowledgeBase) -> Lexicon:
@@ -85,10 +86,8 @@ class Lexicon:
             ketamine_codes=_ketamine_codes(ketamine),
             ketamine_pattern=_compile_terms(ketamine.names),
             esketamine_pattern=_compile_terms(ketamine.esketamine_names),
-            infusion_pattern=(
-                _compile_terms(ketamine.infusion_service_terms)
-                if ketamine.infusion_service_terms
-                else None
+            infusion_terms=tuple(
+                frozenset(_WORD.findall(term.lower())) for term in ketamine.infusion_service_terms
             ),
         )
 
@@ -125,8 +124,12 @@ class Lexicon:
         return None
 
     def names_infusion_service(self, text: str) -> bool:
-        """Whether a ServiceRequest's text uses a configured infusion term (always true with none)."""
-        return self.infusion_pattern is None or bool(self.infusion_pattern.search(text.lower()))
+        """Whether a ServiceRequest's text holds every word of an infusion term, in any order
+        ("Infusion of ketamine" meets "ketamine infusion"); always true when none are configured."""
+        if not self.infusion_terms:
+            return True
+        words = frozenset(_WORD.findall(text.lower()))
+        return any(term <= words for term in self.infusion_terms)
 
 
 def _add_member(

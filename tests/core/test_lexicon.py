@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from cds_service.lexicon import Lexicon, code_system_kind
+from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Member
-from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon, knowledge_base, rule
+from tests.core.lexicon_builders import (
+    KETAMINE,
+    RXNORM,
+    SNOMED,
+    built_lexicon,
+    knowledge_base,
+    rule,
+)
 
 
 @pytest.fixture
@@ -125,9 +133,18 @@ def test_ketamine_in_text_when_named_returns_kind_without_confusing_esketamine(
     assert lexicon.ketamine_in_text(text) == expected
 
 
-def test_names_infusion_service_when_term_present_is_true(lexicon: Lexicon) -> None:
+def test_names_infusion_service_when_term_words_present_in_any_order_is_true() -> None:
+    terms = KETAMINE.model_copy(
+        update={"infusion_service_terms": ("ketamine infusion", "iv ketamine")}
+    )
+    kb = knowledge_base()
+    manifest = kb.manifest.model_copy(update={"ketamine": terms})
+    lexicon = Lexicon.from_knowledge_base(KnowledgeBase(manifest=manifest, rules=kb.rules))
     assert lexicon.names_infusion_service("Ketamine infusion therapy")
+    assert lexicon.names_infusion_service("Infusion of KETAMINE 0.5 mg/kg")
+    assert lexicon.names_infusion_service("Ketamine 35 mg IV over 40 min")
     assert not lexicon.names_infusion_service("Ketamine level, serum")
+    assert not lexicon.names_infusion_service("Saline infusion")
 
 
 def test_code_system_kind_when_uri_or_oid_normalises() -> None:
