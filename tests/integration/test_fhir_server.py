@@ -1,0 +1,160 @@
+"""The gatherer against a real FHIR R4 server (sekmet-fhir), without prefetch, bearer token required."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from cds_service.domain import MedicationData, Origin
+from cds_service.errors import DataUnavailable
+from cds_service.fhir import MedicationGatherer
+from cds_service.hooks import HookRequest
+from tests.integration.conftest import LoadedServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _request(
+    loaded: LoadedServer, patient_id: str, *, token: str | None = None, prefetch: Any = None
+) -> HookRequest:
+    body: dict[str, Any] = {
+        "hook": "order-sign",
+        "hookInstance": "7d0b3f4e-9a1c-4a3e-8f1e-2b9c1d2e3f40",
+        "fhirServer": loaded.server.base_url,
+        "fhirAuthorization": {
+            "access_token": token or loaded.server.token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "ketamine-cds",
+        },
+        "context": {
+            "userId": "Practitioner/p1",
+            "patientId": patient_id,
+            "draftOrders": {"resourceType": "Bundle", "entry": []},
+        },
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return HookRequest.model_validate(body)
+
+
+async def _gather(request: HookRequest, *, max_pages: int = 10) -> MedicationData:
+    async with httpx.AsyncClient() as client:
+        gatherer = MedicationGatherer(
+            client,
+            timeout_seconds=5.0,
+            max_pages=max_pages,
+            allow_insecure_fhir=False,
+            max_bundle_entries=5000,
+        )
+        deadline = asyncio.get_running_loop().time() + 20
+        return await gatherer.gather(request, deadline=deadline)
+
+
+def _codes(data: MedicationData) -> dict[str, str]:
+    """RxNorm code -> status, for the records that carry a code of their own."""
+    found: dict[str, str] = {}
+    for sourced in data.resources:
+        concept = sourced.resource.get("medicationCodeableConcept", {})
+        for coding in concept.get("coding", []):
+            found[coding["code"]] = sourced.resource["status"]
+    return found
+
+
+async def test_gather_from_server_reads_alberto_benzodiazepine_and_inducer(
+    sekmet: LoadedServer,
+) -> None:
+    data = await _gather(_request(sekmet, sekmet.patients["Alberto"]))
+
+    assert _codes(data)["1153378"] == "active"  # clonazepam
+    assert _codes(data)["308971"] == "active"  # carbamazepine
+    assert {s.origin for s in data.resources} == {Origin.FHIR_SERVER}
+    assert data.gaps == ()
+
+
+async def test_gather_from_server_includes_stopped_orders(sekmet: LoadedServer) -> None:
+    data = await _gather(_request(sekmet, sekmet.patients["Rachael"]))
+
+    assert _codes(data)["1153378"] == "stopped"
+
+
+async def test_gather_from_server_follows_every_page_of_a_long_history(
+    sekmet: LoadedServer,
+) -> None:
+    data = await _gather(_request(sekmet, sekmet.patients["bulk"]), max_pages=20)
+
+    ids = {s.resource["id"] for s in data.resources}
+    assert len(ids) == sekmet.bulk_orders == 1036
+    assert data.gaps == ()
+
+
+async def test_gather_from_server_stops_at_the_page_cap_and_says_so(sekmet: LoadedServer) -> None:
+    data = await _gather(_request(sekmet, sekmet.patients["bulk"]), max_pages=3)
+
+    assert len(data.resources) == 300
+    assert [(g.what, g.reason) for g in data.gaps] == [
+        ("MedicationRequest list", "more than 3 pages, only the first 3 read")
+    ]
+
+
+async def test_gather_from_server_reads_handwritten_statements(sekmet: LoadedServer) -> None:
+    lamotrigine = await _gather(_request(sekmet, "ket-lamotrigine"))
+    maoi = await _gather(_request(sekmet, "ket-maoi"))
+    text_only = await _gather(_request(sekmet, "ket-textonly"))
+
+    assert [s.resource["id"] for s in lamotrigine.resources] == ["ket-lamotrigine-ms"]
+    (stopped,) = maoi.resources
+    assert stopped.resource["status"] == "stopped"
+    assert stopped.resource["effectivePeriod"]["end"] != "${DAYS_AGO_5}"
+    (record,) = text_only.resources
+    assert record.resource["medicationCodeableConcept"] == {"text": "clonazepam 0.5 mg at night"}
+
+
+async def test_gather_from_server_reads_a_separate_medication_but_not_a_contained_one(
+    sekmet: LoadedServer,
+) -> None:
+    epic = await _gather(_request(sekmet, "ket-epic"))
+    contained = await _gather(_request(sekmet, "ket-contained"))
+
+    assert epic.medications["Medication/ket-epic-med"]["code"]["coding"][0]["code"] == "10734"
+    assert contained.medications == {}
+    assert contained.resources[0].resource["contained"][0]["id"] == "med1"
+    assert epic.gaps == contained.gaps == ()
+
+
+async def test_gather_from_server_with_a_wrong_token_is_data_unavailable(
+    sekmet: LoadedServer,
+) -> None:
+    with pytest.raises(DataUnavailable) as caught:
+        await _gather(_request(sekmet, sekmet.patients["Alberto"], token="not-the-token"))
+
+    assert caught.value.failures == (
+        "MedicationStatement list: FHIR server answered 401",
+        "MedicationRequest list: FHIR server answered 401",
+    )
+
+
+async def test_gather_with_prefetch_equals_gather_without(sekmet: LoadedServer) -> None:
+    patient_id = sekmet.patients["Gerardo"]
+    fetched = await _gather(_request(sekmet, patient_id))
+    url = f"{sekmet.server.base_url}/MedicationRequest?patient={patient_id}&_count=1000"
+    async with httpx.AsyncClient(headers=sekmet.server.headers()) as client:
+        prefetched_bundle = (await client.get(url)).json()
+
+    prefetched = await _gather(
+        _request(sekmet, patient_id, prefetch={"medicationRequests": prefetched_bundle})
+    )
+
+    assert {s.resource["id"] for s in prefetched.resources} == {
+        s.resource["id"] for s in fetched.resources
+    }
+    assert {s.origin for s in prefetched.resources} == {Origin.PREFETCH}
