@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from cds_service.domain import Indicator, KetamineOrder, MedicationFact
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Hold, Member, RuleSpec
-from cds_service.settings import RuleOverride
 
 Variant = Literal["default", "light", "strong"]
 
@@ -27,6 +26,23 @@ COUNTED_STATUSES = frozenset({"active", "intended", "on-hold", "unknown", ""})
 NEVER_COUNTED_STATUSES = frozenset({"entered-in-error", "not-taken", "cancelled", "draft"})
 ENDED_STATUSES = frozenset({"stopped", "completed"})
 SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+class RuleOverride(Protocol):
+    """A site's changes to one class; ``settings.RuleOverride`` fits (the core never imports settings)."""
+
+    @property
+    def enabled(self) -> bool | None: ...
+    @property
+    def hold_before_hours(self) -> float | None: ...
+    @property
+    def resume_after_hours(self) -> float | None: ...
+    @property
+    def washout_days(self) -> int | None: ...
+    @property
+    def indicator(self) -> Indicator | None: ...
+    @property
+    def high_dose_mg_per_day(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from cds_service.hooks import Card
+from cds_service.hooks import Action, Card
 
-_MODELS = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
+_MODELS: dict[str, Any] = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
 
 
 def assert_card_follows_spec(card: Card, *, lenient_update: bool = False) -> None:
@@ -30,7 +32,7 @@ def assert_card_follows_spec(card: Card, *, lenient_update: bool = False) -> Non
         _assert_action_valid(suggestion.actions[0], lenient_update)
 
 
-def _assert_action_valid(action, lenient_update: bool) -> None:
+def _assert_action_valid(action: Action, lenient_update: bool) -> None:
     if action.type == "delete":
         assert action.resourceId is not None
         assert "/" in action.resourceId

@@ -65,7 +65,9 @@ def ketamine_order(order: Mapping[str, Any] | None = None) -> KetamineOrder | No
     return found[0] if found else None
 
 
-def sourced(resources: Iterable[Mapping[str, Any]]) -> tuple[tuple[SourcedResource, ...], dict]:
+def sourced(
+    resources: Iterable[Mapping[str, Any]],
+) -> tuple[tuple[SourcedResource, ...], dict[str, Any]]:
     """Medication records as prefetched, plus Medication resources keyed by reference."""
     records: list[SourcedResource] = []
     medications: dict[str, Any] = {}

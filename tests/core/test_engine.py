@@ -6,14 +6,22 @@ from datetime import timedelta
 
 import pytest
 
-from cds_service.rules.engine import SitePolicy, effective_rule, evaluate
+from cds_service.domain import KetamineOrder, MedicationFact
+from cds_service.rules.engine import Evaluation, SitePolicy, effective_rule, evaluate
+from cds_service.rules.schema import RuleSpec
 from cds_service.settings import RuleOverride
 from tests.core.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
 
 NO_POLICY = SitePolicy()
 
 
-def _run(facts, *rules, hook="order-sign", policy=NO_POLICY, order=None):
+def _run(
+    facts: list[MedicationFact],
+    *rules: RuleSpec,
+    hook: str = "order-sign",
+    policy: SitePolicy = NO_POLICY,
+    order: KetamineOrder | None = None,
+) -> Evaluation:
     kb = make_kb(*(rules or (make_rule(),)))
     return evaluate(kb, facts, order or make_order(), hook=hook, now=NOW, policy=policy)
 

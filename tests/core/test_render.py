@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from itertools import count
+from typing import Any
 
 import pytest
 
-from cds_service.domain import DataGap
+from cds_service.domain import DataGap, KetamineOrder, MedicationFact
+from cds_service.hooks import Card
 from cds_service.render import RenderOptions, render_cards, render_data_gap_card, truncate
 from cds_service.rules.engine import SitePolicy, evaluate
+from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.rules.schema import RuleSpec
 from tests.core.card_checks import assert_card_follows_spec
 from tests.core.rule_builders import NOW, make_fact, make_kb, make_order, make_rule
 
 
-def _options(kb, **changes):
+def _options(kb: KnowledgeBase, **changes: Any) -> RenderOptions:
     ids = count(1)
     values = {"patient_id": "p1", "now": NOW, "new_uuid": lambda: f"uuid-{next(ids)}"}
     return RenderOptions.for_knowledge_base(kb, **(values | changes))
 
 
-def _cards(facts, *rules, order=None, gaps=(), **options):
+def _cards(
+    facts: list[MedicationFact],
+    *rules: RuleSpec,
+    order: KetamineOrder | None = None,
+    gaps: Sequence[DataGap] = (),
+    **options: Any,
+) -> list[Card]:
     kb = make_kb(*(rules or (make_rule(),)))
     order = order or make_order()
     evaluation = evaluate(kb, facts, order, hook="order-sign", now=NOW, policy=SitePolicy())
@@ -100,6 +111,7 @@ def test_render_hold_with_start_uses_clock_times_in_site_zone():
     detail = card.detail or ""
     assert "No clonazepam from 22:00 on 26 Nov (12 h before the 10:00 start on 27 Nov)" in detail
     assert "resume after 14:00" in detail
+    assert card.extension is not None
     (window,) = card.extension["ketamineCds.holdWindows"]
     assert window == {
         "medication": "clonazepam 0.5 MG Oral Tablet",
@@ -124,7 +136,7 @@ def test_render_card_carries_source_topic_override_reasons_and_links():
     (card,) = _cards([make_fact()])
     assert card.source.topic is not None
     assert (card.source.topic.system, card.source.topic.code) == ("http://example.org/topic", "BZD")
-    assert card.overrideReasons[0].system == "http://example.org/override"
+    assert [r.system for r in card.overrideReasons or []] == ["http://example.org/override"]
     assert [link.url for link in card.links or []] == [
         "https://doi.org/10.3389/fpsyt.2020.00844",
         "https://www.benzo.org.uk/manual/bzcha01.htm",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from itertools import count
+from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from cds_service.rules.schema import SuggestionSpec
+from cds_service.domain import KetamineOrder
+from cds_service.hooks import Suggestion
+from cds_service.rules.schema import SuggestionKind, SuggestionSpec
 from cds_service.suggestions import SuggestionContext, build_suggestion, is_valid
 from tests.core.rule_builders import START, make_order
 
 HOLD = "Ketamine infusion: no clonazepam from 21:00"
 
 
-def _context(order=None, hold=HOLD):
+def _context(order: KetamineOrder | None = None, hold: str | None = HOLD) -> SuggestionContext:
     ids = count(1)
     return SuggestionContext(
         order=order or make_order(),
@@ -23,9 +26,16 @@ def _context(order=None, hold=HOLD):
     )
 
 
-def _build(kind, context=None):
+def _build(kind: SuggestionKind, context: SuggestionContext | None = None) -> Suggestion | None:
     spec = SuggestionSpec(kind=kind, label="Do it", is_recommended=True)
     return build_suggestion(spec, context or _context())
+
+
+def _resource(suggestion: Suggestion | None) -> dict[str, Any]:
+    assert suggestion is not None
+    resource = suggestion.actions[0].resource
+    assert resource is not None
+    return resource
 
 
 def test_add_hold_instruction_updates_whole_draft_with_note():
@@ -44,17 +54,14 @@ def test_add_hold_instruction_updates_whole_draft_with_note():
 
 def test_add_hold_instruction_keeps_existing_notes():
     order = make_order(resource={**make_order().resource, "note": [{"text": "first"}]})
-    suggestion = _build("add-hold-instruction", _context(order))
-    assert suggestion is not None
-    assert suggestion.actions[0].resource["note"] == [{"text": "first"}, {"text": HOLD}]
+    resource = _resource(_build("add-hold-instruction", _context(order)))
+    assert resource["note"] == [{"text": "first"}, {"text": HOLD}]
 
 
 def test_add_hold_instruction_on_imperfect_sandbox_draft_keeps_every_field():
     draft = {**make_order().resource, "category": {"text": "community"}, "x-vendor": 1}
     assert not is_valid(draft)
-    suggestion = _build("add-hold-instruction", _context(make_order(resource=draft)))
-    assert suggestion is not None
-    resource = suggestion.actions[0].resource
+    resource = _resource(_build("add-hold-instruction", _context(make_order(resource=draft))))
     assert resource["category"] == {"text": "community"}
     assert resource["x-vendor"] == 1
 
@@ -88,7 +95,7 @@ def test_order_bp_monitoring_creates_valid_service_request_at_start():
     suggestion = _build("order-bp-monitoring")
     assert suggestion is not None
     (action,) = suggestion.actions
-    resource = action.resource
+    resource = _resource(suggestion)
     assert action.type == "create"
     ServiceRequest.model_validate(resource)
     assert (resource["status"], resource["intent"]) == ("draft", "order")
@@ -98,9 +105,7 @@ def test_order_bp_monitoring_creates_valid_service_request_at_start():
 
 
 def test_order_spo2_monitoring_without_start_has_no_occurrence():
-    suggestion = _build("order-spo2-monitoring", _context(make_order(start=None)))
-    assert suggestion is not None
-    resource = suggestion.actions[0].resource
+    resource = _resource(_build("order-spo2-monitoring", _context(make_order(start=None))))
     assert resource["code"]["coding"][0]["code"] == "252465000"
     assert "occurrenceDateTime" not in resource
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cds_service.hooks import Card
 from tests.core.card_checks import assert_card_follows_spec
 from tests.core.pipeline import SHARED, run
 
@@ -49,14 +51,14 @@ SPEC_EXAMPLES = {
 }
 
 
-def _synthea_records(prefix: str) -> list[dict]:
+def _synthea_records(prefix: str) -> list[dict[str, Any]]:
     (path,) = SYNTHEA.glob(f"{prefix}_*.json")
     bundle = json.loads(Path(path).read_text("utf-8"))
     resources = [entry.get("resource", {}) for entry in bundle.get("entry", [])]
     return [r for r in resources if r.get("resourceType") in {"MedicationRequest", "Medication"}]
 
 
-def _topics(cards) -> set[str]:
+def _topics(cards: list[Card]) -> set[str]:
     return {card.source.topic.code for card in cards if card.source.topic}
 
 
