@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from cds_service.app import create_app
 from cds_service.domain import MedicationData, Origin
 from cds_service.errors import DataUnavailable
 from cds_service.fhir import MedicationGatherer
 from cds_service.hooks import HookRequest
+from cds_service.prefetch import MEDICATION_KEYS, render_query
+from tests.conftest import SERVICE_URL, make_settings
 from tests.integration.conftest import LoadedServer
+from tests.payloads import ketamine_order
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -158,3 +166,85 @@ async def test_gather_with_prefetch_equals_gather_without(sekmet: LoadedServer) 
         s.resource["id"] for s in fetched.resources
     }
     assert {s.origin for s in prefetched.resources} == {Origin.PREFETCH}
+
+
+# ---------------------------------------------------------------- hook calls through the app
+
+
+def _hook_body(loaded: LoadedServer, patient_id: str, **extra: Any) -> dict[str, Any]:
+    order = ketamine_order()
+    order["subject"] = {"reference": f"Patient/{patient_id}"}
+    body = _request(loaded, patient_id).model_dump(mode="json", exclude_none=True)
+    body["hookInstance"] = str(uuid.uuid4())
+    body["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": order}]}
+    body.pop("prefetch", None)
+    return {**body, **extra}
+
+
+@pytest.fixture
+def app_client(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        yield client
+
+
+def _summaries(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return sorted(card["summary"] for card in response.json()["cards"])
+
+
+def _full_prefetch(loaded: LoadedServer, patient_id: str) -> dict[str, Any]:
+    prefetch = {}
+    for key in MEDICATION_KEYS:
+        query = render_query(key, patient_id)
+        url = f"{loaded.server.base_url}/{query.relative_url.replace('_count=100', '_count=1000')}"
+        prefetch[key] = httpx.get(url, headers=loaded.server.headers(), timeout=10).json()
+    return prefetch
+
+
+@pytest.mark.parametrize(
+    ("patient", "drug"),
+    [
+        ("Alberto", "clonazepam"),
+        ("ket-lamotrigine", "lamotrigine"),
+        ("ket-maoi", "phenelzine"),
+        ("ket-epic", "tranylcypromine"),
+        ("ket-contained", "lorazepam"),
+    ],
+)
+def test_hook_call_without_prefetch_reads_the_server_and_warns(
+    sekmet: LoadedServer, app_client: TestClient, patient: str, drug: str
+) -> None:
+    patient_id = sekmet.patients.get(patient, patient)
+
+    response = app_client.post(SERVICE_URL, json=_hook_body(sekmet, patient_id))
+
+    assert any(drug in summary.lower() for summary in _summaries(response)), response.json()
+
+
+def test_hook_call_cards_match_with_full_partial_and_no_prefetch(
+    sekmet: LoadedServer, app_client: TestClient
+) -> None:
+    patient_id = sekmet.patients["Alberto"]
+    full = _full_prefetch(sekmet, patient_id)
+    partial = {"medicationRequests": full["medicationRequests"]}
+
+    answers = [
+        _summaries(app_client.post(SERVICE_URL, json=_hook_body(sekmet, patient_id, **extra)))
+        for extra in ({}, {"prefetch": full}, {"prefetch": partial})
+    ]
+
+    assert answers[0], "Alberto's clonazepam should raise a card"
+    assert answers[0] == answers[1] == answers[2]
+
+
+def test_hook_call_with_a_refused_token_answers_412(
+    sekmet: LoadedServer, app_client: TestClient
+) -> None:
+    body = _hook_body(sekmet, sekmet.patients["Alberto"])
+    body["fhirAuthorization"]["access_token"] = "wrong-token"
+
+    response = app_client.post(SERVICE_URL, json=body)
+
+    assert response.status_code == 412
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert "401" in response.text
