@@ -24,7 +24,7 @@ Send = Callable[..., httpx.Response]
 
 
 def hardening_settings(data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)
 
 
 @contextmanager
