@@ -91,10 +91,9 @@ def washout_text(fact: MedicationFact, now: datetime | None, washout_days: int) 
     """ "stopped 2 days ago (within the 3-day washout)", or the date when ``now`` is not given."""
     window = f"within the {washout_days}-day washout"
     last = fact.ended or fact.started
-    if last is None:
-        return f"stopped recently ({window})"
-    if now is None:
-        return f"stopped on {_date(last)} ({window})"
+    if last is None or now is None:
+        when = f"on {_date(last)}" if last else "recently"
+        return f"stopped {when} ({window})"
     days = max((_utc(now) - _utc(last)).days, 0)
     return f"stopped {days} day{'s' if days != 1 else ''} ago ({window})"
 

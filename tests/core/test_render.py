@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from itertools import count
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -225,3 +227,38 @@ def test_render_as_needed_only_hold_still_names_hours_for_regular_user():
 def test_render_long_use_is_shown_in_years():
     (card,) = _cards([make_fact(started=NOW - timedelta(days=3000))])
     assert "taken for about 8 years" in (card.detail or "")
+
+
+def test_render_washout_without_now_gives_stop_date():
+    facts = [make_fact(status="stopped", ended=NOW - timedelta(days=2))]
+    (card,) = _cards(facts, now=None)
+    assert "stopped on 25 Nov (within the 3-day washout)" in (card.detail or "")
+
+
+def test_render_combination_product_is_listed_once():
+    fact = make_fact()
+    combo = replace(fact, ingredients=frozenset({"clonazepam", "lorazepam"}), display="combo pill")
+    (card,) = _cards([combo])
+    assert (card.detail or "").count("| combo pill |") == 1
+    assert "clonazepam and lorazepam" in card.summary
+
+
+def test_render_naive_stop_date_is_read_as_utc():
+    naive = (NOW - timedelta(days=1)).replace(tzinfo=None)
+    (card,) = _cards([make_fact(status="completed", ended=naive)])
+    assert "stopped 1 day ago" in (card.detail or "")
+
+
+def test_render_options_default_uuid_is_random_uuid4():
+    kb = make_kb(make_rule())
+    options = RenderOptions.for_knowledge_base(kb)
+    first, second = options.new_uuid(), options.new_uuid()
+    assert first != second
+    assert UUID(first).version == 4
+
+
+def test_render_member_note_is_shown_once():
+    members = [{"name": "clonazepam", "note": "Never hold when given for seizures."}]
+    facts = [make_fact(), make_fact(ident="2")]
+    (card,) = _cards(facts, make_rule(members=members))
+    assert (card.detail or "").count("**clonazepam**: Never hold when given for seizures.") == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+from cds_service import suggestions
 from cds_service.domain import KetamineOrder
 from cds_service.hooks import Suggestion
 from cds_service.rules.schema import SuggestionKind, SuggestionSpec
@@ -112,3 +113,11 @@ def test_order_spo2_monitoring_without_start_has_no_occurrence():
 
 def test_is_valid_unknown_resource_type_is_not_checked():
     assert is_valid({"resourceType": "NutritionOrder", "anything": True})
+
+
+def test_add_hold_instruction_that_would_break_a_valid_draft_is_omitted(monkeypatch):
+    def rejects_notes(resource: dict[str, Any]) -> bool:
+        return "note" not in resource
+
+    monkeypatch.setattr(suggestions, "is_valid", rejects_notes)
+    assert _build("add-hold-instruction") is None
