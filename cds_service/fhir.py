@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
 
 import httpx
 
@@ -19,7 +17,6 @@ from cds_service.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
 
 log = logging.getLogger("cds_service.fhir")
 
-_MISSING: Final = object()
 _NO_SERVER = "no fhirServer given"
 
 
@@ -38,10 +35,6 @@ def _redact_httpx_log() -> None:
     httpx_log = logging.getLogger("httpx")
     if not any(isinstance(f, _RedactQuery) for f in httpx_log.filters):
         httpx_log.addFilter(_RedactQuery())
-
-
-class _NotSupported(FhirFatalError):
-    """The server does not offer this resource type (404 on the type, or OperationOutcome not-supported)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +140,10 @@ class MedicationGatherer:
         server: _Server | None,
         refusal: str,
     ) -> None:
-        value = (request.prefetch or {}).get(query.key, _MISSING)
+        value = (request.prefetch or {}).get(query.key, fb.MISSING)
         if value is None:  # CDS Hooks: null means the client found no data; do not query again
             return
-        first = _prefetched_page(value, query.resource_type, self._max_entries)
+        first = fb.prefetched_page(value, query.resource_type, self._max_entries)
         origin = Origin.PREFETCH
         if first is None:
             if server is None:
@@ -226,7 +219,7 @@ class MedicationGatherer:
         try:
             return await self._get(server, f"{server.base}/{query.relative_url}")
         except FhirFatalError as exc:
-            if isinstance(exc, _NotSupported) or exc.status_code == 404:
+            if isinstance(exc, fb.NotSupported) or exc.status_code == 404:
                 self._log_unsupported(fb.host_and_path(server.base), query.resource_type)
                 return None
             raise
@@ -270,7 +263,7 @@ class MedicationGatherer:
             message = f"FHIR server could not be reached ({type(exc).__name__})"
             raise self._logged(url, FhirTemporaryError(message)) from exc
         try:
-            return _fhir_json(response)
+            return fb.answer_body(response.status_code, response.content)
         except FhirError as exc:
             raise self._logged(url, exc) from None
 
@@ -316,43 +309,3 @@ class MedicationGatherer:
             if failures:
                 gaps.append(DataGap("referenced Medication resources", failures[0]))
         return MedicationData(resources=resources, medications=medications, gaps=tuple(gaps))
-
-
-def _prefetched_page(value: object, resource_type: str, limit: int) -> fb.BundlePage | None:
-    """A prefetched Bundle as a page; None when the key is missing, an OperationOutcome or malformed."""
-    if value is _MISSING or not isinstance(value, dict) or value.get("resourceType") != "Bundle":
-        return None
-    try:
-        return fb.read_page(value, resource_type, limit)
-    except fb.NotFhirJson:
-        return None
-
-
-def _fhir_json(response: httpx.Response) -> JsonObject:
-    """The response's FHIR resource, or the FhirError that says what was wrong with it."""
-    try:
-        body: object = json.loads(response.content)
-    except ValueError:
-        body = None
-    status = response.status_code
-    text = fb.outcome_text(body)
-    if fb.says_not_supported(body):
-        raise _NotSupported(f"FHIR server answered {status}", status_code=status, outcome_text=text)
-    if status == 429 or status >= 500:
-        raise FhirTemporaryError(
-            f"FHIR server answered {status}", status_code=status, outcome_text=text
-        )
-    if status >= 300:
-        raise FhirFatalError(
-            f"FHIR server answered {status}", status_code=status, outcome_text=text
-        )
-    if body is None:
-        raise FhirFatalError("FHIR server sent a body that is not JSON", status_code=status)
-    if not fb.is_resource(body) or not isinstance(body, dict):
-        raise FhirFatalError(
-            "FHIR server sent JSON that is not a FHIR resource", status_code=status
-        )
-    if fb.is_outcome(body):
-        message = "FHIR server answered with an OperationOutcome"
-        raise FhirFatalError(message, status_code=status, outcome_text=text)
-    return body

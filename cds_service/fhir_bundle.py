@@ -1,15 +1,22 @@
-"""Lenient reading of FHIR search Bundles, OperationOutcomes and server URLs; plain dicts, no I/O."""
+"""Lenient reading of FHIR answers (Bundles, OperationOutcomes) and server URLs; plain dicts, no I/O."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from cds_service.domain import JsonObject
+from cds_service.errors import FhirFatalError, FhirTemporaryError
 
 NOT_SUPPORTED = "not-supported"
+MISSING: object = object()  # a prefetch key the EHR left out
+
+
+class NotSupported(FhirFatalError):
+    """The server does not offer this resource type (404 on the type, or OperationOutcome not-supported)."""
 
 
 class NotFhirJson(ValueError):
@@ -170,3 +177,45 @@ def refusal_reason(fhir_server: str, *, allow_insecure: bool) -> str | None:
         return None
     # CDS Hooks: fhirServer must be https when real data travels; plain http only on loopback for testing.
     return "fhirServer is not https (plain http is only allowed for loopback addresses)"
+
+
+# ---------------------------------------------------------------- answers
+
+
+def prefetched_page(value: object, resource_type: str, limit: int) -> BundlePage | None:
+    """A prefetched Bundle as a page; None when the key is missing, an OperationOutcome or malformed."""
+    if value is MISSING or not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return None
+    try:
+        return read_page(value, resource_type, limit)
+    except NotFhirJson:
+        return None
+
+
+def answer_body(status: int, content: bytes) -> JsonObject:
+    """The response's FHIR resource, or the FhirError that says what was wrong with it."""
+    try:
+        body: object = json.loads(content)
+    except ValueError:
+        body = None
+    text = outcome_text(body)
+    if says_not_supported(body):
+        raise NotSupported(f"FHIR server answered {status}", status_code=status, outcome_text=text)
+    if status == 429 or status >= 500:
+        raise FhirTemporaryError(
+            f"FHIR server answered {status}", status_code=status, outcome_text=text
+        )
+    if status >= 300:
+        raise FhirFatalError(
+            f"FHIR server answered {status}", status_code=status, outcome_text=text
+        )
+    if body is None:
+        raise FhirFatalError("FHIR server sent a body that is not JSON", status_code=status)
+    if not is_resource(body) or not isinstance(body, dict):
+        raise FhirFatalError(
+            "FHIR server sent JSON that is not a FHIR resource", status_code=status
+        )
+    if is_outcome(body):
+        message = "FHIR server answered with an OperationOutcome"
+        raise FhirFatalError(message, status_code=status, outcome_text=text)
+    return body

@@ -1,0 +1,99 @@
+"""Pure helpers: lenient Bundle reading, reference and URL rules (no HTTP)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cds_service import fhir_bundle as fb
+from cds_service.errors import FhirFatalError, FhirTemporaryError
+
+
+@pytest.mark.parametrize(
+    ("server", "allowed"),
+    [
+        ("https://ehr.example.org/fhir", True),
+        ("http://127.0.0.1:8080/fhir", True),
+        ("http://127.8.9.10/fhir", True),
+        ("http://localhost/fhir", True),
+        ("http://[::1]/fhir", True),
+        ("http://ehr.example.org/fhir", False),
+        ("http://10.0.0.5/fhir", False),
+        ("ftp://ehr.example.org/fhir", False),
+        ("not a url", False),
+    ],
+)
+def test_refusal_reason_allows_https_and_loopback_only(server: str, allowed: bool) -> None:
+    assert (fb.refusal_reason(server, allow_insecure=False) is None) is allowed
+
+
+def test_refusal_reason_when_insecure_allowed_accepts_plain_http() -> None:
+    assert fb.refusal_reason("http://ehr.internal/fhir", allow_insecure=True) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "same"),
+    [
+        ("https://ehr.example.org/fhir/MedicationRequest?p=2", True),
+        ("https://ehr.example.org:443/x", False),  # explicit port differs from the implicit one
+        ("https://evil.example.net/fhir/MedicationRequest", False),
+        ("http://ehr.example.org/fhir/MedicationRequest", False),
+        ("/fhir/MedicationRequest", False),
+    ],
+)
+def test_same_origin_compares_scheme_host_and_port(url: str, same: bool) -> None:
+    assert fb.same_origin(url, "https://ehr.example.org/fhir") is same
+
+
+@pytest.mark.parametrize(
+    ("reference", "url"),
+    [
+        ("Medication/m1", "https://ehr.example.org/fhir/Medication/m1"),
+        (
+            "https://ehr.example.org/fhir/Medication/m1",
+            "https://ehr.example.org/fhir/Medication/m1",
+        ),
+        ("https://other.example/fhir/Medication/m1", None),
+        ("urn:uuid:1234", None),
+        ("Medication/m1/_history/2", None),
+    ],
+)
+def test_medication_url_reads_only_from_the_request_server(reference: str, url: str | None) -> None:
+    assert fb.medication_url(reference, "https://ehr.example.org/fhir") == url
+
+
+def test_read_page_skips_malformed_entries_and_keys_medications() -> None:
+    body = {
+        "resourceType": "Bundle",
+        "entry": [
+            "junk",
+            {"resource": "junk"},
+            {"fullUrl": "urn:uuid:9", "resource": {"resourceType": "Medication", "id": "m9"}},
+            {"resource": {"resourceType": "MedicationStatement", "id": "s1"}},
+        ],
+        "link": [{"relation": "self", "url": "x"}, {"relation": "next", "url": "y"}],
+    }
+
+    page = fb.read_page(body, "MedicationStatement", limit=10)
+
+    assert [r["id"] for r in page.resources] == ["s1"]
+    assert set(page.medications) == {"Medication/m9", "urn:uuid:9"}
+    assert page.next_url == "y"
+
+
+def test_host_and_path_drops_the_query_string() -> None:
+    url = "https://ehr.example.org/fhir/MedicationRequest?patient=secret-id"
+    assert fb.host_and_path(url) == "ehr.example.org/fhir/MedicationRequest"
+
+
+def test_answer_body_keeps_status_and_outcome_text() -> None:
+    outcome = b'{"resourceType":"OperationOutcome","issue":[{"code":"transient","diagnostics":"db down"}]}'
+
+    with pytest.raises(FhirTemporaryError) as caught:
+        fb.answer_body(503, outcome)
+
+    assert (caught.value.status_code, caught.value.outcome_text) == (503, "db down")
+
+
+def test_answer_body_when_ok_status_carries_an_outcome_is_fatal() -> None:
+    with pytest.raises(FhirFatalError, match="OperationOutcome"):
+        fb.answer_body(200, b'{"resourceType":"OperationOutcome","issue":[]}')
