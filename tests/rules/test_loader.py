@@ -173,6 +173,23 @@ def test_load_when_summary_has_unknown_placeholder_raises(cards: Path) -> None:
         load_knowledge_base(cards)
 
 
+def test_load_when_summary_has_unbalanced_brace_raises(cards: Path) -> None:
+    path = cards / "rules" / "LTG.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["summary"]["light"] = "Skip {drugs before the ketamine infusion"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+
+    with pytest.raises(RuleSetInvalid, match=r"LTG\.yaml: summary\.light: "):
+        load_knowledge_base(cards)
+
+
+def test_load_when_file_is_a_list_not_a_mapping_raises(cards: Path) -> None:
+    (cards / "rules" / "AED.yaml").write_text("- id: AED\n", "utf-8")
+
+    with pytest.raises(RuleSetInvalid, match=r"AED\.yaml: expected a mapping at the top level"):
+        load_knowledge_base(cards)
+
+
 def test_load_when_rules_directory_missing_raises(tmp_path: Path) -> None:
     with pytest.raises(RuleSetInvalid, match="directory not found"):
         load_knowledge_base(tmp_path)
