@@ -26,6 +26,8 @@ COUNTED_STATUSES = frozenset({"active", "intended", "on-hold", "unknown", ""})
 NEVER_COUNTED_STATUSES = frozenset({"entered-in-error", "not-taken", "cancelled", "draft"})
 ENDED_STATUSES = frozenset({"stopped", "completed"})
 SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
+# CDS Hooks 1.0's medication-prescribe was replaced by order-select (a drug being chosen).
+LEGACY_HOOKS: Mapping[str, str] = {"medication-prescribe": "order-select"}
 
 
 class RuleOverride(Protocol):
@@ -183,6 +185,7 @@ def evaluate(
     """One Finding per active class present; a rule that raises is reported, never fatal."""
     findings: list[Finding] = []
     failures: list[str] = []
+    hook = LEGACY_HOOKS.get(hook, hook)
     for rule in kb.rules:
         try:
             finding = _evaluate_rule(effective_rule(rule, policy), facts, order, hook, now)

@@ -269,3 +269,8 @@ def test_evaluate_site_washout_override_counts_older_stop():
 def test_evaluate_site_hold_zero_removes_hold():
     policy = SitePolicy(overrides={"BZD": RuleOverride(hold_before_hours=0)})
     assert _run([make_fact()], policy=policy).findings[0].hold is None
+
+
+def test_evaluate_legacy_medication_prescribe_counts_as_order_select():
+    rule = make_rule(hooks=["order-select"])
+    assert len(_run([make_fact()], rule, hook="medication-prescribe").findings) == 1
