@@ -464,4 +464,8 @@ def _frequency_words(per_day: float) -> str:
         return _FREQUENCY_WORDS[rounded]
     if rounded == round(1 / 7, 4):
         return "once weekly"
+    if per_day < 1 and round(1 / per_day, 2).is_integer():
+        return f"every {round(1 / per_day):d} days"
+    if per_day > 24 and round(1440 / per_day, 2).is_integer():
+        return f"every {round(1440 / per_day):d} minutes"
     return f"{rounded:g} times daily"

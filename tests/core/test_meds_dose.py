@@ -158,6 +158,9 @@ def test_daily_mg_when_prn_without_frequency_or_maximum_is_unknown(lexicon: Lexi
         ({"repeat": {"frequency": 1, "period": 1, "periodUnit": "wk"}}, "once weekly"),
         ({"repeat": {"frequency": 1, "period": 2, "periodUnit": "d"}}, "every other day"),
         ({"repeat": {"frequency": 5, "period": 1, "periodUnit": "d"}}, "5 times daily"),
+        ({"repeat": {"frequency": 1, "period": 3, "periodUnit": "d"}}, "every 3 days"),
+        ({"repeat": {"frequency": 1, "period": 72, "periodUnit": "h"}}, "every 72 hours"),
+        ({"repeat": {"frequency": 1, "period": 15, "periodUnit": "min"}}, "every 15 minutes"),
     ],
 )
 def test_dose_text_when_frequency_known_reads_naturally(
