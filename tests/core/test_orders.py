@@ -308,6 +308,27 @@ def test_find_when_draft_orders_malformed_never_raises(lexicon: Lexicon, drafts:
 
 
 def test_find_when_junk_beside_ketamine_still_detects_it(lexicon: Lexicon) -> None:
-    drafts = bundle(None, "junk", request(id=7, medicationCodeableConcept=coded("6130")))  # type: ignore[arg-type]
+    drafts = bundle(None, "junk", request(id=7, medicationCodeableConcept=coded("6130")))
     drafts["entry"].insert(0, 42)
     assert find(lexicon, drafts) == ["MedicationRequest/#3"]
+
+
+def test_find_with_shipped_knowledge_base_detects_sandbox_and_service_orders() -> None:
+    from pathlib import Path
+
+    from cds_service.rules.loader import load_knowledge_base
+
+    cards = Path(__file__).resolve().parents[2] / "cards"
+    shipped = Lexicon.from_knowledge_base(load_knowledge_base(cards))
+    drafts = bundle(
+        request(
+            "a",
+            category={"coding": [{"code": "community"}]},
+            medicationCodeableConcept=coded("238084"),
+        ),
+        {"resourceType": "ServiceRequest", "id": "b", "code": {"text": "Infusion of ketamine"}},
+        {"resourceType": "ServiceRequest", "id": "c", "code": {"text": "Ketamine level"}},
+        request("d", medicationCodeableConcept={"text": "Spravato 28 MG nasal spray"}),
+    )
+    assert find(shipped, drafts) == ["MedicationRequest/a", "ServiceRequest/b"]
+    assert find(shipped, drafts, esketamine=True)[-1] == "MedicationRequest/d"
