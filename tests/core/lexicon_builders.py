@@ -79,7 +79,7 @@ def knowledge_base(extra_rules: tuple[RuleSpec, ...] = ()) -> KnowledgeBase:
         topic_system="https://example.org/topics",
         override_reason_system="https://example.org/override",
         source_label="Test KB",
-        source_url="https://example.org/",  # type: ignore[arg-type]
+        source_url="https://example.org/",
         ketamine=KETAMINE,
     )
     rules = tuple(rule(topic, members) for topic, members in MEMBERS.items())
