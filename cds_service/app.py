@@ -21,6 +21,7 @@ from cds_service.auth import ClientAuthenticator
 from cds_service.errors import (
     AuthenticationFailed,
     DataUnavailable,
+    InternalError,
     RequestRejected,
 )
 from cds_service.fhir import MedicationGatherer
@@ -164,7 +165,8 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error", exc_info=exc)
+        if not isinstance(exc, InternalError):  # InternalError was logged with its hookInstance
+            log.error("unexpected error", exc_info=exc)
         return JSONResponse(
             operation_outcome("exception", "Internal error; the event was logged"),
             status_code=500,

@@ -109,3 +109,7 @@ class FhirFatalError(FhirError):
 
 class RuleSetInvalid(CdsError):
     """A knowledge-base file failed validation. The message names the file and the field."""
+
+
+class InternalError(CdsError):
+    """An unexpected failure inside an evaluation; logged where it happened, answered 500 without internals."""

@@ -58,3 +58,5 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.propagate = True
+    # httpx logs every request URL at INFO; our FHIR search URLs carry the patient id.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

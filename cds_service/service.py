@@ -15,7 +15,13 @@ from pydantic import ValidationError
 from cds_service import meds, orders, prefetch
 from cds_service.audit import AuditedCard, AuditStore, EvaluationRecord
 from cds_service.domain import DataGap, JsonObject, KetamineOrder, MedicationData
-from cds_service.errors import DataUnavailable, FeedbackInvalid, UnknownService
+from cds_service.errors import (
+    CdsError,
+    DataUnavailable,
+    FeedbackInvalid,
+    InternalError,
+    UnknownService,
+)
 from cds_service.hooks import (
     HOOK_ORDER_SELECT,
     HOOK_ORDER_SIGN,
@@ -121,7 +127,13 @@ class CdsService:
         request = parse_hook_request(payload)
         with correlation(request.hookInstance):
             started = time.perf_counter()
-            cards, outcome = await self._cards_for(request)
+            try:
+                cards, outcome = await self._cards_for(request)
+            except CdsError:
+                raise
+            except Exception as exc:
+                log.exception("unexpected error", extra={"hook_instance": request.hookInstance})
+                raise InternalError(request.hookInstance) from exc
             await self._audit(request, cards, outcome, started)
             log.info(
                 "evaluated",
@@ -141,9 +153,8 @@ class CdsService:
             if self.config.on_data_unavailable != "card":
                 raise
             gaps = [DataGap(what="Medication lists", reason=exc.message)]
-            return [render_data_gap_card(gaps, self.kb, self._render_options(request))], (
-                "data-unavailable"
-            )
+            options = self._render_options(request, self.clock())
+            return [render_data_gap_card(gaps, self.kb, options)], "data-unavailable"
         return self._cards_from_data(request, ketamine[0], data), "cards"
 
     async def _ketamine_orders(
@@ -167,11 +178,12 @@ class CdsService:
         self, request: HookRequest, order: KetamineOrder, data: MedicationData
     ) -> list[Card]:
         facts = meds.normalise(data.resources, self.lexicon, data.medications)
+        now = self.clock()
         evaluation = evaluate(
-            self.kb, facts, order, hook=request.hook, now=self.clock(), policy=self.config.policy
+            self.kb, facts, order, hook=request.hook, now=now, policy=self.config.policy
         )
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
-        return render_cards(evaluation, order, gaps, self.kb, self._render_options(request))
+        return render_cards(evaluation, order, gaps, self.kb, self._render_options(request, now))
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:
         # A rule that failed is a class we could not check: say so on a card, never stay silent.
@@ -182,8 +194,9 @@ class CdsService:
             for failure in evaluation.failures
         ]
 
-    def _render_options(self, request: HookRequest) -> RenderOptions:
-        return replace(self.config.render, patient_id=request.context.patientId)
+    def _render_options(self, request: HookRequest, now: datetime) -> RenderOptions:
+        # Relative wording on cards ("stopped 2 days ago") is computed against the evaluation time.
+        return replace(self.config.render, patient_id=request.context.patientId, now=now)
 
     async def _audit(
         self, request: HookRequest, cards: list[Card], outcome: str, started: float

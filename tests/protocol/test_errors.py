@@ -116,6 +116,18 @@ def test_ketamine_order_without_any_medication_source_is_412(client: TestClient)
     assert _issue(response.json())["diagnostics"]
 
 
+def test_ketamine_order_without_data_in_card_mode_answers_200_with_a_data_gap_card(
+    tmp_path,
+) -> None:
+    app = create_app(make_settings(tmp_path, on_data_unavailable="card"))
+    with TestClient(app) as client:
+        response = client.post(SERVICE_URL, json=hook_request(ketamine_order(), prefetch={}))
+    assert response.status_code == 200
+    cards = response.json()["cards"]
+    assert [card["source"]["topic"]["code"] for card in cards] == ["DATAGAP"]
+    assert cards[0]["indicator"] == "warning"
+
+
 def test_unexpected_error_is_500_without_internals_and_logged_with_hook_instance(
     app: FastAPI, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
