@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,7 +14,7 @@ from tests.conftest import SERVICE_URL, make_settings
 SANDBOX = "http://127.0.0.1:18080"
 
 
-def _preflight(client: TestClient, path: str, method: str, headers: str) -> object:
+def _preflight(client: TestClient, path: str, method: str, headers: str) -> httpx.Response:
     return client.options(
         path,
         headers={
@@ -39,11 +40,11 @@ def test_preflight_from_the_sandbox_origin_succeeds_without_a_token(
     app = create_app(make_settings(tmp_path, auth=auth, cors_origins=(SANDBOX,)))
     with TestClient(app) as client:
         response = _preflight(client, path, method, headers)
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    allowed = response.headers["access-control-allow-headers"].lower()  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    allowed = response.headers["access-control-allow-headers"].lower()
     assert "authorization" in allowed
     assert "content-type" in allowed
-    assert response.headers["access-control-allow-origin"] == SANDBOX  # type: ignore[attr-defined]
+    assert response.headers["access-control-allow-origin"] == SANDBOX
 
 
 def test_actual_response_to_the_sandbox_origin_carries_allow_origin(client: TestClient) -> None:
