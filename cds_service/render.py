@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 from uuid import uuid4
 
@@ -34,7 +34,8 @@ class RenderOptions:
     topic_system: str
     override_reason_system: str
     selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
-    timezone: str = "UTC"  # IANA name for the clock times shown
+    # IANA name for the clock times shown; None shows them in the offset the infusion start was given in.
+    timezone: str | None = None
     patient_id: str = ""
     new_uuid: Callable[[], str] = field(default=_new_uuid)
     now: datetime | None = None  # evaluation time, for "stopped 2 days ago"
@@ -66,10 +67,19 @@ def render_cards(
     return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
 
 
+def display_zone(name: str | None, order: KetamineOrder) -> tzinfo:
+    """The configured zone, else the order's own offset (the clinician's local time), else UTC."""
+    if name:
+        return zone(name)
+    if order.start is not None and order.start.tzinfo is not None:
+        return order.start.tzinfo
+    return UTC
+
+
 def render_finding(finding: Finding, order: KetamineOrder, options: RenderOptions) -> Card:
     """The card for one interacting class."""
     rule = finding.rule
-    tz = zone(options.timezone)
+    tz = display_zone(options.timezone, order)
     drugs = drug_names(finding)
     uuid = options.new_uuid()
     suggestions = _suggestions(finding, order, options, tz)

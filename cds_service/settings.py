@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     trigger_on_esketamine: bool = False
     selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
     on_data_unavailable: Literal["412", "card"] = "412"
-    timezone: str = "UTC"
+    # IANA zone for clock times on cards; unset shows them in the offset the infusion start was given in.
+    timezone: str | None = None
 
     # --- HTTP edge and hardening
     cors_origins: Annotated[tuple[str, ...], NoDecode] = (
@@ -125,6 +126,17 @@ class Settings(BaseSettings):
         bad = [alg for alg in self.jwt_algorithms if alg not in allowed]
         if bad:
             raise ValueError(f"jwt_algorithms: not allowed (asymmetric only): {', '.join(bad)}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_timezone(self) -> Settings:
+        if self.timezone is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"timezone: unknown IANA zone {self.timezone!r}") from exc
         return self
 
     @property

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SERVICE_URL
+from cds_service.app import create_app
+from tests.conftest import SERVICE_URL, make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order, statement
 
 
@@ -83,3 +85,35 @@ def test_response_never_contains_null_values(client: TestClient) -> None:
         SERVICE_URL, json=hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     )
     assert "null" not in response.text
+
+
+def _bzd_card(client: TestClient, start: str) -> dict:
+    order = ketamine_order()
+    order["dosageInstruction"][0]["timing"] = {"event": [start]}
+    response = client.post(SERVICE_URL, json=hook_request(order, medications=(CLONAZEPAM,)))
+    return next(c for c in response.json()["cards"] if c["source"]["topic"]["code"] == "BZD")
+
+
+def test_hold_window_is_shown_in_the_offset_the_infusion_start_was_given_in(
+    client: TestClient,
+) -> None:
+    card = _bzd_card(client, "2026-12-01T09:00:00-05:00")
+    assert "09:00 start" in card["detail"]
+    window = card["extension"]["ketamineCds.holdWindows"][0]
+    assert window["holdFrom"] == "2026-11-30T21:00:00-05:00"
+    assert window["reference"] == "MedicationStatement/ms-clonazepam"
+
+
+def test_hold_window_uses_the_configured_site_timezone(tmp_path) -> None:
+    app = create_app(make_settings(tmp_path, timezone="Europe/London"))
+    with TestClient(app) as client:
+        card = _bzd_card(client, "2026-12-01T09:00:00-05:00")
+    assert "14:00 start" in card["detail"]
+    assert (
+        card["extension"]["ketamineCds.holdWindows"][0]["holdFrom"] == "2026-12-01T02:00:00+00:00"
+    )
+
+
+def test_unknown_site_timezone_is_refused_at_start_up(tmp_path) -> None:
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        make_settings(tmp_path, timezone="Mars/Olympus")
