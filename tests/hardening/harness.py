@@ -28,10 +28,17 @@ def hardening_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def running_app(settings: Settings) -> Iterator[Send]:
-    """A blocking ``send(method, url, **kwargs)`` into the app; outbound HTTP answers 503."""
+def running_app(
+    settings: Settings, *, outbound_json: dict[str, Any] | None = None
+) -> Iterator[Send]:
+    """A blocking ``send(method, url, **kwargs)`` into the app; outbound HTTP answers 503.
+
+    ``outbound_json`` maps URLs the app may fetch (a JWKS, say) to the JSON they answer with.
+    """
     app = create_app(settings)
     with respx.mock(assert_all_called=False) as outbound:
+        for url, document in (outbound_json or {}).items():
+            outbound.get(url).respond(json=document)
         outbound.route().respond(503)
         with start_blocking_portal() as portal:
             with portal.wrap_async_context_manager(app.router.lifespan_context(app)):
