@@ -105,7 +105,8 @@ def build_service(
         deadline_seconds=settings.evaluation_deadline_seconds,
         render=RenderOptions(
             source_label=settings.source_label or kb.manifest.source_label,
-            source_url=settings.source_url or str(kb.manifest.source_url),
+            source_url=settings.source_url
+            or (str(kb.manifest.source_url) if kb.manifest.source_url else None),
             topic_system=kb.manifest.topic_system,
             override_reason_system=kb.manifest.override_reason_system,
             selection_behavior=settings.selection_behavior,

@@ -46,7 +46,7 @@ class RenderOptions:
         manifest = kb.manifest
         values: dict[str, Any] = {
             "source_label": manifest.source_label,
-            "source_url": str(manifest.source_url),
+            "source_url": str(manifest.source_url) if manifest.source_url else None,
             "topic_system": manifest.topic_system,
             "override_reason_system": manifest.override_reason_system,
         }

@@ -148,7 +148,9 @@ class Manifest(_Strict):
     topic_system: str = Field(pattern=r"^(https?|urn):")  # card source.topic.system, stable
     override_reason_system: str = Field(pattern=r"^(https?|urn):")
     source_label: str
-    source_url: HttpUrl
+    source_url: HttpUrl | None = (
+        None  # about the organisation; each site sets its own (CDS_SOURCE_URL)
+    )
     ketamine: KetamineTerms
 
 
