@@ -1,4 +1,4 @@
-"""Command line: ``serve``, ``evaluate REQUEST.json`` and ``feedback-report`` (``python -m cds_service``)."""
+"""Command line: ``serve``, ``evaluate REQUEST.json``, ``feedback-report`` and ``bench`` (``python -m cds_service``)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--json", action="store_true", help="machine-readable output")
     report.set_defaults(run=_feedback_report)
+
+    bench = commands.add_parser(
+        "bench", help="benchmark the service against the bare HTTP stack (loopback only)"
+    )
+    bench.add_argument("--sizes", default="10,100,1000", help="history sizes, comma-separated")
+    bench.add_argument("--concurrency", type=int, default=8)
+    bench.add_argument("--duration", type=float, default=2.0, help="seconds per round and server")
+    bench.add_argument("--rounds", type=int, default=3)
+    bench.add_argument("--workers", type=int, default=1)
+    bench.add_argument("--fhir-delay", type=float, default=0.1, help="seconds per FHIR request")
+    bench.add_argument("--json", type=Path, default=None, help="also write the results here")
+    bench.set_defaults(run=_bench)
     return parser
 
 
@@ -103,6 +115,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from cds_service import bench
+
+    sizes = tuple(int(size) for size in args.sizes.split(",") if size.strip())
+    options = bench.BenchOptions(
+        sizes=sizes,
+        concurrency=args.concurrency,
+        duration_s=args.duration,
+        rounds=args.rounds,
+        workers=args.workers,
+        fhir_delay_s=args.fhir_delay,
+        json_path=args.json,
+    )
+    return bench.main(options)
 
 
 # ------------------------------------------------------------------ evaluate
