@@ -122,6 +122,10 @@ class Lexicon:
                 if rule.id not in classes[member.name]:
                     classes[member.name].append(rule.id)
                 members[(rule.id, member.name)] = member
+        for code, names in kb.product_codes.items():  # cards/valuesets: RxNorm SCD/SBD/GPCK/BPCK
+            active = [name for name in names if name in classes]
+            if active:
+                codes[(RXNORM, code)].update(active)
         ketamine = kb.manifest.ketamine
         return cls(
             codes={key: frozenset(value) for key, value in codes.items()},

@@ -14,6 +14,8 @@ class KnowledgeBase:
     rules: tuple[RuleSpec, ...]
     cases: Mapping[str, CaseFile] = field(default_factory=dict)
     digest: str = ""  # sha256 over the files' bytes; recorded with every audited evaluation
+    # RxNorm product code (SCD/SBD/GPCK/BPCK) -> ingredient names, from cards/valuesets/*.yaml.
+    product_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def active_rules(self) -> tuple[RuleSpec, ...]:

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ValidationError
 
 from cds_service.errors import RuleSetInvalid
 from cds_service.rules.knowledge import KnowledgeBase
-from cds_service.rules.schema import CaseFile, Manifest, RuleSpec
+from cds_service.rules.schema import CaseFile, Manifest, ProductCodeTable, RuleSpec
 
 MANIFEST_FILE = "knowledge-base.yaml"
 RULES_DIR = "rules"
+VALUESETS_DIR = "valuesets"
 CASES_SUFFIX = ".cases.yaml"
 SUMMARY_PLACEHOLDERS = frozenset({"drugs", "hold_hours"})
 SCHEMA_MODELS: Mapping[str, type[BaseModel]] = {
@@ -34,8 +35,11 @@ _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def load_knowledge_base(cards_dir: Path) -> KnowledgeBase:
-    """Load ``cards_dir``; raise RuleSetInvalid naming the file and field of the first problem."""
+def load_knowledge_base(cards_dir: Path, *, product_tables: bool = True) -> KnowledgeBase:
+    """Load ``cards_dir``; raise RuleSetInvalid naming the file and field of the first problem.
+
+    ``product_tables=False`` skips ``valuesets/*.yaml`` (the generator that rewrites them uses it).
+    """
     rules_dir = cards_dir / RULES_DIR
     if not rules_dir.is_dir():
         raise RuleSetInvalid(f"{_label(cards_dir, rules_dir)}: directory not found")
@@ -47,11 +51,13 @@ def load_knowledge_base(cards_dir: Path) -> KnowledgeBase:
     cases = tuple(_parse(cards_dir, path, CaseFile) for path in case_paths)
     _check_rules(cards_dir, rule_paths, rules)
     _check_cases(cards_dir, case_paths, cases, rules)
+    table_paths = sorted((cards_dir / VALUESETS_DIR).glob("*.yaml")) if product_tables else []
     return KnowledgeBase(
         manifest=manifest,
         rules=rules,
         cases=MappingProxyType({case_file.rule: case_file for case_file in cases}),
-        digest=_digest(cards_dir, [manifest_path, *rule_paths, *case_paths]),
+        digest=_digest(cards_dir, [manifest_path, *rule_paths, *case_paths, *table_paths]),
+        product_codes=_product_codes(cards_dir, table_paths, rules),
     )
 
 
@@ -64,7 +70,7 @@ def json_schemas() -> dict[str, str]:
 
 
 def write_json_schemas(target_dir: Path) -> tuple[Path, ...]:
-    """Write ``rule``, ``cases`` and ``manifest`` schema files into ``target_dir``; return their paths."""
+    """Write every SCHEMA_MODELS file into ``target_dir``; return their paths."""
     target_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in json_schemas().items():
@@ -166,6 +172,26 @@ def _check_coverage(cards_dir: Path, rule: RuleSpec, case_file: CaseFile | None)
         raise RuleSetInvalid(
             f"{label}: cases: active rule {rule.id} needs at least one {missing[0]!r} case"
         )
+
+
+def _product_codes(
+    cards_dir: Path, paths: Sequence[Path], rules: Sequence[RuleSpec]
+) -> Mapping[str, tuple[str, ...]]:
+    # Any rule, not only active ones: drafting or retiring a class must not stop start-up until the
+    # table is regenerated; the lexicon indexes only the ingredients of active classes.
+    known = {member.name for rule in rules for member in rule.members}
+    merged: dict[str, tuple[str, ...]] = {}
+    for path in paths:
+        table = _parse(cards_dir, path, ProductCodeTable)
+        for code, names in table.products.items():
+            unknown = sorted(set(names) - known)
+            if unknown:
+                raise RuleSetInvalid(
+                    f"{_label(cards_dir, path)}: products.{code}: {unknown[0]!r} is not a member"
+                    " of any rule"
+                )
+            merged[code] = tuple(sorted({*merged.get(code, ()), *names}))
+    return MappingProxyType(merged)
 
 
 def _digest(cards_dir: Path, paths: Iterable[Path]) -> str:

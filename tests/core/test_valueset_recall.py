@@ -1,9 +1,10 @@
 """Every product of the published value sets lands in the right class, by code and by display text.
 
-The sets are read in place from ../shared/reference/valuesets (never copied into the repo). The
-display-text pass is the main measure: value sets hold product (SCD/SBD) codes, while the knowledge
-base mostly lists ingredient codes, so the by-code pass is reported and asserted only where the
-knowledge base lists product codes for the class.
+The sets are read in place from ../shared/reference/valuesets (never copied into the repo); a missing
+folder fails the run. By code, products resolve through cards/valuesets/rxnorm-products.yaml, which
+scripts/build_product_codes.py derives from these same sets: the by-code pass therefore checks the
+table is complete and wired in, and the AHRQ hold-out below (no displays, not used to build the
+table, RxNorm 2023-05) is the independent measure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from cds_service.lexicon import Lexicon
 from cds_service.rules.knowledge import KnowledgeBase
@@ -121,8 +123,9 @@ def lexicon() -> Lexicon:
 
 def concepts(file: str) -> list[dict[str, Any]]:
     path = VALUESETS / file
-    if not path.exists():
-        pytest.skip(f"reference value set {path} is not available beside the repo")
+    assert path.exists(), (
+        f"reference value set {path} is missing: ../shared must sit beside the repo"
+    )
     data = json.loads(path.read_text(encoding="utf-8"))
     listed = data.get("expansion", {}).get("contains") or [
         concept
@@ -143,6 +146,7 @@ class Recall:
     by_text: int
     by_code: int
     text_misses: tuple[str, ...]
+    code_misses: tuple[str, ...] = ()
 
     def row(self) -> str:
         text = self.by_text / self.total
@@ -163,16 +167,20 @@ def measure(expected: ExpectedSet) -> Recall:
         for c in rows
         if expected.topic not in topics(lexicon().ingredients_in_text(c["display"]))
     )
-    by_code = sum(
-        expected.topic
-        in topics(lexicon().ingredients_for_code(c.get("system", ""), str(c.get("code", ""))))
+    code_misses = tuple(
+        f"{c.get('code')} {c['display']}"
         for c in rows
+        if expected.topic
+        not in topics(lexicon().ingredients_for_code(c.get("system", ""), str(c.get("code", ""))))
     )
-    return Recall(expected.label, len(rows), len(rows) - len(text_misses), by_code, text_misses)
-
-
-def kb_lists_product_codes(topic: str) -> bool:
-    return any(member.product_codes for member in knowledge_base().rule(topic).members)
+    return Recall(
+        expected.label,
+        len(rows),
+        len(rows) - len(text_misses),
+        len(rows) - len(code_misses),
+        text_misses,
+        code_misses,
+    )
 
 
 @pytest.mark.parametrize("expected", POSITIVE, ids=lambda e: e.label)
@@ -183,20 +191,17 @@ def test_valueset_products_by_display_reach_their_class(expected: ExpectedSet) -
 
 
 @pytest.mark.parametrize("expected", POSITIVE, ids=lambda e: e.label)
-def test_valueset_products_by_code_reach_their_class_where_kb_lists_products(
-    expected: ExpectedSet,
-) -> None:
-    if not kb_lists_product_codes(expected.topic):
-        pytest.skip(f"{expected.topic} lists ingredient codes only; by-code recall is in the table")
+def test_valueset_products_by_code_alone_reach_their_class(expected: ExpectedSet) -> None:
     recall = measure(expected)
-    assert recall.by_code / recall.total >= MIN_RECALL, recall.row()
+    misses = "\n  ".join(recall.code_misses[:20])
+    assert recall.by_code / recall.total >= MIN_RECALL, f"{recall.row()}\n  missed:\n  {misses}"
 
 
 def test_valueset_recall_table_every_class_meets_the_bar() -> None:
     recalls = [measure(expected) for expected in POSITIVE]
     table = "\n".join(recall.row() for recall in recalls)
     print(f"\nValue-set recall (display text / code):\n{table}")
-    worst = min(recall.by_text / recall.total for recall in recalls)
+    worst = min(min(r.by_text, r.by_code) / r.total for r in recalls)
     assert worst >= MIN_RECALL, f"recall below {MIN_RECALL:.0%}:\n{table}"
 
 
@@ -214,3 +219,58 @@ def test_valueset_negative_products_never_reach_wrong_class(
         in topics(lexicon().ingredients_for_code(concept.get("system", ""), concept["code"]))
     ]
     assert wrong == [], f"{len(wrong)} of {len(rows)} classified {topic}: {wrong[:10]}"
+
+
+# AHRQ CDS Connect's cached VSAC expansions (RxNorm 2023-05, codes only): never read by the
+# generator, so they measure the product table independently. The bars sit a little under what was
+# measured (BZD 96.9%, opioids 93.7%); codes retired from RxNorm since 2023 account for some misses.
+AHRQ_DB = "valueset-db.json"
+AHRQ = "2.16.840.1.113762.1.4."
+HOLD_OUT = (
+    (f"{AHRQ}1032.43", "BZD", 0.95),  # Benzodiazepine medications
+    (f"{AHRQ}1032.34", "OPIOID", 0.90),  # Opioid pain medications
+)
+
+
+def ahrq_codes(oid: str) -> list[dict[str, Any]]:
+    path = VALUESETS / AHRQ_DB
+    assert path.exists(), f"hold-out {path} is missing: ../shared must sit beside the repo"
+    rows: list[dict[str, Any]] = json.loads(path.read_bytes())[oid]["Latest"]
+    assert rows, f"{oid}: empty expansion"
+    return rows
+
+
+def test_product_table_was_not_built_from_the_hold_out() -> None:
+    sources = knowledge_base_table_sources()
+    assert AHRQ_DB not in sources
+    assert sources, "the product table lists no sources"
+
+
+def knowledge_base_table_sources() -> set[str]:
+    table = yaml.safe_load((REPO / "cards" / "valuesets" / "rxnorm-products.yaml").read_bytes())
+    return {source["file"] for source in table["sources"]}
+
+
+@pytest.mark.parametrize(("oid", "topic", "bar"), HOLD_OUT, ids=lambda v: str(v))
+def test_hold_out_codes_without_display_reach_their_class(oid: str, topic: str, bar: float) -> None:
+    rows = ahrq_codes(oid)
+    missed = [
+        row["code"]
+        for row in rows
+        if topic not in topics(lexicon().ingredients_for_code(row["system"], row["code"]))
+    ]
+    recall = 1 - len(missed) / len(rows)
+    print(f"\nhold-out {oid}->{topic}: {len(rows)} codes, by code {recall:.1%}")
+    assert recall >= bar, f"{oid}->{topic} {recall:.1%} < {bar:.0%}; missed {missed[:20]}"
+
+
+def test_hold_out_naloxone_codes_never_reach_maintenance_antagonists() -> None:
+    # AHRQ files nalmefene injection with the rescue drugs; the KB classes nalmefene as OPANTAG on
+    # purpose (see the 1248.119 set above), so only naltrexone and samidorphan must never appear.
+    rows = ahrq_codes(f"{AHRQ}1032.42")  # Naloxone medications
+    found = {
+        row["code"]: lexicon().ingredients_for_code(row["system"], row["code"]) for row in rows
+    }
+    wrong = {code: names for code, names in found.items() if names & {"naltrexone", "samidorphan"}}
+    assert any(found.values()), "no naloxone-set code resolved at all: is the table wired in?"
+    assert wrong == {}
