@@ -13,6 +13,9 @@ from fastapi.testclient import TestClient
 from cds_service.app import create_app
 from cds_service.settings import Settings
 
+# Every test run sweeps all log records for tokens and patient identifiers (tests/hardening/logsweep.py).
+pytest_plugins = ["tests.hardening.logsweep"]
+
 SERVICE_URL = "/cds-services/ketamine-infusion-check"
 
 
