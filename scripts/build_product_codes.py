@@ -137,7 +137,7 @@ def render(sources: Sequence[Source], generated_on: str) -> str:
     for source in sources:
         lines.append(
             f"  - {{file: {source.file}, repository: {source.repository},"
-            f" commit: {source.commit}, expanded: {source.expanded}, codes: {len(source.products)}}}"
+            f' commit: "{source.commit}", expanded: {source.expanded}, codes: {len(source.products)}}}'
         )
     lines.append(f"products:  # {len(products)} codes")
     for product in products.values():
