@@ -17,12 +17,14 @@ from cds_service.settings import Settings
 router = APIRouter()
 
 
-def _service(request: Request) -> CdsService:
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that
+# cost more per request than the whole hook evaluation on a small medication list.
+async def _service(request: Request) -> CdsService:
     service: CdsService = request.app.state.service
     return service
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -32,7 +34,7 @@ async def _authenticated(request: Request) -> None:
     authenticator: ClientAuthenticator | None = request.app.state.authenticator
     if authenticator is None:
         return
-    settings = _settings(request)
+    settings = await _settings(request)
     audience = expected_audience(settings.public_base_url, str(request.base_url), request.url.path)
     await authenticator.authenticate(request.headers.get("authorization"), audience)
 
