@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,9 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.authenticator = (
                 ClientAuthenticator(settings, client) if settings.auth == "jwt" else None
             )
+            # Everything built so far (models, schemas, the knowledge base) lives as long as the
+            # process: move it out of the collector's generations, so that a full collection
+            # triggered by a large request body walks only request objects.
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:
+                gc.unfreeze()
                 await store.close()
 
     app = FastAPI(
