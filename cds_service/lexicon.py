@@ -56,6 +56,7 @@ class TermTable(Generic[_V]):
     multi: Mapping[tuple[str, ...], _V]
     multi_first: frozenset[str]  # first words of multi-word names: only these try longer matches
     longest: int
+    starts: frozenset[str]  # every word a name can begin with
 
     @classmethod
     def build(
@@ -73,10 +74,13 @@ class TermTable(Generic[_V]):
             multi=multi,
             multi_first=frozenset(key[0] for key in multi),
             longest=max((len(key) for key in table), default=0),
+            starts=frozenset(key[0] for key in table),
         )
 
     def find(self, words: tuple[str, ...]) -> Iterator[_V]:
         """The value of each name found, scanning left to right with longest-match semantics."""
+        if self.starts.isdisjoint(words):  # most texts name nothing the table knows: one set test
+            return
         index, count = 0, len(words)
         while index < count:
             step = self._match_at(words, index)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,8 +51,11 @@ def add_hold_instruction(context: SuggestionContext) -> Action | None:
     original = context.order.resource
     if context.hold_instruction is None or not original.get("id"):
         return None
-    updated = copy.deepcopy(original)
-    updated["note"] = [*(updated.get("note") or []), {"text": context.hold_instruction}]
+    # A new top-level dict and note list; nested values are shared with the draft and never mutated.
+    updated = {
+        **original,
+        "note": [*(original.get("note") or []), {"text": context.hold_instruction}],
+    }
     # Drafts from real clients can be imperfect (the Sandbox sends category as an object). We send
     # the updated copy of what the EHR gave us, never a re-serialised subset; we only refuse when our
     # own change is what breaks validation.
