@@ -1,0 +1,197 @@
+"""The benchmark's machinery: baseline app, delayed FHIR server, load driver, payloads and report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cds_service import bench, bench_payload
+from cds_service.bench_load import LoadResult, percentile, read_response, request_bytes, run_load
+from cds_service.bench_servers import create_bare_app, create_fhir_app
+from tests.conftest import SERVICE_URL
+
+
+def test_bare_app_with_hook_body_answers_empty_cards() -> None:
+    with TestClient(create_bare_app()) as client:
+        response = client.post(SERVICE_URL, json=bench_payload.hook_request(10))
+    assert response.status_code == 200
+    assert response.json() == {"cards": []}
+
+
+def test_bare_app_with_malformed_json_fails_like_any_json_endpoint() -> None:
+    with TestClient(create_bare_app(), raise_server_exceptions=False) as client:
+        response = client.post(SERVICE_URL, content=b"{not json")
+    assert response.status_code >= 400
+
+
+@pytest.mark.parametrize(
+    ("values", "fraction", "expected"),
+    [
+        ([5.0, 1.0, 3.0, 2.0, 4.0], 0.5, 3.0),
+        ([float(v) for v in range(1, 101)], 0.99, 99.0),
+        ([float(v) for v in range(1, 101)], 0.50, 50.0),
+        ([7.0], 0.99, 7.0),
+        ([], 0.5, 0.0),
+    ],
+)
+def test_percentile_of_values_is_nearest_rank(values, fraction, expected) -> None:
+    assert percentile(values, fraction) == expected
+
+
+def test_read_response_with_content_length_returns_status_and_exact_body() -> None:
+    async def read() -> tuple[int, bytes]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"HTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\nhelloEXTRA")
+        return await read_response(reader)
+
+    assert asyncio.run(read()) == (201, b"hello")
+
+
+def test_load_driver_on_tiny_run_counts_every_answered_request() -> None:
+    served: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            served.append(await reader.readexactly(length))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+        writer.close()
+
+    async def drive() -> LoadResult:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await run_load(
+                "127.0.0.1", port, "/x", b'{"a":1}', concurrency=3, duration_s=0.2
+            )
+
+    result = asyncio.run(drive())
+    assert result.requests == len(served) > 0
+    assert set(served) == {b'{"a":1}'}
+    assert result.statuses == {"200": result.requests}
+    assert result.errors == 0
+    assert len(result.latencies_ms) == result.requests
+    assert result.throughput == pytest.approx(result.requests / result.elapsed_s)
+
+
+def test_request_bytes_declare_the_body_length() -> None:
+    raw = request_bytes("127.0.0.1", 8000, "POST", "/p", b"12345")
+    assert raw.startswith(b"POST /p HTTP/1.1\r\n")
+    assert b"Content-Length: 5\r\n" in raw
+    assert raw.endswith(b"\r\n\r\n12345")
+
+
+def test_fhir_server_waits_the_delay_before_each_answer() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    app = create_fhir_app(size=20, delay_s=0.25, sleep=sleep)
+    with TestClient(app) as client:
+        search = client.get("/inline/MedicationStatement", params={"patient": "p"})
+        read = client.get("/referenced/Medication/bench-med-0")
+        missing = client.get("/inline/Condition")
+    assert waits == [0.25, 0.25, 0.25]
+    assert app.state.requests == 3
+    assert search.json()["resourceType"] == "Bundle"
+    assert len(search.json()["entry"]) == 12  # 3 in 5 of 20 records are statements
+    assert read.json() == {**read.json(), "resourceType": "Medication", "id": "bench-med-0"}
+    assert missing.status_code == 404
+
+
+def test_fhir_server_referenced_base_points_records_at_medication_reads() -> None:
+    async def sleep(seconds: float) -> None:
+        return None
+
+    with TestClient(create_fhir_app(size=10, delay_s=0, sleep=sleep)) as client:
+        bundle = client.get("/referenced/MedicationStatement").json()
+    references = [
+        e["resource"]["medicationReference"]["reference"]
+        for e in bundle["entry"]
+        if "medicationReference" in e["resource"]
+    ]
+    assert references[:3] == [f"Medication/bench-med-{i}" for i in range(3)]
+
+
+@pytest.mark.parametrize("size", [10, 100, 1000])
+def test_payload_of_size_holds_that_many_history_records(size: int) -> None:
+    prefetch = bench_payload.hook_request(size)["prefetch"]
+    entries = prefetch["medicationStatements"]["entry"] + prefetch["medicationRequests"]["entry"]
+    assert len(entries) == size
+    resources = [e["resource"] for e in entries]
+    assert any("contained" in r for r in resources) == (size >= 30)
+    text_only = (
+        "coding" not in r.get("medicationCodeableConcept", {"coding": 1}) for r in resources
+    )
+    assert any(text_only) == (size > 11)
+
+
+def test_service_with_bench_payload_of_100_answers_interaction_cards(client: TestClient) -> None:
+    response = client.post(
+        SERVICE_URL, content=bench_payload.encoded(bench_payload.hook_request(100))
+    )
+    topics = {card["source"]["topic"]["code"] for card in response.json()["cards"]}
+    assert {"BZD", "OPIOID"} <= topics
+
+
+def test_memory_of_own_process_reports_resident_and_peak_kb() -> None:
+    memory = bench.memory_kb(os.getpid())
+    assert 0 < memory["VmRSS"] <= memory["VmHWM"]
+
+
+def test_report_of_results_names_machine_ratios_and_fetch_path() -> None:
+    row = {
+        "throughput_rps": 100.0,
+        "p50_ms": 5.0,
+        "p99_ms": 9.0,
+        "client_ceiling_rps": 900.0,
+        "requests": 10,
+        "errors": 0,
+    }
+    bare = {**row, "throughput_rps": 200.0}
+    fetch_entry = {
+        "fhir_requests_per_call": 2,
+        "sum_of_sequential_fetches_ms": 200.0,
+        "total_p50_ms": 110.0,
+        "round_trips": 1.1,
+        "cards": ["BZD"],
+    }
+    results = {
+        "machine": {"cpus": 2, "cpu_model": "Test CPU", "python": "3.11.7"},
+        "options": {"concurrency": 8, "rounds": 3, "duration_s": 2.0, "workers": 1},
+        "sizes": [
+            {
+                "size": s,
+                "body_bytes": 1024 * s,
+                "cards": ["BZD"],
+                "service": row,
+                "bare": bare,
+                "ratio": 0.5,
+            }
+            for s in (100, 1000)
+        ],
+        "cost_ratio_1000_vs_100": {"service": 1.0, "bare": 1.0},
+        "startup_s": {"service": 0.5, "bare": 0.3},
+        "memory_kb": {"service": {"VmRSS": 102400, "VmHWM": 112640}, "bare": {"VmRSS": 51200}},
+        "fetch": {
+            "size": 100,
+            "delay_ms": 100.0,
+            "own_cost_p50_ms": 5.0,
+            "inline": fetch_entry,
+            "referenced": {**fetch_entry, "fhir_requests_per_call": 5},
+        },
+    }
+    text = bench.report(results)
+    assert "Test CPU" in text
+    assert "0.50" in text
+    assert "1.10 x delay" in text
+    assert "RSS 100 MB" in text
