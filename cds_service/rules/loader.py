@@ -179,19 +179,28 @@ def _product_codes(
 ) -> Mapping[str, tuple[str, ...]]:
     # Any rule, not only active ones: drafting or retiring a class must not stop start-up until the
     # table is regenerated; the lexicon indexes only the ingredients of active classes.
-    known = {member.name for rule in rules for member in rule.members}
+    known = frozenset(member.name for rule in rules for member in rule.members)
     merged: dict[str, tuple[str, ...]] = {}
     for path in paths:
-        table = _parse(cards_dir, path, ProductCodeTable)
-        for code, names in table.products.items():
-            unknown = sorted(set(names) - known)
-            if unknown:
-                raise RuleSetInvalid(
-                    f"{_label(cards_dir, path)}: products.{code}: {unknown[0]!r} is not a member"
-                    " of any rule"
-                )
-            merged[code] = tuple(sorted({*merged.get(code, ()), *names}))
+        products = _parse(cards_dir, path, ProductCodeTable).products
+        _check_ingredients(_label(cards_dir, path), products, known)
+        shared = {
+            code: tuple(sorted({*merged[code], *products[code]}))
+            for code in products.keys() & merged.keys()
+        }
+        merged.update(products)
+        merged.update(shared)
     return MappingProxyType(merged)
+
+
+def _check_ingredients(
+    label: str, products: Mapping[str, tuple[str, ...]], known: frozenset[str]
+) -> None:
+    if known.issuperset(name for names in products.values() for name in names):
+        return
+    code, names = next((c, n) for c, n in products.items() if not known.issuperset(n))
+    unknown = sorted(set(names) - known)[0]
+    raise RuleSetInvalid(f"{label}: products.{code}: {unknown!r} is not a member of any rule")
 
 
 def _digest(cards_dir: Path, paths: Iterable[Path]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,12 @@ VALUESETS = SHARED / "reference" / "valuesets"
 KLONOPIN_0_5_SBD = "206157"  # "clonazepam 0.5 MG Oral Tablet [Klonopin]", CDC benzodiazepine set
 SUBOXONE_FILM_SBD = "1010606"  # buprenorphine 8 MG / naloxone 2 MG Sublingual Film [Suboxone]
 HAND_RUB_SCD = "616762"  # "ethanol 0.665 ML/ML Topical Gel": antiseptic, not alcohol intake
+
+
+@cache
+def table() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TABLE.read_bytes(), Loader=yaml.CSafeLoader)
+    return loaded
 
 
 def code_only_statement(code: str) -> dict[str, Any]:
@@ -45,7 +52,7 @@ def run_generator(output: Path, *extra: str) -> subprocess.CompletedProcess[str]
 def generate(tmp_path: Path) -> str:
     """The table generated into tmp_path with the committed generation date."""
     output = tmp_path / "rxnorm-products.yaml"
-    committed_date = str(yaml.safe_load(TABLE.read_bytes())["generated_on"])
+    committed_date = str(table()["generated_on"])
     completed = run_generator(output, "--date", committed_date)
     assert completed.returncode == 0, completed.stderr
     return output.read_text(encoding="utf-8")
@@ -106,11 +113,10 @@ def test_generator_without_date_keeps_committed_date_when_nothing_changed(tmp_pa
 
 
 def test_table_lists_codes_sorted_with_provenance() -> None:
-    table = yaml.safe_load(TABLE.read_bytes())
-    codes = [int(code) for code in table["products"]]
+    codes = [int(code) for code in table()["products"]]
     assert codes == sorted(codes)
     assert len(codes) > 2000
-    assert {source["repository"] for source in table["sources"]} == {
+    assert {source["repository"] for source in table()["sources"]} == {
         "cqframework/opioid-cds-r4",
         "cqframework/ecqm-content-qicore-2024",
     }
@@ -118,8 +124,7 @@ def test_table_lists_codes_sorted_with_provenance() -> None:
 
 @pytest.mark.parametrize("ingredient", ["clonazepam", "oxycodone", "lamotrigine", "memantine"])
 def test_table_covers_each_class_ingredient_by_product(ingredient: str) -> None:
-    products = yaml.safe_load(TABLE.read_bytes())["products"]
-    assert any(ingredient in names for names in products.values())
+    assert any(ingredient in names for names in table()["products"].values())
 
 
 def test_load_with_product_table_stays_under_200_ms() -> None:

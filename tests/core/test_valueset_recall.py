@@ -247,7 +247,8 @@ def test_product_table_was_not_built_from_the_hold_out() -> None:
 
 
 def knowledge_base_table_sources() -> set[str]:
-    table = yaml.safe_load((REPO / "cards" / "valuesets" / "rxnorm-products.yaml").read_bytes())
+    path = REPO / "cards" / "valuesets" / "rxnorm-products.yaml"
+    table = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
     return {source["file"] for source in table["sources"]}
 
 
