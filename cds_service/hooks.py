@@ -132,6 +132,10 @@ class CdsResponse(_Outbound):
         """The body as sent: optional fields left out, never null."""
         return self.model_dump(mode="json", exclude_none=True)
 
+    def to_json_bytes(self) -> bytes:
+        """The same body, serialised: what the HTTP route sends."""
+        return self.model_dump_json(exclude_none=True).encode()
+
 
 # ---------------------------------------------------------------- feedback
 

@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from cds_service.errors import HookRequestInvalid, PayloadTooLarge
 
 
 def parse_json(body: bytes, *, max_depth: int, max_list_items: int) -> Any:
-    """Parse ``body``; malformed JSON, too deep a nesting or too long a list raise a 4xx error."""
+    """Parse ``body``; malformed JSON, too deep a nesting or too long a list raise a 4xx error.
+
+    Everything the service may echo or walk generically (the context with its draft orders, and any
+    other top-level member) is checked in full. Prefetch resources are only ever read at fixed paths,
+    so there only the bundles' entry counts are checked: walking every node of a large medication
+    history cost more than parsing it, and json's own recursion guard still bounds its depth.
+    """
     try:
-        data = json.loads(body)
-    except RecursionError as exc:
-        raise PayloadTooLarge(f"JSON nesting deeper than {max_depth} levels") from exc
-    except (UnicodeDecodeError, ValueError) as exc:
+        # orjson: strict RFC 8259 (no NaN), and the largest single cost of a call with stdlib json.
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):
+            raise PayloadTooLarge(f"JSON nesting deeper than {max_depth} levels") from exc
         raise HookRequestInvalid(f"Malformed JSON: {_short(exc)}") from exc
-    check_shape(data, max_depth=max_depth, max_list_items=max_list_items)
+    if isinstance(data, dict) and isinstance(data.get("prefetch"), dict):
+        prefetch = data["prefetch"]
+        rest = {key: value for key, value in data.items() if key != "prefetch"}
+        check_shape(rest, max_depth=max_depth, max_list_items=max_list_items)
+        _check_prefetch_entries(prefetch, max_list_items)
+    else:
+        check_shape(data, max_depth=max_depth, max_list_items=max_list_items)
     return data
+
+
+def _check_prefetch_entries(prefetch: dict[str, Any], max_items: int) -> None:
+    if len(prefetch) > max_items:
+        raise PayloadTooLarge(f"a JSON object has more than {max_items} members")
+    for value in prefetch.values():
+        entries = value.get("entry") if isinstance(value, dict) else None
+        if isinstance(entries, list) and len(entries) > max_items:
+            raise PayloadTooLarge(f"a JSON array has more than {max_items} items")
 
 
 def check_shape(data: Any, *, max_depth: int, max_list_items: int) -> None:
