@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+from fhir.resources.R4B.annotation import Annotation
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
@@ -58,10 +60,21 @@ def add_hold_instruction(context: SuggestionContext) -> Action | None:
     }
     # Drafts from real clients can be imperfect (the Sandbox sends category as an object). We send
     # the updated copy of what the EHR gave us, never a re-serialised subset; we only refuse when our
-    # own change is what breaks validation.
-    if not is_valid(updated) and is_valid(original):
+    # own change is what breaks validation. Our change is the note list alone, so the notes are
+    # validated as Annotations; the whole draft is validated only when that fails.
+    if not notes_valid(updated["note"]) and is_valid(original):
         return None
     return Action(type="update", description=context.hold_instruction, resource=updated)
+
+
+def notes_valid(notes: list[Any]) -> bool:
+    """Whether every note is a valid R4 Annotation (what our update changes in the draft)."""
+    try:
+        for note in notes:
+            Annotation.model_validate(note)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
 
 
 def cancel_ketamine_order(context: SuggestionContext) -> Action | None:
@@ -97,19 +110,39 @@ def _create_monitoring(context: SuggestionContext, coding: dict[str, str], text:
 def monitoring_request(
     patient_id: str, coding: dict[str, str], text: str, start: datetime | None
 ) -> JsonObject:
-    """A validated R4B ServiceRequest (draft order) as plain JSON."""
+    """A validated R4B ServiceRequest (draft order) as plain JSON.
+
+    The order's fixed part is validated once per (code, text) and reused; per call only the subject
+    reference (a string) and the occurrence (a FHIR dateTime we format) are filled in.
+    """
+    data = {**_monitoring_template(coding["system"], coding["code"], coding["display"], text)}
+    data["subject"] = {"reference": f"Patient/{patient_id}"}
+    if start is not None:
+        data["occurrenceDateTime"] = fhir_datetime(start)
+    return data
+
+
+@lru_cache(maxsize=64)
+def _monitoring_template(system: str, code: str, display: str, text: str) -> JsonObject:
     data: JsonObject = {
         "resourceType": "ServiceRequest",
         "status": "draft",
         "intent": "order",
-        "code": {"coding": [coding], "text": text},
-        "subject": {"reference": f"Patient/{patient_id}"},
+        "code": {"coding": [{"system": system, "code": code, "display": display}], "text": text},
+        "subject": {"reference": "Patient/example"},
+        "occurrenceDateTime": "2026-01-01T09:00:00Z",
     }
-    if start is not None:
-        data["occurrenceDateTime"] = start.isoformat()
     model = ServiceRequest.model_validate(data)
     dumped: JsonObject = model.model_dump(mode="json", exclude_none=True)
+    del dumped["subject"], dumped["occurrenceDateTime"]
     return dumped
+
+
+def fhir_datetime(moment: datetime) -> str:
+    """A FHIR dateTime with seconds and a zone, UTC written as Z (as fhir.resources writes it)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    text = aware.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def is_valid(resource: JsonObject) -> bool:

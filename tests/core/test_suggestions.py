@@ -116,8 +116,14 @@ def test_is_valid_unknown_resource_type_is_not_checked():
 
 
 def test_add_hold_instruction_that_would_break_a_valid_draft_is_omitted(monkeypatch):
-    def rejects_notes(resource: dict[str, Any]) -> bool:
-        return "note" not in resource
+    def rejects_notes(notes: list[Any]) -> bool:
+        return not notes
 
-    monkeypatch.setattr(suggestions, "is_valid", rejects_notes)
+    monkeypatch.setattr(suggestions, "notes_valid", rejects_notes)
     assert _build("add-hold-instruction") is None
+
+
+def test_note_that_is_not_an_annotation_is_invalid():
+    assert suggestions.notes_valid([{"text": "Hold clonazepam from 21:00"}])
+    assert not suggestions.notes_valid([{"text": 12, "time": "yesterday"}])
+    assert not suggestions.notes_valid(["just a string"])
