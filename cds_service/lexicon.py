@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from cds_service.rules.knowledge import KnowledgeBase
@@ -101,6 +101,10 @@ class TermTable(Generic[_V]):
         return (1, single) if single is not None else None
 
 
+_NONE: frozenset[str] = frozenset()
+_TEXT_MEMO_SIZE = 20_000
+
+
 @dataclass(frozen=True, slots=True)
 class Lexicon:
     """Every code and name the knowledge base knows, mapped to canonical ingredient names and topics."""
@@ -112,6 +116,9 @@ class Lexicon:
     ketamine_codes: Mapping[tuple[str, str], KetamineKind]
     ketamine_terms: TermTable[KetamineKind]
     infusion_terms: tuple[frozenset[str], ...]  # each term as its set of words
+    # Drug names recur across patients, so text lookups are memoised. In process memory only, bounded,
+    # never logged or persisted; cleared whole when full (cheaper than LRU bookkeeping per call).
+    _text_memo: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_knowledge_base(cls, kb: KnowledgeBase) -> Lexicon:
@@ -149,10 +156,16 @@ class Lexicon:
 
     def ingredients_in_text(self, text: str) -> frozenset[str]:
         """Canonical ingredient names found in free text by ingredient name, brand or synonym."""
+        memo = self._text_memo
+        known = memo.get(text)
+        if known is not None:
+            return known
         found = tuple(self.terms.find(words_of(text)))
-        if len(found) < 2:
-            return found[0] if found else frozenset()
-        return frozenset().union(*found)
+        result = frozenset().union(*found) if len(found) > 1 else (found[0] if found else _NONE)
+        if len(memo) >= _TEXT_MEMO_SIZE:
+            memo.clear()
+        memo[text] = result
+        return result
 
     def classes_for(self, ingredient: str) -> tuple[str, ...]:
         """Topic codes of the active classes this ingredient belongs to."""

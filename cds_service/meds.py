@@ -15,6 +15,7 @@ from typing import Any
 from cds_service.domain import JsonObject, MedicationFact, SourcedResource
 from cds_service.lexicon import Lexicon
 
+_NONE: frozenset[str] = frozenset()
 MEDICATION_TYPES = frozenset({"MedicationStatement", "MedicationRequest", "MedicationOrder"})
 _ENDED_STATUSES = frozenset({"stopped", "completed"})
 
@@ -152,8 +153,15 @@ def _fact(
     resource_type = as_str(resource.get("resourceType"))
     if resource_type not in MEDICATION_TYPES:
         return None
-    concepts, extra_texts = medication_concepts(resource, medications)
-    ingredients = _ingredients(concepts, extra_texts, lexicon)
+    if "medicationReference" in resource:
+        concepts, extra_texts = medication_concepts(resource, medications)
+        ingredients = _ingredients(concepts, extra_texts, lexicon)
+    else:  # the common shape, read without building lists: most records name no ingredient we know
+        concept = resource.get("medicationCodeableConcept")
+        ingredients = _concept_ingredients(concept, lexicon)
+        if not ingredients:
+            return None
+        concepts, extra_texts = [as_dict(concept)], []
     if not ingredients:
         return None
     display = _display(concepts, extra_texts, ingredients)
@@ -186,15 +194,40 @@ def _ingredients(
 ) -> frozenset[str]:
     found: set[str] = set()
     for concept in concepts:
-        for coding in codings(concept):
-            known = lexicon.ingredients_for_code(
-                as_str(coding.get("system")), as_str(coding.get("code"))
-            )
-            found |= known or lexicon.ingredients_in_text(as_str(coding.get("display")))
-        found |= lexicon.ingredients_in_text(as_str(concept.get("text")))
+        found |= _concept_ingredients(concept, lexicon)
     for text in extra_texts:
         found |= lexicon.ingredients_in_text(text)
     return frozenset(found)
+
+
+def _concept_ingredients(concept: Any, lexicon: Lexicon) -> frozenset[str]:
+    """Ingredients named by one CodeableConcept: each coding's code, else its display; and its text.
+
+    The hot path of a request (every record of the history passes here), so it reads the dicts
+    directly instead of through the generic readers.
+    """
+    if not isinstance(concept, dict):
+        return _NONE
+    found = _NONE
+    listed = concept.get("coding")
+    for coding in listed if isinstance(listed, list) else (listed,):
+        if not isinstance(coding, dict):
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        known = lexicon.ingredients_for_code(
+            system if isinstance(system, str) else "", code if isinstance(code, str) else ""
+        )
+        if not known:
+            display = coding.get("display")
+            known = lexicon.ingredients_in_text(display) if isinstance(display, str) else _NONE
+        if known:
+            found = found | known if found else known
+    text = concept.get("text")
+    if isinstance(text, str) and text:
+        named = lexicon.ingredients_in_text(text)
+        if named:
+            found = found | named if found else named
+    return found
 
 
 def _display(

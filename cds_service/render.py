@@ -154,21 +154,59 @@ def truncate(text: str, limit: int) -> str:
 # ---------------------------------------------------------------- card parts
 
 
+# The parts of a card that depend only on the knowledge base are built once per rule and reused:
+# keyed by the identity of the (frozen) rule data they come from, which site overrides share.
+_PARTS: dict[tuple[str, int, str], tuple[object, Any]] = {}
+
+
+def _cached(kind: str, owner: object, variant: str, build: Callable[[], Any]) -> Any:
+    key = (kind, id(owner), variant)
+    hit = _PARTS.get(key)
+    if hit is not None and hit[0] is owner:
+        return hit[1]
+    value = build()
+    if len(_PARTS) > 1024:
+        _PARTS.clear()
+    _PARTS[key] = (owner, value)
+    return value
+
+
 def _source(rule: RuleSpec, options: RenderOptions) -> Source:
-    topic = Coding(system=options.topic_system, code=rule.id, display=rule.title)
-    return Source(label=options.source_label, url=options.source_url, topic=topic)
+    def build() -> Source:
+        topic = Coding(system=options.topic_system, code=rule.id, display=rule.title)
+        return Source(label=options.source_label, url=options.source_url, topic=topic)
+
+    variant = (
+        f"{rule.id}|{rule.title}|{options.topic_system}|{options.source_label}|{options.source_url}"
+    )
+    source: Source = _cached("source", rule.evidence, variant, build)
+    return source
 
 
 def _override_reasons(rule: RuleSpec, options: RenderOptions) -> list[Coding]:
     system = options.override_reason_system
-    return [Coding(system=system, code=r.code, display=r.display) for r in rule.override_reasons]
+
+    def build() -> tuple[Coding, ...]:
+        return tuple(
+            Coding(system=system, code=r.code, display=r.display) for r in rule.override_reasons
+        )
+
+    return list(_cached("reasons", rule.override_reasons, system, build))
 
 
 def _links(finding: Finding) -> list[Link] | None:
-    links = {str(ref.url): ref.citation for ref in finding.rule.evidence.references}
-    if finding.dose is not None:
-        links.setdefault(finding.dose.equivalence_url, "Benzodiazepine equivalence table")
-    return [Link(label=truncate(label, 100), url=url) for url, label in links.items()] or None
+    references = finding.rule.evidence.references
+
+    def build() -> tuple[Link, ...]:
+        by_url = {str(ref.url): ref.citation for ref in references}  # one link per URL
+        return tuple(Link(label=truncate(label, 100), url=url) for url, label in by_url.items())
+
+    links: list[Link] = list(_cached("links", references, "", build))
+    if finding.dose is not None and all(link.url != finding.dose.equivalence_url for link in links):
+        links.append(
+            Link(label="Benzodiazepine equivalence table", url=finding.dose.equivalence_url)
+        )
+    return links or None
 
 
 def _suggestions(

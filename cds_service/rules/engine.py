@@ -223,7 +223,7 @@ def _evaluate_rule(
 
 def match_rule(rule: RuleSpec, facts: Sequence[MedicationFact], now: datetime) -> tuple[Match, ...]:
     """Every (record, member) pair of this class that counts at ``now``."""
-    members = {member.name: member for member in rule.members}
+    members = _members_by_name(rule.members)
     matches: list[Match] = []
     for fact in facts:
         counted = counts(fact, rule.washout_days, now)
@@ -232,6 +232,22 @@ def match_rule(rule: RuleSpec, facts: Sequence[MedicationFact], now: datetime) -
         for name in sorted(fact.ingredients & members.keys()):
             matches.append(_match(fact, members[name], counted == "washout", now))
     return tuple(matches)
+
+
+_MEMBER_INDEX: dict[int, tuple[tuple[Member, ...], Mapping[str, Member]]] = {}
+
+
+def _members_by_name(members: tuple[Member, ...]) -> Mapping[str, Member]:
+    # Rules are frozen and their member tuples outlive requests (site overrides copy the rule but
+    # share the tuple), so the index is built once per tuple rather than once per call.
+    cached = _MEMBER_INDEX.get(id(members))
+    if cached is not None and cached[0] is members:
+        return cached[1]
+    index = {member.name: member for member in members}
+    if len(_MEMBER_INDEX) > 256:
+        _MEMBER_INDEX.clear()
+    _MEMBER_INDEX[id(members)] = (members, index)
+    return index
 
 
 def counts(
