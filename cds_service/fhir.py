@@ -84,9 +84,11 @@ class MedicationGatherer:
     async def gather(self, request: HookRequest, *, deadline: float) -> MedicationData:
         """Every medication source for the request; raises DataUnavailable when none could be read."""
         server, refusal = self._server(request)
-        results = await asyncio.gather(
-            *(self._gather_key(request, key, server, refusal, deadline) for key in MEDICATION_KEYS)
-        )
+        results = self._complete_prefetch(request)
+        if results is None:
+            results = await asyncio.gather(
+                *(self._gather_key(request, k, server, refusal, deadline) for k in MEDICATION_KEYS)
+            )
         failures = [f"{r.what}: {r.failure}" for r in results if r.failure]
         if len(failures) == len(results):
             raise DataUnavailable(
@@ -94,6 +96,23 @@ class MedicationGatherer:
                 failures=tuple(failures),
             )
         return await self._assemble(results, server, deadline)
+
+    def _complete_prefetch(self, request: HookRequest) -> list[_KeyResult] | None:
+        """The results without any task or I/O when every key came as a whole, single-page Bundle
+        (or null): the usual prefetch case. None sends the request down the general path."""
+        prefetch = request.prefetch or {}
+        results: list[_KeyResult] = []
+        for key in MEDICATION_KEYS:
+            query = render_query(key, request.context.patientId)
+            result = _KeyResult(what=f"{query.resource_type} list")
+            value = prefetch.get(key, fb.MISSING)
+            if value is not None:
+                page = fb.prefetched_page(value, query.resource_type, self._max_entries)
+                if page is None or page.next_url is not None or page.dropped:
+                    return None
+                self._take(result, page, key, Origin.PREFETCH)
+            results.append(result)
+        return results
 
     async def read_medications(
         self, request: HookRequest, references: Sequence[str], *, deadline: float
