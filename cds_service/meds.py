@@ -162,7 +162,7 @@ def _fact(
         if not ingredients:
             return None
         concepts, extra_texts = [as_dict(concept)], []
-    if not ingredients:
+    if not ingredients or _acts_locally(concepts, extra_texts, resource):
         return None
     display = _display(concepts, extra_texts, ingredients)
     dosages = [_read_dosage(as_dict(d)) for d in _dosage_list(resource)]
@@ -228,6 +228,38 @@ def _concept_ingredients(concept: Any, lexicon: Lexicon) -> frozenset[str]:
         if named:
             found = found | named if found else named
     return found
+
+
+# Clinical decision: a product applied to the skin, eye or ear (hand-rub ethanol, diphenhydramine cream,
+# ketoconazole shampoo) has no systemic exposure that matters for a ketamine infusion, so it raises no
+# card. Transdermal patches (fentanyl, selegiline), nasal, rectal and vaginal products stay: they are
+# absorbed. Matched on the product name and on the dosage route.
+LOCAL_FORM_WORDS = frozenset(
+    {"topical", "ophthalmic", "otic", "cutaneous", "shampoo", "cream", "lotion", "ointment"}
+    | {"soap", "swab", "swabstick", "pad", "wipe", "mouthwash", "dentifrice", "toothpaste"}
+)
+LOCAL_ROUTE_CODES = frozenset(
+    {"6064005", "54485002", "10547007"}
+)  # SNOMED: topical, ophthalmic, otic
+_LETTERS = re.compile(r"[a-z]+")
+
+
+def is_local_product(text: str) -> bool:
+    """Whether a product name or route names a form that acts only where it is applied."""
+    return not LOCAL_FORM_WORDS.isdisjoint(_LETTERS.findall(text.lower()))
+
+
+def _acts_locally(concepts: list[JsonObject], extra_texts: list[str], resource: JsonObject) -> bool:
+    names = [text for concept in concepts for text in concept_texts(concept)] + extra_texts
+    if any(is_local_product(name) for name in names):
+        return True
+    for dosage in _dosage_list(resource):
+        route = as_dict(as_dict(dosage).get("route"))
+        if any(is_local_product(text) for text in concept_texts(route)):
+            return True
+        if any(as_str(coding.get("code")) in LOCAL_ROUTE_CODES for coding in codings(route)):
+            return True
+    return False
 
 
 def _display(

@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from cds_service.lexicon import Lexicon  # noqa: E402
+from cds_service.meds import is_local_product  # noqa: E402
 from cds_service.rules.loader import load_knowledge_base  # noqa: E402
 from cds_service.rules.schema import RXNORM_SYSTEM  # noqa: E402
 
@@ -47,10 +48,6 @@ LICENCE = (
     "Facts derived from CC0-1.0 value sets (CDC opioid-cds-r4, VSAC expansions in"
     " ecqm-content-qicore-2024); RxNorm codes and names are public NLM data"
 )
-
-# Ethanol on the skin (hand rubs, prep pads, antiseptic soaps) is not alcohol intake: such a record
-# must not raise CNSDEP's "no alcohol for 24 h" warning, so ethanol is dropped from these products.
-EXTERNAL_ONLY = {"ethanol": ("topical", "medicated pad", "soap")}
 
 
 @dataclass(frozen=True)
@@ -95,17 +92,13 @@ def _classified(contains: Sequence[Mapping[str, Any]], lexicon: Lexicon) -> Iter
         display = str(concept.get("display") or "")
         if concept.get("system") != RXNORM_SYSTEM or not display:
             continue
-        ingredients = _systemic(lexicon.ingredients_in_text(display), display.lower())
+        # Skin, eye and ear products raise no card (meds.is_local_product: hand-rub ethanol is not
+        # alcohol intake), so a record coded only by their product code must not either.
+        if is_local_product(display):
+            continue
+        ingredients = lexicon.ingredients_in_text(display)
         if ingredients:
             yield Product(str(concept["code"]), display, tuple(sorted(ingredients)))
-
-
-def _systemic(ingredients: frozenset[str], display: str) -> frozenset[str]:
-    return frozenset(
-        name
-        for name in ingredients
-        if not any(form in display for form in EXTERNAL_ONLY.get(name, ()))
-    )
 
 
 def merged_products(sources: Sequence[Source]) -> dict[str, Product]:
