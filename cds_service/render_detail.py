@@ -6,7 +6,14 @@ from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cds_service.domain import MedicationFact
-from cds_service.rules.engine import DoseAssessment, Finding, HoldWindow, Match, held_matches
+from cds_service.rules.engine import (
+    CombinationAlert,
+    DoseAssessment,
+    Finding,
+    HoldWindow,
+    Match,
+    held_matches,
+)
 from cds_service.rules.schema import RuleSpec
 
 
@@ -44,6 +51,7 @@ def detail_markdown(finding: Finding, drugs: str, now: datetime | None, tz: tzin
     parts = [f"**{rule.title}** (evidence grade {rule.evidence.grade})"]
     if rule.do_not_stop:
         parts.append(f"> **Important:** {rule.do_not_stop.strip()}")
+    parts.extend(combination_paragraph(alert) for alert in finding.alerts)
     parts.append(medication_table(finding.matches, now, rule.washout_days))
     parts.append(f"**Recommendation**\n\n{rule.recommendation.strip()}")
     if finding.hold is not None:
@@ -58,6 +66,18 @@ def detail_markdown(finding: Finding, drugs: str, now: datetime | None, tz: tzin
     parts.append(evidence_paragraph(rule))
     parts.append("_Advisory only: decisions stay with the prescriber._")
     return "\n\n".join(parts)
+
+
+def combination_paragraph(alert: CombinationAlert) -> str:
+    """The combined-risk warning: which kinds of drug the patient takes together, and what to do."""
+    combination = alert.combination
+    kinds = [f"{' and '.join(names)} ({group})" for group, names in alert.present]
+    together = f"{', '.join(kinds[:-1])} and {kinds[-1]}" if len(kinds) > 1 else "".join(kinds)
+    links = ", ".join(f"[{ref.citation}]({ref.url})" for ref in combination.evidence.references)
+    return (
+        f"> **{combination.title}:** the patient takes {together}. {combination.advice.strip()} "
+        f"(evidence grade {combination.evidence.grade}: {links})"
+    )
 
 
 def medication_table(matches: tuple[Match, ...], now: datetime | None, washout_days: int) -> str:

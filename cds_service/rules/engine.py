@@ -12,13 +12,13 @@ Counting policy (CDS Hooks advisory cards err towards showing):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from cds_service.domain import Indicator, KetamineOrder, MedicationFact
 from cds_service.rules.knowledge import KnowledgeBase
-from cds_service.rules.schema import Hold, Member, RuleSpec
+from cds_service.rules.schema import Combination, Hold, Member, RuleSpec
 
 Variant = Literal["default", "light", "strong"]
 
@@ -102,6 +102,14 @@ class DoseAssessment:
 
 
 @dataclass(frozen=True, slots=True)
+class CombinationAlert:
+    """A risky combination the patient is on, and which of its kinds of drug are present."""
+
+    combination: Combination
+    present: tuple[tuple[str, tuple[str, ...]], ...]  # (group name, the patient's ingredients)
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One interacting class present in the patient's medications."""
 
@@ -111,6 +119,7 @@ class Finding:
     variant: Variant
     hold: HoldWindow | None
     dose: DoseAssessment | None
+    alerts: tuple[CombinationAlert, ...] = ()
 
     @property
     def current_matches(self) -> tuple[Match, ...]:
@@ -194,7 +203,69 @@ def evaluate(
             continue
         if finding is not None:
             findings.append(finding)
-    return Evaluation(findings=tuple(findings), failures=tuple(failures))
+    try:
+        combined = apply_combinations(kb.manifest.combinations, tuple(findings), policy)
+    except Exception as exc:  # the class cards still go out; the failure is reported
+        failures.append(f"COMBINATIONS: {type(exc).__name__}: {exc}")
+        combined = tuple(findings)
+    return Evaluation(findings=combined, failures=tuple(failures))
+
+
+# ---------------------------------------------------------------- combinations
+
+
+def apply_combinations(
+    combinations: Sequence[Combination], findings: tuple[Finding, ...], policy: SitePolicy
+) -> tuple[Finding, ...]:
+    """Raise and annotate every finding that takes part in a combination the patient is on.
+
+    Only current medications count (not those inside a washout): the risk is of taking them together.
+    """
+    for combination in combinations:
+        override = policy.overrides.get(combination.id)
+        if override is not None and override.enabled is False:
+            continue
+        present = _groups_present(combination, findings)
+        if len(present) < combination.min_groups:
+            continue
+        alert = CombinationAlert(combination, tuple(present.items()))
+        findings = tuple(
+            _with_alert(finding, alert) if _takes_part(finding, combination) else finding
+            for finding in findings
+        )
+    return findings
+
+
+def _group_of(combination: Combination, topic: str, ingredient: str) -> str | None:
+    for group in combination.groups:
+        if topic in group.topics or ingredient in group.ingredients:
+            return group.name
+    return None
+
+
+def _groups_present(
+    combination: Combination, findings: Sequence[Finding]
+) -> dict[str, tuple[str, ...]]:
+    present: dict[str, dict[str, None]] = {}
+    for finding in findings:
+        for match in finding.current_matches:
+            group = _group_of(combination, finding.rule.id, match.member.name)
+            if group is not None:
+                present.setdefault(group, {})[match.member.name] = None
+    return {group: tuple(names) for group, names in present.items()}
+
+
+def _takes_part(finding: Finding, combination: Combination) -> bool:
+    return any(
+        _group_of(combination, finding.rule.id, match.member.name) is not None
+        for match in finding.current_matches
+    )
+
+
+def _with_alert(finding: Finding, alert: CombinationAlert) -> Finding:
+    raised = alert.combination.indicator
+    indicator = raised if SEVERITY[raised] > SEVERITY[finding.indicator] else finding.indicator
+    return replace(finding, indicator=indicator, alerts=(*finding.alerts, alert))
 
 
 def _evaluate_rule(

@@ -50,6 +50,7 @@ def load_knowledge_base(cards_dir: Path, *, product_tables: bool = True) -> Know
     rules = tuple(_parse(cards_dir, path, RuleSpec) for path in rule_paths)
     cases = tuple(_parse(cards_dir, path, CaseFile) for path in case_paths)
     _check_rules(cards_dir, rule_paths, rules)
+    _check_combinations(cards_dir, manifest_path, manifest, rules)
     _check_cases(cards_dir, case_paths, cases, rules)
     table_paths = sorted((cards_dir / VALUESETS_DIR).glob("*.yaml")) if product_tables else []
     return KnowledgeBase(
@@ -59,6 +60,23 @@ def load_knowledge_base(cards_dir: Path, *, product_tables: bool = True) -> Know
         digest=_digest(cards_dir, [manifest_path, *rule_paths, *case_paths, *table_paths]),
         product_codes=_product_codes(cards_dir, table_paths, rules),
     )
+
+
+def _check_combinations(
+    cards_dir: Path, manifest_path: Path, manifest: Manifest, rules: tuple[RuleSpec, ...]
+) -> None:
+    topics = {rule.id for rule in rules}
+    members = {member.name for rule in rules for member in rule.members}
+    for index, combination in enumerate(manifest.combinations):
+        for group in combination.groups:
+            unknown = [t for t in group.topics if t not in topics] + [
+                i for i in group.ingredients if i not in members
+            ]
+            if unknown:
+                raise RuleSetInvalid(
+                    f"{_label(cards_dir, manifest_path)}: combinations.{index}.groups: "
+                    f"{combination.id} names {', '.join(unknown)}, which no rule has"
+                )
 
 
 def json_schemas() -> dict[str, str]:

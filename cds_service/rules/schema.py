@@ -138,6 +138,32 @@ class RuleSpec(_Strict):
         return self
 
 
+class CombinationGroup(_Strict):
+    """One kind of drug in a combination: every member of some classes, or named ingredients."""
+
+    name: str = Field(min_length=3)  # how the card names the kind, e.g. "an opioid"
+    topics: tuple[str, ...] = ()
+    ingredients: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _names_something(self) -> CombinationGroup:
+        if not self.topics and not self.ingredients:
+            raise ValueError("a group needs topics or ingredients")
+        return self
+
+
+class Combination(_Strict):
+    """Drugs that are riskier together than apart: raises the cards of every class involved."""
+
+    id: str = Field(pattern=TOPIC_PATTERN)  # stable; a site may disable it in CDS_RULE_OVERRIDES
+    title: str = Field(min_length=5)
+    groups: tuple[CombinationGroup, ...] = Field(min_length=2)
+    min_groups: int = Field(default=2, ge=2)
+    indicator: Indicator
+    advice: str = Field(min_length=10)
+    evidence: Evidence
+
+
 class Manifest(_Strict):
     """``cards/knowledge-base.yaml``: what the whole knowledge base is and what it was checked against."""
 
@@ -152,6 +178,7 @@ class Manifest(_Strict):
         None  # about the organisation; each site sets its own (CDS_SOURCE_URL)
     )
     ketamine: KetamineTerms
+    combinations: tuple[Combination, ...] = ()
 
 
 class KetamineTerms(_Strict):
