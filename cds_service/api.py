@@ -66,25 +66,11 @@ async def read_json(request: Request, settings: Settings) -> Any:
     )
 
 
-def _hook_body_schema() -> dict[str, Any]:
+def _json_body(schema: str) -> dict[str, Any]:
+    """OpenAPI for a body the route reads itself (``app.py`` adds the named component schema)."""
+    reference = {"$ref": f"#/components/schemas/{schema}"}
     return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/HookRequest"}}
-            },
-        }
-    }
-
-
-def _feedback_body_schema() -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/FeedbackRequest"}}
-            },
-        }
+        "requestBody": {"required": True, "content": {"application/json": {"schema": reference}}}
     }
 
 
@@ -106,7 +92,7 @@ async def discovery(service: ServiceDep) -> Discovery:
 
 @router.post(
     "/cds-services/{service_id}",
-    openapi_extra=_hook_body_schema(),
+    openapi_extra=_json_body("HookRequest"),
     responses={200: {"description": "Cards (an empty list when nothing applies)"}},
 )
 async def call_service(service_id: str, request: Request) -> Response:
@@ -124,7 +110,7 @@ async def call_service(service_id: str, request: Request) -> Response:
 @router.post(
     "/cds-services/{service_id}/feedback",
     dependencies=[Authenticated],
-    openapi_extra=_feedback_body_schema(),
+    openapi_extra=_json_body("FeedbackRequest"),
     response_class=Response,
     responses={200: {"description": "Feedback stored (idempotently)"}},
 )
