@@ -18,6 +18,7 @@ from cds_service.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
 log = logging.getLogger("cds_service.fhir")
 
 _NO_SERVER = "no fhirServer given"
+_UNSUPPORTED = "the FHIR server does not support this resource type"
 
 
 class _RedactQuery(logging.Filter):
@@ -55,6 +56,7 @@ class _KeyResult:
     gaps: list[DataGap] = field(default_factory=list)
     pages: int = 0
     failure: str | None = None
+    unsupported: bool = False  # the server has no such type: empty, yet nothing was read
 
     def gap(self, reason: str) -> None:
         self.gaps.append(DataGap(what=self.what, reason=reason))
@@ -89,8 +91,10 @@ class MedicationGatherer:
             results = await asyncio.gather(
                 *(self._gather_key(request, k, server, refusal, deadline) for k in MEDICATION_KEYS)
             )
-        failures = [f"{r.what}: {r.failure}" for r in results if r.failure]
-        if len(failures) == len(results):
+        if all(r.failure or r.unsupported for r in results):
+            # One type unsupported is an empty list (Epic has no R4 MedicationStatement); none read
+            # at all (a wrong fhirServer base answers 404 to both) must not pass as "no medications".
+            failures = [f"{r.what}: {r.failure or _UNSUPPORTED}" for r in results]
             raise DataUnavailable(
                 "No medication source could be read: " + "; ".join(failures),
                 failures=tuple(failures),
@@ -167,9 +171,11 @@ class MedicationGatherer:
         if first is None:
             if server is None:
                 self._no_server(value, query, refusal)
+                result.unsupported = True
                 return
             body = await self._search(server, query)
             if body is None:
+                result.unsupported = True
                 return
             first = self._page(body, query.resource_type, self._max_entries)
             origin = Origin.FHIR_SERVER

@@ -147,3 +147,39 @@ async def test_gather_when_a_later_page_fails_keeps_the_first_and_reports_a_gap(
 
     assert ids(data, "MedicationRequest") == ["r1"]
     assert [g.reason for g in data.gaps] == ["only 1 page(s) read: FHIR server answered 500"]
+
+
+async def test_gather_when_both_type_searches_are_404_raises_data_unavailable(
+    fhir_server: respx.MockRouter,
+) -> None:
+    # A wrong fhirServer base answers 404 to everything: that is no medication list, not an empty one.
+    fhir_server.get("/MedicationStatement").respond(404)
+    fhir_server.get("/MedicationRequest").respond(404)
+
+    with pytest.raises(DataUnavailable) as caught:
+        await gather(hook_request())
+
+    assert caught.value.failures == (
+        "MedicationStatement list: the FHIR server does not support this resource type",
+        "MedicationRequest list: the FHIR server does not support this resource type",
+    )
+
+
+async def test_gather_when_one_type_unsupported_and_the_other_fails_raises_data_unavailable(
+    fhir_server: respx.MockRouter,
+) -> None:
+    fhir_server.get("/MedicationStatement").respond(400, json=outcome(code="not-supported"))
+    fhir_server.get("/MedicationRequest").respond(503)
+
+    with pytest.raises(DataUnavailable) as caught:
+        await gather(hook_request())
+
+    assert caught.value.failures[1] == "MedicationRequest list: FHIR server answered 503"
+
+
+async def test_gather_when_prefetch_says_every_type_unsupported_raises_data_unavailable() -> None:
+    unsupported = outcome(code="not-supported")
+    prefetch = {"medicationStatements": unsupported, "medicationRequests": unsupported}
+
+    with pytest.raises(DataUnavailable):
+        await gather(hook_request(prefetch, fhir_server=None, token=None))
