@@ -148,7 +148,11 @@ class SqliteAuditStore:
             await asyncio.sleep(self._batch_seconds)
             batch, self._pending = self._pending, []
             async with self._lock:
-                await asyncio.to_thread(self._write_evaluations, batch)
+                try:
+                    await asyncio.to_thread(self._write_evaluations, batch)
+                except Exception:
+                    # Nobody awaits this task: say what was lost rather than fail unseen.
+                    log.exception("audit write failed", extra={"records_lost": len(batch)})
 
     def _write_evaluations(self, batch: Sequence[EvaluationRecord]) -> None:
         with self._transaction():

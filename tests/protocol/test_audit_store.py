@@ -92,3 +92,33 @@ def test_evaluation_audit_keeps_hook_instance_and_topics_but_no_patient_id_or_to
     raw = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
     assert PATIENT_ID.encode() not in raw
     assert TOKEN.encode() not in raw
+
+
+def test_store_when_a_batch_write_fails_logs_it_and_keeps_writing_later_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cds.db"
+
+    async def write() -> None:
+        store = SqliteAuditStore(path, batch_seconds=0)
+        real_write = store._write_evaluations
+        calls = 0
+
+        def fails_once(batch: object) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise sqlite3.OperationalError("disk I/O error")
+            real_write(batch)  # type: ignore[arg-type]
+
+        store._write_evaluations = fails_once  # type: ignore[method-assign]
+        await store.record_evaluation(_record("lost"))
+        await store.flush()
+        await store.record_evaluation(_record("kept"))
+        await store.close()
+
+    asyncio.run(write())
+    failed = [r for r in caplog.records if r.getMessage() == "audit write failed"]
+    assert [r.__dict__["records_lost"] for r in failed] == [1]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT hook_instance FROM evaluations").fetchall() == [("kept",)]
