@@ -421,6 +421,8 @@ def _per_day(timing: JsonObject) -> float | None:
     days = _DAYS_PER_UNIT.get(_UNIT_ALIASES.get(unit, unit))
     frequency = _number(repeat.get("frequency"))
     if period and days:
+        if frequency == 0:  # not a FHIR positiveInt: unknown, never read as 0 mg/day
+            return None
         return (frequency if frequency is not None else 1.0) / (period * days)
     per_day_events = len(as_list(repeat.get("timeOfDay")) or as_list(repeat.get("when")))
     if per_day_events and not period:

@@ -56,6 +56,13 @@ def test_daily_mg_when_pack_name_reads_inner_strength(lexicon: Lexicon) -> None:
     assert fact.daily_mg == {"alprazolam": 0.5}
 
 
+def test_daily_mg_when_frequency_zero_is_unknown_not_a_crash(lexicon: Lexicon) -> None:
+    timing = {"repeat": {"frequency": 0, "period": 1, "periodUnit": "d"}}
+    fact = fact_with(lexicon, [dose(0.5, timing=timing)])
+    assert fact.daily_mg == {}
+    assert fact.dose_text == "0.5 mg"
+
+
 def test_daily_mg_when_microgram_dose_converts(lexicon: Lexicon) -> None:
     assert fact_with(lexicon, [dose(250, "mcg")]).daily_mg == {"clonazepam": 0.5}
 
