@@ -15,7 +15,7 @@ def parse_json(body: bytes, *, max_depth: int, max_list_items: int) -> Any:
     Everything the service may echo or walk generically (the context with its draft orders, and any
     other top-level member) is checked in full. Prefetch resources are only ever read at fixed paths,
     so there only the bundles' entry counts are checked: walking every node of a large medication
-    history cost more than parsing it, and json's own recursion guard still bounds its depth.
+    history cost more than parsing it, and orjson's own depth limit (1024) still bounds it.
     """
     try:
         # orjson: strict RFC 8259 (no NaN), and the largest single cost of a call with stdlib json.
@@ -61,10 +61,10 @@ def _walk(node: dict[str, Any] | list[Any], depth: int, max_depth: int, max_item
     else:
         children = node
     for child in children:
-        if type(child) is dict or type(child) is list:  # json.loads makes exactly these types
+        if type(child) is dict or type(child) is list:  # orjson.loads makes exactly these types
             _walk(child, depth + 1, max_depth, max_items)
 
 
 def _short(exc: Exception) -> str:
-    # json's messages carry a position, never the content itself.
+    # orjson's messages carry a position, never the content itself.
     return str(exc).splitlines()[0][:200]
