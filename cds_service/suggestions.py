@@ -56,7 +56,7 @@ def add_hold_instruction(context: SuggestionContext) -> Action | None:
     # A new top-level dict and note list; nested values are shared with the draft and never mutated.
     updated = {
         **original,
-        "note": [*(original.get("note") or []), {"text": context.hold_instruction}],
+        "note": [*_as_notes(original.get("note")), {"text": context.hold_instruction}],
     }
     # Drafts from real clients can be imperfect (the Sandbox sends category as an object). We send
     # the updated copy of what the EHR gave us, never a re-serialised subset; we only refuse when our
@@ -65,6 +65,14 @@ def add_hold_instruction(context: SuggestionContext) -> Action | None:
     if not notes_valid(updated["note"]) and is_valid(original):
         return None
     return Action(type="update", description=context.hold_instruction, resource=updated)
+
+
+def _as_notes(note: Any) -> list[Any]:
+    # The update replaces the draft, so every note it had is kept: a lone object or value (the
+    # Sandbox sends some arrays as one object) becomes one item rather than being unpacked.
+    if isinstance(note, list):
+        return note
+    return [note] if note else []
 
 
 def notes_valid(notes: list[Any]) -> bool:

@@ -59,6 +59,13 @@ def test_add_hold_instruction_keeps_existing_notes():
     assert resource["note"] == [{"text": "first"}, {"text": HOLD}]
 
 
+def test_add_hold_instruction_when_draft_note_is_one_object_keeps_it_whole():
+    # The Sandbox sends some arrays as lone objects; unpacking one would keep only its keys.
+    order = make_order(resource={**make_order().resource, "note": {"text": "first"}})
+    resource = _resource(_build("add-hold-instruction", _context(order)))
+    assert resource["note"] == [{"text": "first"}, {"text": HOLD}]
+
+
 def test_add_hold_instruction_on_imperfect_sandbox_draft_keeps_every_field():
     draft = {**make_order().resource, "category": {"text": "community"}, "x-vendor": 1}
     assert not is_valid(draft)
