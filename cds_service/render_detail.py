@@ -130,9 +130,10 @@ def hold_sentence(hold: HoldWindow, drugs: str, tz: tzinfo) -> str:
     before = hours(hold.before_hours)
     if hold.hold_from is None:
         text = f"no dose of {what} within {before} h before the infusion start"
-        if hold.resume_after_hours is not None:
-            text += f"; resume {hours(hold.resume_after_hours)} h after the infusion starts"
-        return text + ", once recovered."
+        if hold.resume_after_hours is None:
+            return f"{text}; resume once recovered."
+        resume = hours(hold.resume_after_hours)
+        return f"{text}; resume {resume} h after the infusion starts, once recovered."
     start = hold.hold_from + timedelta(hours=hold.before_hours)
     local_start = start.astimezone(tz)
     text = (
@@ -141,6 +142,8 @@ def hold_sentence(hold: HoldWindow, drugs: str, tz: tzinfo) -> str:
     )
     if hold.resume_after is not None:
         text += f"; resume after {_clock(hold.resume_after, tz, local_start)}, once recovered"
+    else:
+        text += "; resume once recovered"
     return f"{text} ({_zone_name(local_start)})."
 
 

@@ -18,7 +18,7 @@ from cds_service.rules.engine import SitePolicy, evaluate
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import RuleSpec
 from tests.core.card_checks import assert_card_follows_spec
-from tests.core.rule_builders import NOW, make_fact, make_kb, make_order, make_rule
+from tests.core.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
 
 
 def _options(kb: KnowledgeBase, **changes: Any) -> RenderOptions:
@@ -132,6 +132,15 @@ def test_render_hold_without_start_is_relative_and_has_no_extension():
     (card,) = _cards([make_fact()], order=make_order(start=None))
     assert "no dose of clonazepam within 12 h before the infusion start" in (card.detail or "")
     assert card.extension is None
+
+
+@pytest.mark.parametrize("start", [START, None], ids=["clock", "relative"])
+def test_render_hold_without_resume_hours_says_resume_once_recovered(start):
+    rule = make_rule(hold={"before_hours": 12, "resume_after_hours": None})
+    (card,) = _cards([make_fact()], rule, order=make_order(start=start))
+    detail = card.detail or ""
+    assert "resume once recovered" in detail
+    assert "start, once recovered" not in detail  # the hold itself does not wait for recovery
 
 
 def test_render_card_carries_source_topic_override_reasons_and_links():
