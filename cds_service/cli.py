@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import logging
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cds_service.errors import CdsError, DataUnavailable, RequestRejected, RuleSetInvalid
+from cds_service.fhir_bundle import is_loopback
 from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service.cli")
@@ -77,15 +77,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------ serve
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from cds_service import cli
 from cds_service.app import create_app
+from cds_service.fhir_bundle import is_loopback
 from cds_service.settings import Settings
 from tests.conftest import make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order
@@ -70,7 +71,7 @@ def test_serve_binds_a_public_address_when_told_explicitly(monkeypatch: pytest.M
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
 def test_loopback_addresses_are_recognised(host: str) -> None:
-    assert cli.is_loopback(host)
+    assert is_loopback(host)
 
 
 def test_health_answers_without_patient_data(client: TestClient) -> None:
