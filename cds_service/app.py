@@ -27,6 +27,7 @@ from cds_service.errors import (
 )
 from cds_service.fhir import MedicationGatherer
 from cds_service.hooks import FeedbackRequest, HookRequest
+from cds_service.intake import first_error
 from cds_service.lexicon import Lexicon
 from cds_service.logs import configure_logging
 from cds_service.render import RenderOptions
@@ -157,9 +158,8 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(part) for part in first["loc"])
-        body = operation_outcome("invalid", f"Invalid '{field}': {first['msg']}", expression=field)
+        field, message = first_error(exc.errors())
+        body = operation_outcome("invalid", message, expression=field or None)
         return JSONResponse(body, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)

@@ -13,7 +13,8 @@ CdsError
 ├── FhirError                        a FHIR server call failed (kept with its status and outcome)
 │   ├── FhirTemporaryError           timeouts, 5xx, 429: may succeed later
 │   └── FhirFatalError               4xx, bodies that are not FHIR JSON
-└── RuleSetInvalid                   a knowledge-base file is invalid: the app refuses to start
+├── RuleSetInvalid                   a knowledge-base file is invalid: the app refuses to start
+└── InternalError                    500  an unexpected failure, logged where it happened
 """
 
 from __future__ import annotations

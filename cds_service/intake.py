@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -62,9 +63,17 @@ def _check_fhir_access(request: HookRequest) -> None:
         )
 
 
+def first_error(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """The first validation error as (dotted field path, sentence naming it): one wording everywhere."""
+    if not errors:
+        return "", "Invalid request"
+    first = errors[0]
+    field = ".".join(str(part) for part in first.get("loc", ()))
+    if first.get("type") == "missing":
+        return field, f"Missing required field '{field}'"
+    return field, f"Invalid field '{field}': {first.get('msg', 'invalid value')}"
+
+
 def _field_error(exc: ValidationError) -> HookRequestInvalid:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "missing":
-        return HookRequestInvalid(f"Missing required field '{field}'", field=field)
-    return HookRequestInvalid(f"Invalid field '{field}': {first['msg']}", field=field)
+    field, message = first_error(exc.errors())
+    return HookRequestInvalid(message, field=field)

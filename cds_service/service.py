@@ -32,7 +32,7 @@ from cds_service.hooks import (
     HookRequest,
     ServiceDescriptor,
 )
-from cds_service.intake import parse_hook_request
+from cds_service.intake import first_error, parse_hook_request
 from cds_service.lexicon import Lexicon
 from cds_service.logs import correlation
 from cds_service.render import RenderOptions, render_cards, render_data_gap_card
@@ -129,6 +129,10 @@ class CdsService:
             started = time.perf_counter()
             try:
                 cards, outcome = await self._cards_for(request)
+            except DataUnavailable:
+                # The 412 is an outcome too: a site reviewing its audit must see these calls.
+                await self._audit(request, [], "data-unavailable", started)
+                raise
             except CdsError:
                 raise
             except Exception as exc:
@@ -235,7 +239,6 @@ class CdsService:
 
 def _feedback_error(exc: ValueError) -> FeedbackInvalid:
     if isinstance(exc, ValidationError) and exc.errors():
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        return FeedbackInvalid(f"Invalid feedback field '{field}': {first['msg']}", field=field)
+        field, message = first_error(exc.errors())
+        return FeedbackInvalid(f"Feedback: {message}", field=field)
     return FeedbackInvalid("Invalid feedback body")

@@ -122,3 +122,14 @@ def test_store_when_a_batch_write_fails_logs_it_and_keeps_writing_later_records(
     assert [r.__dict__["records_lost"] for r in failed] == [1]
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT hook_instance FROM evaluations").fetchall() == [("kept",)]
+
+
+def test_call_answered_412_is_audited_as_data_unavailable(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    body = hook_request(ketamine_order(), prefetch={})
+    with TestClient(create_app(settings)) as client:
+        assert client.post(SERVICE_URL, json=body).status_code == 412
+    db_path = Path(settings.effective_database_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT hook_instance, outcome FROM evaluations").fetchall()
+    assert rows == [(body["hookInstance"], "data-unavailable")]
