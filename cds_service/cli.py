@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from cds_service.errors import CdsError, DataUnavailable, RequestRejected, RuleSetInvalid
 from cds_service.fhir_bundle import is_loopback
+from cds_service.jsonbody import parse_json
 from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service.cli")
@@ -134,9 +135,16 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: cannot read {args.request}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        payload = json.loads(text)
-    except ValueError as exc:
-        print(f"error: {args.request} is not JSON: {exc}", file=sys.stderr)
+        # The same parser and limits as the HTTP route: NaN, too deep or too long is refused alike.
+        payload = parse_json(
+            text.encode("utf-8"),
+            max_depth=settings.max_json_depth,
+            max_list_items=settings.max_bundle_entries,
+        )
+    except RequestRejected as exc:
+        print(
+            f"error: {args.request} is not JSON the service accepts: {exc.message}", file=sys.stderr
+        )
         return 2
     try:
         body = asyncio.run(_evaluate_payload(settings, payload, args.service_id))

@@ -104,7 +104,10 @@ class JwksCache:
 
 def parse_jwks(raw: bytes) -> _KeySet:
     """The public signing keys of a JWK Set document, by kid; other entries are skipped."""
-    document = json.loads(raw)
+    try:
+        document = json.loads(raw)
+    except RecursionError as exc:  # a pathologically nested document is not a JWK Set
+        raise ValueError("not a JWK Set: nested too deeply") from exc
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise ValueError("not a JWK Set: no 'keys' array")

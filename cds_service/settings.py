@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
+            data = dict(data)  # never change the caller's mapping
             for key in ("cors_origins", "jwt_algorithms"):
                 if key in data:
                     data[key] = _split_csv(data[key])

@@ -150,3 +150,8 @@ def test_parse_jwks_when_entries_unusable_keeps_only_public_signing_keys(
 def test_parse_jwks_when_not_a_jwk_set_raises(raw: bytes) -> None:
     with pytest.raises(ValueError, match=r".+"):
         parse_jwks(raw)
+
+
+def test_parse_jwks_nested_too_deeply_is_not_a_jwk_set() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_jwks(b"[" * 100_000 + b"]" * 100_000)

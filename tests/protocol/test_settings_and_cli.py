@@ -148,3 +148,27 @@ def test_cli_feedback_report_counts_per_topic(
     assert rows["BZD"]["cards_shown"] == 1
     assert rows["BZD"]["overridden"] == 1
     assert rows["BZD"]["override_reasons"] == [["already-held", 1]]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"hook": NaN}', "[" * 3000 + "]" * 3000],
+    ids=["nan", "nested-3000-deep"],
+)
+def test_cli_evaluate_refuses_what_the_http_route_refuses(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(content)
+    assert cli.main(["evaluate", str(request)]) == 2
+    assert "is not JSON the service accepts" in capsys.readouterr().err
+
+
+def test_settings_leave_the_callers_values_unchanged() -> None:
+    values = {"cors_origins": "https://a.example, https://b.example"}
+    Settings.model_validate(values)
+    assert values == {"cors_origins": "https://a.example, https://b.example"}
