@@ -224,6 +224,10 @@ def _suggestions(
     )
     built = (build_suggestion(spec, context) for spec in finding.rule.suggestions)
     suggestions = [suggestion for suggestion in built if suggestion is not None]
+    if finding.variant == "strong":
+        # Regular or high-dose use: whether to hold even one dose is the prescriber's call, so no
+        # action is pre-selected (the card's own wording is "review; do not stop abruptly").
+        suggestions = [s.model_copy(update={"isRecommended": None}) for s in suggestions]
     if options.selection_behavior == "at-most-one":
         suggestions = _one_recommended(suggestions)
     return suggestions

@@ -27,6 +27,8 @@ NEVER_COUNTED_STATUSES = frozenset({"entered-in-error", "not-taken", "cancelled"
 ENDED_STATUSES = frozenset({"stopped", "completed"})
 SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
 # CDS Hooks 1.0's medication-prescribe was replaced by order-select (a drug being chosen).
+# Scheduled use for this long counts as regular (classes without a dose policy; BZD sets its own).
+REGULAR_USE_DAYS = 14
 LEGACY_HOOKS: Mapping[str, str] = {"medication-prescribe": "order-select"}
 
 
@@ -199,14 +201,15 @@ def evaluate(
         try:
             finding = _evaluate_rule(effective_rule(rule, policy), facts, order, hook, now)
         except Exception as exc:  # one broken rule must not silence the others
-            failures.append(f"{rule.id}: {type(exc).__name__}: {exc}")
+            # The exception's type only: its message may quote a medication record.
+            failures.append(f"{rule.id}: {type(exc).__name__}")
             continue
         if finding is not None:
             findings.append(finding)
     try:
         combined = apply_combinations(kb.manifest.combinations, tuple(findings), policy)
     except Exception as exc:  # the class cards still go out; the failure is reported
-        failures.append(f"COMBINATIONS: {type(exc).__name__}: {exc}")
+        failures.append(f"COMBINATIONS: {type(exc).__name__}")
         combined = tuple(findings)
     return Evaluation(findings=combined, failures=tuple(failures))
 
@@ -392,15 +395,29 @@ def assess_dose(rule: RuleSpec, matches: Sequence[Match]) -> DoseAssessment | No
 def choose_variant(
     rule: RuleSpec, matches: Sequence[Match], dose: DoseAssessment | None
 ) -> Variant:
-    """light: as-needed (and low-dose) use; strong: regular daily use or a high dose."""
+    """light: as-needed (and low-dose) use; strong: regular daily use or a high dose.
+
+    Classes without a dose policy take their strong wording (continue, never stop abruptly) when a
+    scheduled record has been taken for REGULAR_USE_DAYS or more. For benzodiazepines, scheduled use of
+    unknown duration also gets the strong wording: when we cannot tell, the careful advice is the safe one.
+    """
     current = [match for match in matches if not match.within_washout]
     all_as_needed = bool(current) and all(match.fact.as_needed for match in current)
     if rule.dose_policy is None or dose is None:
-        return "light" if all_as_needed else "default"
+        if all_as_needed:
+            return "light"
+        regular = _regularly_taken(current, REGULAR_USE_DAYS)
+        return "strong" if rule.summary.strong and regular else "default"
     if dose.regular_daily_use or dose.high_dose:
+        return "strong"
+    if not dose.all_as_needed and dose.longest_days_taken is None:
         return "strong"
     # Unknown dose but every record is as needed: still the lighter card (the detail says unknown).
     return "light" if dose.all_as_needed else "default"
+
+
+def _regularly_taken(matches: Sequence[Match], days: int) -> bool:
+    return any(not m.fact.as_needed and (m.days_taken or 0) >= days for m in matches)
 
 
 def choose_indicator(rule: RuleSpec, matches: Sequence[Match], variant: Variant) -> Indicator:

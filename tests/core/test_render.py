@@ -40,14 +40,21 @@ def _cards(
     return render_cards(evaluation, order, list(gaps), kb, _options(kb, **options))
 
 
+def _recent(**fields: Any) -> MedicationFact:
+    # Scheduled, low dose, started a few days ago: the default (hold) card, not the strong one.
+    return make_fact(started=NOW - timedelta(days=3), **fields)
+
+
 def test_render_single_drug_summary_names_drug_and_hours():
-    (card,) = _cards([make_fact(daily_mg=0.1)])
+    (card,) = _cards([_recent(daily_mg=0.1)])
     assert card.summary == "Hold clonazepam 12 h before the ketamine infusion"
     assert_card_follows_spec(card)
 
 
 def test_render_two_drugs_are_joined_with_and():
-    (card,) = _cards([make_fact(daily_mg=0.1), make_fact("lorazepam", ident="2", daily_mg=0.1)])
+    (card,) = _cards(
+        [_recent(daily_mg=0.1), _recent(ingredient="lorazepam", ident="2", daily_mg=0.1)]
+    )
     assert card.summary.startswith("Hold clonazepam and lorazepam 12 h")
 
 
@@ -174,7 +181,7 @@ def test_render_at_most_one_keeps_a_single_recommended():
         {"kind": "order-bp-monitoring", "label": "Order BP", "is_recommended": True},
         {"kind": "order-spo2-monitoring", "label": "Order SpO2", "is_recommended": True},
     ]
-    (card,) = _cards([make_fact()], make_rule(suggestions=suggestions))
+    (card,) = _cards([_recent()], make_rule(suggestions=suggestions))
     assert [s.isRecommended for s in card.suggestions or []] == [True, None]
     assert_card_follows_spec(card)
 
@@ -219,7 +226,7 @@ def test_render_data_gap_card_uses_kb_rule_when_present():
 
 
 def test_render_site_without_hold_uses_review_summary():
-    (card,) = _cards([make_fact()], make_rule(hold=None))
+    (card,) = _cards([_recent()], make_rule(hold=None))
     assert card.summary.startswith("Review clonazepam before the ketamine infusion")
 
 
