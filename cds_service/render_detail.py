@@ -176,7 +176,7 @@ def dose_paragraph(dose: DoseAssessment) -> str:
     duration = f"taken for {_duration(days)}" if days is not None else "duration unknown"
     use = "as needed only" if dose.all_as_needed else "regular use"
     if dose.regular_daily_use:
-        use = f"regular daily use for {dose.regular_use_days}+ days: a blunted response is likely"
+        use = f"regular daily use for {dose.regular_use_days}+ days: the antidepressant response may be blunted"
     table = f"[{dose.equivalence_table.strip()}]({dose.equivalence_url})"
     return f"**Dose**: {amount}; {duration}; {use}. Equivalence: {table}."
 

@@ -118,7 +118,7 @@ def test_evaluate_rule_that_raises_is_reported_and_others_still_run(monkeypatch)
     other = make_rule("LTG", members=[{"name": "clonazepam"}])
     evaluation = _run([make_fact()], make_rule(), other)
     assert [f.rule.id for f in evaluation.findings] == ["LTG"]
-    assert evaluation.failures == ("BZD: ValueError: boom",)
+    assert evaluation.failures == ("BZD: ValueError",)  # the type only: messages may quote records
 
 
 def test_evaluate_prn_low_dose_is_light_info():
