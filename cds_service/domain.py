@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -87,3 +87,11 @@ class KetamineOrder:
 
 
 Indicator = Literal["info", "warning", "critical"]
+
+# Statuses of a record that has stopped applying (counted only inside a class's washout).
+ENDED_STATUSES = frozenset({"stopped", "completed"})
+
+
+def as_aware(moment: datetime) -> datetime:
+    """Dates without a zone (FHIR dates, some EHRs' dateTimes) are read as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cds_service.domain import JsonObject, MedicationFact, SourcedResource
-from cds_service.lexicon import Lexicon
+from cds_service.domain import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
+from cds_service.lexicon import Lexicon, words_of
 
 _NONE: frozenset[str] = frozenset()
 MEDICATION_TYPES = frozenset({"MedicationStatement", "MedicationRequest", "MedicationOrder"})
-_ENDED_STATUSES = frozenset({"stopped", "completed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,12 +240,11 @@ LOCAL_FORM_WORDS = frozenset(
 LOCAL_ROUTE_CODES = frozenset(
     {"6064005", "54485002", "10547007"}
 )  # SNOMED: topical, ophthalmic, otic
-_LETTERS = re.compile(r"[a-z]+")
 
 
 def is_local_product(text: str) -> bool:
     """Whether a product name or route names a form that acts only where it is applied."""
-    return not LOCAL_FORM_WORDS.isdisjoint(_LETTERS.findall(text.lower()))
+    return not LOCAL_FORM_WORDS.isdisjoint(words_of(text))
 
 
 def _acts_locally(concepts: list[JsonObject], extra_texts: list[str], resource: JsonObject) -> bool:
@@ -308,7 +306,7 @@ def _ended(resource: JsonObject, resource_type: str, status: str) -> datetime | 
             as_dict(dispense.get("validityPeriod")).get("end"),
         )
     )
-    if explicit is not None or status not in _ENDED_STATUSES:
+    if explicit is not None or status not in ENDED_STATUSES:
         return explicit
     if resource_type == "MedicationStatement":
         return _first_instant((resource.get("dateAsserted"), resource.get("effectiveDateTime")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cds_service.domain import MedicationFact
+from cds_service.domain import MedicationFact, as_aware
 from cds_service.rules.engine import (
     CombinationAlert,
     DoseAssessment,
@@ -114,7 +114,7 @@ def washout_text(fact: MedicationFact, now: datetime | None, washout_days: int) 
     if last is None or now is None:
         when = f"on {_date(last)}" if last else "recently"
         return f"stopped {when} ({window})"
-    days = max((_utc(now) - _utc(last)).days, 0)
+    days = max((as_aware(now) - as_aware(last)).days, 0)
     return f"stopped {days} day{'s' if days != 1 else ''} ago ({window})"
 
 
@@ -199,7 +199,3 @@ def evidence_paragraph(rule: RuleSpec) -> str:
     """Grade, summary and numbered reference links."""
     refs = "\n".join(f"- [{ref.citation}]({ref.url})" for ref in rule.evidence.references)
     return f"**Evidence (grade {rule.evidence.grade})**: {rule.evidence.summary.strip()}\n\n{refs}"
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo("UTC"))

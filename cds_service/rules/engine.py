@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from cds_service.domain import Indicator, KetamineOrder, MedicationFact
+from cds_service.domain import ENDED_STATUSES, Indicator, KetamineOrder, MedicationFact, as_aware
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Combination, Hold, Member, RuleSpec
 
@@ -24,7 +24,6 @@ Variant = Literal["default", "light", "strong"]
 
 COUNTED_STATUSES = frozenset({"active", "intended", "on-hold", "unknown", ""})
 NEVER_COUNTED_STATUSES = frozenset({"entered-in-error", "not-taken", "cancelled", "draft"})
-ENDED_STATUSES = frozenset({"stopped", "completed"})
 SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
 # CDS Hooks 1.0's medication-prescribe was replaced by order-select (a drug being chosen).
 # Scheduled use for this long counts as regular (classes without a dose policy; BZD sets its own).
@@ -336,7 +335,7 @@ def counts(
     last = fact.ended or fact.started
     if washout_days <= 0 or last is None:
         return None
-    return "washout" if _aware(now) - _aware(last) <= timedelta(days=washout_days) else None
+    return "washout" if as_aware(now) - as_aware(last) <= timedelta(days=washout_days) else None
 
 
 def _match(fact: MedicationFact, member: Member, within_washout: bool, now: datetime) -> Match:
@@ -354,13 +353,8 @@ def _match(fact: MedicationFact, member: Member, within_washout: bool, now: date
 def _days_taken(fact: MedicationFact, now: datetime) -> int | None:
     if fact.started is None:
         return None
-    end = min(_aware(fact.ended), _aware(now)) if fact.ended else _aware(now)
-    return max((end - _aware(fact.started)).days, 0)
-
-
-def _aware(moment: datetime) -> datetime:
-    # Dates without a zone (FHIR dates, some EHRs' dateTimes) are read as UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    end = min(as_aware(fact.ended), as_aware(now)) if fact.ended else as_aware(now)
+    return max((end - as_aware(fact.started)).days, 0)
 
 
 # ---------------------------------------------------------------- dose, variant, indicator, hold
