@@ -163,7 +163,7 @@ def _fact(
         concepts, extra_texts = [as_dict(concept)], []
     if not ingredients or _acts_locally(concepts, extra_texts, resource):
         return None
-    display = _display(concepts, extra_texts, ingredients)
+    display = first_text(concepts, extra_texts, " / ".join(sorted(ingredients)))
     dosages = [_read_dosage(as_dict(d)) for d in _dosage_list(resource)]
     status = as_str(resource.get("status")).lower()
     started = _started(resource)
@@ -260,15 +260,12 @@ def _acts_locally(concepts: list[JsonObject], extra_texts: list[str], resource: 
     return False
 
 
-def _display(
-    concepts: list[JsonObject], extra_texts: list[str], ingredients: frozenset[str]
-) -> str:
+def first_text(concepts: Iterable[JsonObject], texts: Iterable[str], default: str) -> str:
+    """The first text or coding display of the concepts, else the first of ``texts``, else ``default``."""
     for concept in concepts:
         for text in concept_texts(concept):
             return text
-    if extra_texts:
-        return extra_texts[0]
-    return " / ".join(sorted(ingredients))
+    return next(iter(texts), default)
 
 
 def _reference(resource_type: str, resource_id: Any, index: int) -> str:
@@ -295,12 +292,12 @@ def _started(resource: JsonObject) -> datetime | None:
         as_dict(dispense.get("validityPeriod")).get("start"),
         resource.get("dateAsserted"),
     )
-    return _first_instant(candidates)
+    return first_instant(candidates)
 
 
 def _ended(resource: JsonObject, resource_type: str, status: str) -> datetime | None:
     dispense = as_dict(resource.get("dispenseRequest"))
-    explicit = _first_instant(
+    explicit = first_instant(
         (
             as_dict(resource.get("effectivePeriod")).get("end"),
             as_dict(dispense.get("validityPeriod")).get("end"),
@@ -309,7 +306,7 @@ def _ended(resource: JsonObject, resource_type: str, status: str) -> datetime | 
     if explicit is not None or status not in ENDED_STATUSES:
         return explicit
     if resource_type == "MedicationStatement":
-        return _first_instant((resource.get("dateAsserted"), resource.get("effectiveDateTime")))
+        return first_instant((resource.get("dateAsserted"), resource.get("effectiveDateTime")))
     return _request_stop_estimate(resource, dispense)
 
 
@@ -317,14 +314,15 @@ def _request_stop_estimate(resource: JsonObject, dispense: JsonObject) -> dateti
     # A stopped/completed request without an end date: it applied at most until its supply ran out
     # (authoredOn + expectedSupplyDuration); without a supply we take authoredOn, the last date we know.
     # statusReason carries no date, so it is not used.
-    authored = _first_instant((resource.get("authoredOn"), resource.get("dateWritten")))
+    authored = first_instant((resource.get("authoredOn"), resource.get("dateWritten")))
     if authored is None:
         return None
     supply_days = _duration_days(as_dict(dispense.get("expectedSupplyDuration")))
     return authored + timedelta(days=supply_days) if supply_days else authored
 
 
-def _first_instant(values: Iterable[Any]) -> datetime | None:
+def first_instant(values: Iterable[Any]) -> datetime | None:
+    """The first value that parses as a FHIR date/dateTime (shared with orders.py)."""
     for value in values:
         parsed = parse_instant(value)
         if parsed is not None:

@@ -14,8 +14,9 @@ from cds_service.meds import (
     as_str,
     codings,
     concept_texts,
+    first_instant,
+    first_text,
     medication_concepts,
-    parse_instant,
     resolve_reference,
 )
 
@@ -124,7 +125,7 @@ def _ketamine_order(
     return KetamineOrder(
         reference=f"{resource_type}/{resource_id or '#' + str(index)}",
         resource_type=resource_type,
-        display=_display(concepts, texts),
+        display=first_text(concepts, texts, DEFAULT_DISPLAY),
         resource=resource,
         start=start,
         esketamine=kind == "esketamine",
@@ -160,25 +161,12 @@ def _service_kind(code: JsonObject, lexicon: Lexicon) -> KetamineKind | None:
     return kind if lexicon.names_infusion_service(texts) else None
 
 
-def _display(concepts: Iterable[JsonObject], texts: Iterable[str]) -> str:
-    for concept in concepts:
-        for text in concept_texts(concept):
-            return text
-    for text in texts:
-        return text
-    return DEFAULT_DISPLAY
-
-
 def _timing_start(timing: Any) -> datetime | None:
     timing = as_dict(timing)
     events = timing.get("event")
     first_event = events[0] if isinstance(events, list) and events else events
     bounds = as_dict(as_dict(timing.get("repeat")).get("boundsPeriod"))
-    for value in (first_event, bounds.get("start")):
-        parsed = parse_instant(value)
-        if parsed is not None:
-            return parsed
-    return None
+    return first_instant((first_event, bounds.get("start")))
 
 
 def _dosage_start(resource: JsonObject) -> datetime | None:
@@ -190,11 +178,8 @@ def _dosage_start(resource: JsonObject) -> datetime | None:
 
 
 def _occurrence_start(resource: JsonObject) -> datetime | None:
-    for value in (
+    occurrence = (
         resource.get("occurrenceDateTime"),
         as_dict(resource.get("occurrencePeriod")).get("start"),
-    ):
-        parsed = parse_instant(value)
-        if parsed is not None:
-            return parsed
-    return _timing_start(resource.get("occurrenceTiming"))
+    )
+    return first_instant(occurrence) or _timing_start(resource.get("occurrenceTiming"))
