@@ -16,21 +16,21 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cds_service import api
-from cds_service.audit import AuditStore, SqliteAuditStore
-from cds_service.auth import ClientAuthenticator
+from cds_service.web import routes as api
+from cds_service.store.sqlite import AuditStore, SqliteAuditStore
+from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.errors import (
     AuthenticationFailed,
     DataUnavailable,
     InternalError,
     RequestRejected,
 )
-from cds_service.fhir import MedicationGatherer
-from cds_service.hooks import FeedbackRequest, HookRequest
-from cds_service.intake import first_error
-from cds_service.lexicon import Lexicon
+from cds_service.fhir.gatherer import MedicationGatherer
+from cds_service.cdshooks.models import FeedbackRequest, HookRequest
+from cds_service.cdshooks.intake import first_error
+from cds_service.clinical.lexicon import Lexicon
 from cds_service.logs import configure_logging
-from cds_service.render import RenderOptions
+from cds_service.render.cards import RenderOptions
 from cds_service.rules.engine import SitePolicy
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.loader import load_knowledge_base

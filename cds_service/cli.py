@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cds_service.errors import CdsError, DataUnavailable, RequestRejected, RuleSetInvalid
-from cds_service.fhir_bundle import is_loopback
-from cds_service.jsonbody import parse_json
+from cds_service.fhir.bundle import is_loopback
+from cds_service.web.body import parse_json
 from cds_service.settings import Settings
 
 log = logging.getLogger("cds_service.cli")
@@ -110,7 +110,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from cds_service import bench
+    from cds_service.bench import runner as bench
 
     sizes = tuple(int(size) for size in args.sizes.split(",") if size.strip())
     options = bench.BenchOptions(
@@ -165,8 +165,8 @@ async def _evaluate_payload(settings: Settings, payload: object, service_id: str
     import httpx
 
     from cds_service.app import build_service
-    from cds_service.audit import SqliteAuditStore
-    from cds_service.lexicon import Lexicon
+    from cds_service.store.sqlite import SqliteAuditStore
+    from cds_service.clinical.lexicon import Lexicon
     from cds_service.rules.loader import load_knowledge_base
 
     kb = load_knowledge_base(settings.cards_dir)
@@ -184,7 +184,7 @@ async def _evaluate_payload(settings: Settings, payload: object, service_id: str
 
 
 def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
-    from cds_service.audit import SqliteAuditStore, TopicFeedback
+    from cds_service.store.sqlite import SqliteAuditStore, TopicFeedback
 
     async def fetch() -> list[TopicFeedback]:
         store = SqliteAuditStore.open(settings.effective_database_url)

@@ -12,9 +12,11 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from cds_service import meds, orders, prefetch
-from cds_service.audit import AuditedCard, AuditStore, EvaluationRecord
-from cds_service.domain import DataGap, JsonObject, KetamineOrder, MedicationData
+from cds_service.cdshooks import prefetch
+from cds_service.clinical import medications as meds
+from cds_service.clinical import orders
+from cds_service.store.sqlite import AuditedCard, AuditStore, EvaluationRecord
+from cds_service.clinical.types import DataGap, JsonObject, KetamineOrder, MedicationData
 from cds_service.errors import (
     CdsError,
     DataUnavailable,
@@ -22,7 +24,7 @@ from cds_service.errors import (
     InternalError,
     UnknownService,
 )
-from cds_service.hooks import (
+from cds_service.cdshooks.models import (
     HOOK_ORDER_SELECT,
     HOOK_ORDER_SIGN,
     Card,
@@ -32,10 +34,10 @@ from cds_service.hooks import (
     HookRequest,
     ServiceDescriptor,
 )
-from cds_service.intake import first_error, parse_hook_request
-from cds_service.lexicon import Lexicon
+from cds_service.cdshooks.intake import first_error, parse_hook_request
+from cds_service.clinical.lexicon import Lexicon
 from cds_service.logs import correlation
-from cds_service.render import RenderOptions, render_cards, render_data_gap_card
+from cds_service.render.cards import RenderOptions, render_cards, render_data_gap_card
 from cds_service.rules.engine import Evaluation, SitePolicy, evaluate
 from cds_service.rules.knowledge import KnowledgeBase
 

@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from cds_service.lexicon import Lexicon  # noqa: E402
-from cds_service.meds import is_local_product  # noqa: E402
+from cds_service.clinical.lexicon import Lexicon  # noqa: E402
+from cds_service.clinical.medications import is_local_product  # noqa: E402
 from cds_service.rules.loader import load_knowledge_base  # noqa: E402
 from cds_service.rules.schema import RXNORM_SYSTEM  # noqa: E402
 

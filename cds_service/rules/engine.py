@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from cds_service.domain import ENDED_STATUSES, Indicator, KetamineOrder, MedicationFact, as_aware
+from cds_service.clinical.types import ENDED_STATUSES, Indicator, KetamineOrder, MedicationFact, as_aware
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Combination, Hold, Member, RuleSpec
 

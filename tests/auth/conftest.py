@@ -15,7 +15,7 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from cds_service.auth import ClientAuthenticator
+from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.settings import Settings
 
 ISS = "https://ehr.example.org"

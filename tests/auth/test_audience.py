@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.auth import expected_audience
+from cds_service.auth.authenticator import expected_audience
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 import respx
 from cryptography.hazmat.primitives import serialization
 
-from cds_service.auth import VerifiedClient
+from cds_service.auth.authenticator import VerifiedClient
 from cds_service.errors import AuthenticationFailed
 from tests.auth.conftest import (
     ALT_JKU,

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cds_service.auth import ClientAuthenticator
+from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.errors import AuthenticationFailed
-from cds_service.jwks import parse_jwks
+from cds_service.auth.jwks import parse_jwks
 from tests.auth.conftest import (
     AUDIENCE,
     ISS,

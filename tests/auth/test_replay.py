@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.replay import InMemoryReplayCache
+from cds_service.auth.replay import InMemoryReplayCache
 from tests.auth.conftest import FrozenClock
 
 pytestmark = pytest.mark.anyio

@@ -8,9 +8,10 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service import bench, bench_payload
-from cds_service.bench_load import LoadResult, percentile, read_response, request_bytes, run_load
-from cds_service.bench_servers import create_bare_app, create_fhir_app
+from cds_service.bench import payload as bench_payload
+from cds_service.bench import runner as bench
+from cds_service.bench.load import LoadResult, percentile, read_response, request_bytes, run_load
+from cds_service.bench.servers import create_bare_app, create_fhir_app
 from tests.conftest import SERVICE_URL
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from cds_service.hooks import Action, Card
+from cds_service.cdshooks.models import Action, Card
 
 _MODELS: dict[str, Any] = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
 

@@ -6,7 +6,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from cds_service.lexicon import Lexicon
+from cds_service.clinical.lexicon import Lexicon
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import KetamineTerms, Manifest, Member, RuleSpec
 

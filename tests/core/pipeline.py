@@ -8,11 +8,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cds_service import meds, orders
-from cds_service.domain import KetamineOrder, Origin, SourcedResource
-from cds_service.hooks import Card
-from cds_service.lexicon import Lexicon
-from cds_service.render import RenderOptions, render_cards
+from cds_service.clinical import medications as meds
+from cds_service.clinical import orders
+from cds_service.clinical.types import KetamineOrder, Origin, SourcedResource
+from cds_service.cdshooks.models import Card
+from cds_service.clinical.lexicon import Lexicon
+from cds_service.render.cards import RenderOptions, render_cards
 from cds_service.rules.engine import Evaluation, SitePolicy, evaluate
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.loader import load_knowledge_base

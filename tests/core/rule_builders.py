@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cds_service.domain import KetamineOrder, MedicationFact, Origin
+from cds_service.clinical.types import KetamineOrder, MedicationFact, Origin
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Manifest, RuleSpec
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from cds_service.domain import KetamineOrder, MedicationFact
+from cds_service.clinical.types import KetamineOrder, MedicationFact
 from cds_service.rules.engine import Evaluation, SitePolicy, effective_rule, evaluate
 from cds_service.rules.schema import RuleSpec
 from cds_service.settings import RuleOverride

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.lexicon import Lexicon, code_system_kind
+from cds_service.clinical.lexicon import Lexicon, code_system_kind
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Member
 from tests.core.lexicon_builders import (

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from cds_service.domain import MedicationFact, Origin, SourcedResource
-from cds_service.lexicon import Lexicon
-from cds_service.meds import normalise, normalise_with_stats, parse_instant
+from cds_service.clinical.types import MedicationFact, Origin, SourcedResource
+from cds_service.clinical.lexicon import Lexicon
+from cds_service.clinical.medications import normalise, normalise_with_stats, parse_instant
 from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 

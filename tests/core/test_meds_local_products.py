@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cds_service.domain import Origin, SourcedResource
-from cds_service.lexicon import Lexicon
-from cds_service.meds import is_local_product, normalise
+from cds_service.clinical.types import Origin, SourcedResource
+from cds_service.clinical.lexicon import Lexicon
+from cds_service.clinical.medications import is_local_product, normalise
 from cds_service.rules.loader import load_knowledge_base
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

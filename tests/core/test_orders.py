@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cds_service.lexicon import Lexicon
-from cds_service.orders import find_ketamine_orders, unresolved_medication_references
+from cds_service.clinical.lexicon import Lexicon
+from cds_service.clinical.orders import find_ketamine_orders, unresolved_medication_references
 from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ from uuid import UUID
 
 import pytest
 
-from cds_service.domain import DataGap, KetamineOrder, MedicationFact
-from cds_service.hooks import Card
-from cds_service.render import RenderOptions, render_cards, render_data_gap_card, truncate
+from cds_service.clinical.types import DataGap, KetamineOrder, MedicationFact
+from cds_service.cdshooks.models import Card
+from cds_service.render.cards import RenderOptions, render_cards, render_data_gap_card, truncate
 from cds_service.rules.engine import SitePolicy, evaluate
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import RuleSpec

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cds_service.hooks import Card
+from cds_service.cdshooks.models import Card
 from tests.core.card_checks import assert_card_follows_spec
 from tests.core.pipeline import SHARED, run
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cds_service.lexicon import Lexicon
+from cds_service.clinical.lexicon import Lexicon
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.loader import load_knowledge_base
 

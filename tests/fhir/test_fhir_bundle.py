@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service import fhir_bundle as fb
+from cds_service.fhir import bundle as fb
 from cds_service.errors import FhirFatalError, FhirTemporaryError
 
 

@@ -81,10 +81,10 @@ async def test_gather_when_type_search_is_404_treats_it_as_empty_and_logs_once(
 ) -> None:
     fhir_server.get("/MedicationStatement").respond(404)
     fhir_server.get("/MedicationRequest").respond(json=searchset(order("r1")))
-    caplog.set_level(logging.INFO, logger="cds_service.fhir")
+    caplog.set_level(logging.INFO, logger="cds_service.fhir.gatherer")
 
     async with httpx.AsyncClient() as client:
-        from cds_service.fhir import MedicationGatherer
+        from cds_service.fhir.gatherer import MedicationGatherer
 
         gatherer = MedicationGatherer(
             client,
@@ -225,7 +225,7 @@ async def test_read_medications_returns_them_keyed_by_reference(
     fhir_server: respx.MockRouter,
 ) -> None:
     fhir_server.get("/Medication/m5").respond(json=medication("m5"))
-    from cds_service.fhir import MedicationGatherer
+    from cds_service.fhir.gatherer import MedicationGatherer
 
     async with httpx.AsyncClient() as client:
         gatherer = MedicationGatherer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import respx
 
-from cds_service.domain import Origin
+from cds_service.clinical.types import Origin
 from tests.fhir.builders import (
     BASE,
     PATIENT_ID,

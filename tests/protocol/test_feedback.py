@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.audit import SqliteAuditStore
+from cds_service.store.sqlite import SqliteAuditStore
 from cds_service.settings import Settings
 from tests.conftest import SERVICE_URL
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cds_service.errors import RuleSetInvalid
-from cds_service.lexicon import RXNORM, Lexicon
+from cds_service.clinical.lexicon import RXNORM, Lexicon
 from cds_service.rules.loader import load_knowledge_base
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"

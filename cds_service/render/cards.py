@@ -8,13 +8,13 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 from uuid import uuid4
 
-from cds_service.domain import DataGap, KetamineOrder
-from cds_service.hooks import Card, Coding, Link, Source, Suggestion
-from cds_service.render_detail import detail_markdown, hold_sentence, hours, join_names, zone
+from cds_service.clinical.types import DataGap, KetamineOrder
+from cds_service.cdshooks.models import Card, Coding, Link, Source, Suggestion
+from cds_service.render.detail import detail_markdown, hold_sentence, hours, join_names, zone
 from cds_service.rules.engine import SEVERITY, Evaluation, Finding, held_matches
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import RuleSpec
-from cds_service.suggestions import SuggestionContext, build_suggestion
+from cds_service.render.suggestions import SuggestionContext, build_suggestion
 
 SUMMARY_MAX = 139
 HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"

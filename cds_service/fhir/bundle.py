@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from cds_service.domain import JsonObject
+from cds_service.clinical.types import JsonObject
 from cds_service.errors import FhirFatalError, FhirTemporaryError
 
 NOT_SUPPORTED = "not-supported"

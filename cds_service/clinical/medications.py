@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cds_service.domain import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
-from cds_service.lexicon import Lexicon, words_of
+from cds_service.clinical.types import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
+from cds_service.clinical.lexicon import Lexicon, words_of
 
 _NONE: frozenset[str] = frozenset()
 MEDICATION_TYPES = frozenset({"MedicationStatement", "MedicationRequest", "MedicationOrder"})

@@ -14,8 +14,8 @@ import httpx
 import jwt
 
 from cds_service.errors import AuthenticationFailed
-from cds_service.jwks import JwksCache, KeyLookupFailed
-from cds_service.replay import InMemoryReplayCache, ReplayCache
+from cds_service.auth.jwks import JwksCache, KeyLookupFailed
+from cds_service.auth.replay import InMemoryReplayCache, ReplayCache
 from cds_service.settings import Settings, TrustedIssuer
 
 MAX_TOKEN_CHARS = 16_384

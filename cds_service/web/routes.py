@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from cds_service.auth import ClientAuthenticator, expected_audience
+from cds_service.auth.authenticator import ClientAuthenticator, expected_audience
 from cds_service.errors import PayloadTooLarge, UnsupportedMediaType
-from cds_service.hooks import Discovery
-from cds_service.jsonbody import parse_json
+from cds_service.cdshooks.models import Discovery
+from cds_service.web.body import parse_json
 from cds_service.service import CdsService
 from cds_service.settings import Settings
 

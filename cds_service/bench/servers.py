@@ -1,6 +1,6 @@
 """Benchmark servers: the bare FastAPI baseline and a FHIR server that answers after a fixed delay.
 
-Run as ``python -m cds_service.bench_servers bare|fhir --port P``, under the same uvicorn settings as
+Run as ``python -m cds_service.bench.servers bare|fhir --port P``, under the same uvicorn settings as
 ``cds-service serve``, so the only difference the benchmark sees is the service's own work.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from cds_service import bench_payload
+from cds_service.bench import payload as bench_payload
 
 Sleep = Callable[[float], Awaitable[None]]
 FHIR_JSON = "application/fhir+json"
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve one benchmark app under uvicorn, with ``cds-service serve``'s settings."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(prog="cds_service.bench_servers")
+    parser = argparse.ArgumentParser(prog="cds_service.bench.servers")
     parser.add_argument("kind", choices=("bare", "fhir"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             create_fhir_app(args.size, args.delay), host=host, port=args.port, log_level="warning"
         )
     elif args.workers > 1:
-        target = "cds_service.bench_servers:_bare_factory"
+        target = "cds_service.bench.servers:_bare_factory"
         uvicorn.run(
             target,
             factory=True,

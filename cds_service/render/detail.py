@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cds_service.domain import MedicationFact, as_aware
+from cds_service.clinical.types import MedicationFact, as_aware
 from cds_service.rules.engine import (
     CombinationAlert,
     DoseAssessment,

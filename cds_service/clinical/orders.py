@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from cds_service.domain import JsonObject, KetamineOrder
-from cds_service.lexicon import KetamineKind, Lexicon
-from cds_service.meds import (
+from cds_service.clinical.types import JsonObject, KetamineOrder
+from cds_service.clinical.lexicon import KetamineKind, Lexicon
+from cds_service.clinical.medications import (
     as_dict,
     as_list,
     as_str,

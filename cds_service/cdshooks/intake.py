@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cds_service.errors import HookNotServed, HookRequestInvalid
-from cds_service.hooks import (
+from cds_service.cdshooks.models import (
     HOOK_MEDICATION_PRESCRIBE,
     HOOK_ORDER_SELECT,
     HOOK_ORDER_SIGN,

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from cds_service import fhir_bundle as fb
-from cds_service.domain import DataGap, JsonObject, MedicationData, Origin, SourcedResource
+from cds_service.fhir import bundle as fb
+from cds_service.clinical.types import DataGap, JsonObject, MedicationData, Origin, SourcedResource
 from cds_service.errors import DataUnavailable, FhirError, FhirFatalError, FhirTemporaryError
-from cds_service.hooks import HookRequest
-from cds_service.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
+from cds_service.cdshooks.models import HookRequest
+from cds_service.cdshooks.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
 
-log = logging.getLogger("cds_service.fhir")
+log = logging.getLogger("cds_service.fhir.gatherer")
 
 _NO_SERVER = "no fhirServer given"
 _UNSUPPORTED = "the FHIR server does not support this resource type"

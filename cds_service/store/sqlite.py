@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from cds_service.hooks import FeedbackItem
+from cds_service.cdshooks.models import FeedbackItem
 
-log = logging.getLogger("cds_service.audit")
+log = logging.getLogger("cds_service.store.sqlite")
 
 
 @dataclass(frozen=True, slots=True)

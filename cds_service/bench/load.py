@@ -115,8 +115,8 @@ async def run_load(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cds_service.bench_load --port P --path /x --body FILE``: prints a LoadResult as JSON."""
-    parser = argparse.ArgumentParser(prog="cds_service.bench_load")
+    """``python -m cds_service.bench.load --port P --path /x --body FILE``: prints a LoadResult as JSON."""
+    parser = argparse.ArgumentParser(prog="cds_service.bench.load")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", required=True)

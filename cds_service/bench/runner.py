@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cds_service import bench_payload
-from cds_service.bench_load import LoadResult, percentile
-from cds_service.bench_servers import INLINE_BASE, REFERENCED_BASE, REFERENCED_MEDICATIONS
+from cds_service.bench import payload as bench_payload
+from cds_service.bench.load import LoadResult, percentile
+from cds_service.bench.servers import INLINE_BASE, REFERENCED_BASE, REFERENCED_MEDICATIONS
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -168,7 +168,7 @@ def drive(
 ) -> LoadResult:
     """Run the load driver as its own process against one server; returns what it measured."""
     argv = [
-        sys.executable, "-m", "cds_service.bench_load",
+        sys.executable, "-m", "cds_service.bench.load",
         "--port", str(port), "--path", bench_payload.SERVICE_PATH, "--body", str(body_path),
         "--concurrency", str(concurrency), "--duration", str(duration_s), "--warmup", str(warmup_s),
     ]  # fmt: skip
@@ -221,7 +221,7 @@ def fetch_path(
     service: Server, options: BenchOptions, workdir: Path, env: dict[str, str]
 ) -> dict[str, Any]:
     """Hook calls without prefetch against a FHIR server that waits ``fhir_delay_s`` per request."""
-    argv = ["-m", "cds_service.bench_servers", "fhir", "--size", str(options.fhir_size),
+    argv = ["-m", "cds_service.bench.servers", "fhir", "--size", str(options.fhir_size),
             "--delay", str(options.fhir_delay_s)]  # fmt: skip
     own = _latency_ms(service.port, bench_payload.hook_request(options.fhir_size), workdir, "own")
     results: dict[str, Any] = {"delay_ms": options.fhir_delay_s * 1000, "size": options.fhir_size}
@@ -260,7 +260,7 @@ def run(options: BenchOptions) -> dict[str, Any]:
         env = _environment(workdir)
         workers = ["--workers", str(options.workers)]
         service_argv = ["-m", "cds_service", "serve", *workers]
-        bare_argv = ["-m", "cds_service.bench_servers", "bare", *workers]
+        bare_argv = ["-m", "cds_service.bench.servers", "bare", *workers]
         with (
             serving("service", service_argv, env, workdir) as service,
             serving("bare", bare_argv, env, workdir) as bare,

@@ -1,0 +1,1 @@
+"""CDS client authentication: the JWT authenticator, JWKS cache and replay cache."""

@@ -1,0 +1,1 @@
+"""FHIR data access: the gatherer, bundle and page reading, server URLs."""

@@ -1,0 +1,1 @@
+"""Pure rendering: findings to CDS Hooks cards (summary, detail, suggestions)."""

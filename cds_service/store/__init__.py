@@ -1,0 +1,1 @@
+"""The audit and feedback store: records, the store protocol and its SQLite implementation."""

@@ -1,0 +1,1 @@
+"""HTTP only: routes, body reading and limits, OpenAPI."""
