@@ -1,8 +1,7 @@
-"""Composition root: ``create_app(settings)`` builds the FastAPI app; error translation lives here only."""
+"""Composition root: ``create_app(settings, kb)`` wires everything; error translation lives here only."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,70 +11,60 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cds_service.web import routes as api
-from cds_service.store.sqlite import AuditStore, SqliteAuditStore
 from cds_service.auth.authenticator import ClientAuthenticator
-from cds_service.errors import (
-    AuthenticationFailed,
-    DataUnavailable,
-    InternalError,
-    RequestRejected,
-)
-from cds_service.fhir.gatherer import MedicationGatherer
-from cds_service.cdshooks.models import FeedbackRequest, HookRequest
 from cds_service.cdshooks.intake import first_error
-from cds_service.clinical.lexicon import Lexicon
+from cds_service.cdshooks.registry import HookRegistry
+from cds_service.errors import AuthenticationFailed, DataUnavailable, InternalError, RequestRejected
+from cds_service.fhir.gatherer import MedicationGatherer
 from cds_service.logs import configure_logging
-from cds_service.render.cards import RenderOptions
-from cds_service.rules.engine import SitePolicy
-from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.render.cards import CardRenderer, RenderOptions
+from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
 from cds_service.service import CdsService, ServiceConfig
 from cds_service.settings import Settings
+from cds_service.store.records import AuditStore
+from cds_service.store.sqlite import SqliteAuditStore
+from cds_service.web import routes
+from cds_service.web.body import BodyLimits
+from cds_service.web.openapi import openapi_document
 
 log = logging.getLogger("cds_service.app")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the service. A bad knowledge-base file raises ``RuleSetInvalid`` here, before serving."""
+def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
+    """Build the service. A bad knowledge-base file raises ``RuleSetInvalid`` here, before serving.
+
+    ``kb`` is a knowledge base already loaded (tests share one); the site's overrides are applied to it.
+    """
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    kb = load_knowledge_base(settings.cards_dir)
-    lexicon = Lexicon.from_knowledge_base(kb)
+    compiled = compile_knowledge_base(
+        kb or load_knowledge_base(settings.cards_dir), settings.rule_overrides
+    )
+    registry = HookRegistry.discover()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limits = httpx.Limits(max_connections=settings.fhir_max_connections)
         async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
             store = SqliteAuditStore.open(settings.effective_database_url)
-            app.state.service = build_service(settings, kb, lexicon, client, store)
-            app.state.authenticator = (
-                ClientAuthenticator(settings, client) if settings.auth == "jwt" else None
-            )
-            # Everything built so far (models, schemas, the knowledge base) lives as long as the
-            # process: move it out of the collector's generations, so that a full collection
-            # triggered by a large request body walks only request objects.
-            gc.collect()
-            gc.freeze()
+            app.state.service = build_service(settings, compiled, client, store, registry)
+            app.state.edge = _edge(settings, client)
             try:
                 yield
             finally:
-                gc.unfreeze()
                 await store.close()
 
     app = FastAPI(
         title="Ketamine infusion CDS Hooks service",
-        version=kb.manifest.version,
+        version=compiled.manifest.version,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.authenticator = None
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -83,9 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "Accept"],
         max_age=600,
     )
-    app.include_router(api.router)
+    app.include_router(routes.router)
     _register_error_handlers(app)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     if settings.auth == "off":
         log.warning("CDS_AUTH=off: EHR JWTs are not verified; use only on a trusted network")
     return app
@@ -93,10 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def build_service(
     settings: Settings,
-    kb: KnowledgeBase,
-    lexicon: Lexicon,
+    kb: CompiledKnowledgeBase,
     client: httpx.AsyncClient,
     store: AuditStore,
+    registry: HookRegistry | None = None,
 ) -> CdsService:
     """Wire the use cases from settings; shared by the HTTP app and the command line."""
     gatherer = MedicationGatherer(
@@ -111,19 +100,43 @@ def build_service(
         include_esketamine=settings.trigger_on_esketamine,
         on_data_unavailable=settings.on_data_unavailable,
         deadline_seconds=settings.evaluation_deadline_seconds,
-        render=RenderOptions(
-            source_label=settings.source_label or kb.manifest.source_label,
-            source_url=settings.source_url
-            or (str(kb.manifest.source_url) if kb.manifest.source_url else None),
-            topic_system=kb.manifest.topic_system,
-            override_reason_system=kb.manifest.override_reason_system,
-            selection_behavior=settings.selection_behavior,
-            timezone=settings.timezone,
-            patient_id="",
-        ),
-        policy=SitePolicy(overrides=settings.rule_overrides),
     )
-    return CdsService(config, kb, lexicon, gatherer, store)
+    renderer = CardRenderer(kb, render_options(settings, kb))
+    return CdsService(config, kb, renderer, gatherer, store, registry=registry)
+
+
+def render_options(settings: Settings, kb: CompiledKnowledgeBase) -> RenderOptions:
+    """Card presentation from the settings, falling back to the knowledge base's manifest."""
+    manifest = kb.manifest
+    return RenderOptions(
+        source_label=settings.source_label or manifest.source_label,
+        source_url=settings.source_url
+        or (str(manifest.source_url) if manifest.source_url else None),
+        topic_system=manifest.topic_system,
+        override_reason_system=manifest.override_reason_system,
+        selection_behavior=settings.selection_behavior,
+        timezone=settings.timezone,
+    )
+
+
+def body_limits(settings: Settings) -> BodyLimits:
+    """The JSON body limits of the HTTP routes and the offline ``evaluate`` command alike."""
+    return BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_list_items=settings.max_bundle_entries,
+    )
+
+
+def _edge(settings: Settings, client: httpx.AsyncClient) -> routes.Edge:
+    authenticator = (
+        ClientAuthenticator(settings.auth_config, client) if settings.auth == "jwt" else None
+    )
+    return routes.Edge(
+        limits=body_limits(settings),
+        authenticator=authenticator,
+        public_base_url=settings.public_base_url,
+    )
 
 
 # ------------------------------------------------------------------ errors -> HTTP
@@ -179,17 +192,3 @@ def _register_error_handlers(app: FastAPI) -> None:
             operation_outcome("exception", "Internal error; the event was logged"),
             status_code=500,
         )
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document plus the hook and feedback body schemas (the routes read bodies themselves)."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (HookRequest, FeedbackRequest):
-        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(model_schema.pop("$defs", {}))
-        components[model.__name__] = model_schema
-    app.openapi_schema = schema
-    return schema

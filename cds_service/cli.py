@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from cds_service.errors import CdsError, DataUnavailable, RequestRejected, RuleSetInvalid
-from cds_service.fhir.bundle import is_loopback
-from cds_service.web.body import parse_json
+from cds_service.fhir.urls import is_loopback
 from cds_service.settings import Settings
+from cds_service.web.body import parse_json
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("cds_service.cli")
 
@@ -92,12 +97,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             return 2
     import uvicorn
 
-    from cds_service.app import create_app
-
     if args.workers > 1:
         # Workers import the factory themselves; settings come from the same environment.
         uvicorn.run(
-            "cds_service.app:create_app",
+            "cds_service.cli:serving_app",
             factory=True,
             host=args.host,
             port=args.port,
@@ -105,8 +108,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             log_level="warning",
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(serving_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def serving_app(settings: Settings | None = None) -> FastAPI:
+    """The app as a server runs it: built, then its start-up objects frozen out of the collector."""
+    from cds_service.app import create_app
+
+    app = create_app(settings)
+    # Everything built so far (models, schemas, the knowledge base) lives as long as the process:
+    # move it out of the collector's generations, so that a full collection triggered by a large
+    # request body walks only request objects (measured: p99 108 -> 48 ms at 100 medications).
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,11 +152,9 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         # The same parser and limits as the HTTP route: NaN, too deep or too long is refused alike.
-        payload = parse_json(
-            text.encode("utf-8"),
-            max_depth=settings.max_json_depth,
-            max_list_items=settings.max_bundle_entries,
-        )
+        from cds_service.app import body_limits
+
+        payload = parse_json(text.encode("utf-8"), body_limits(settings))
     except RequestRejected as exc:
         print(
             f"error: {args.request} is not JSON the service accepts: {exc.message}", file=sys.stderr
@@ -165,15 +179,15 @@ async def _evaluate_payload(settings: Settings, payload: object, service_id: str
     import httpx
 
     from cds_service.app import build_service
-    from cds_service.store.sqlite import SqliteAuditStore
-    from cds_service.clinical.lexicon import Lexicon
+    from cds_service.rules.knowledge import compile_knowledge_base
     from cds_service.rules.loader import load_knowledge_base
+    from cds_service.store.sqlite import SqliteAuditStore
 
-    kb = load_knowledge_base(settings.cards_dir)
+    kb = compile_knowledge_base(load_knowledge_base(settings.cards_dir), settings.rule_overrides)
     store = SqliteAuditStore.open(settings.effective_database_url)
     try:
         async with httpx.AsyncClient() as client:
-            service = build_service(settings, kb, Lexicon.from_knowledge_base(kb), client, store)
+            service = build_service(settings, kb, client, store)
             response = await service.evaluate(service_id or settings.service_id, payload)
             return response.to_json_dict()
     finally:
@@ -184,7 +198,8 @@ async def _evaluate_payload(settings: Settings, payload: object, service_id: str
 
 
 def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
-    from cds_service.store.sqlite import SqliteAuditStore, TopicFeedback
+    from cds_service.store.records import TopicFeedback
+    from cds_service.store.sqlite import SqliteAuditStore
 
     async def fetch() -> list[TopicFeedback]:
         store = SqliteAuditStore.open(settings.effective_database_url)

@@ -9,10 +9,13 @@ CdsError
 │   ├── PayloadTooLarge              413
 │   └── UnsupportedMediaType         415
 ├── AuthenticationFailed             401  (bare body; reason only in the log)
+│   └── KeyLookupFailed              no usable key for the token (unknown kid, JWKS unavailable...)
 ├── DataUnavailable                  412  required medication data could not be obtained
 ├── FhirError                        a FHIR server call failed (kept with its status and outcome)
 │   ├── FhirTemporaryError           timeouts, 5xx, 429: may succeed later
 │   └── FhirFatalError               4xx, bodies that are not FHIR JSON
+│       ├── NotSupported             the server does not offer the resource type (404, not-supported)
+│       └── NotFhirJson              JSON that is not the FHIR resource expected
 ├── RuleSetInvalid                   a knowledge-base file is invalid: the app refuses to start
 └── InternalError                    500  an unexpected failure, logged where it happened
 """
@@ -75,6 +78,13 @@ class AuthenticationFailed(CdsError):
         self.jti = jti
 
 
+class KeyLookupFailed(AuthenticationFailed):
+    """No usable key for a token; ``reason`` is an authentication reason code (unknown-kid...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
 class DataUnavailable(CdsError):
     """No source of the patient's medications could be read (CDS Hooks: 412 Precondition Failed)."""
 
@@ -106,6 +116,14 @@ class FhirTemporaryError(FhirError):
 
 class FhirFatalError(FhirError):
     """A 4xx answer, or a body that is not FHIR JSON."""
+
+
+class NotSupported(FhirFatalError):
+    """The server does not offer this resource type (404 on the type, or OperationOutcome not-supported)."""
+
+
+class NotFhirJson(FhirFatalError):
+    """JSON that is not the FHIR resource expected (no resourceType, wrong shape)."""
 
 
 class RuleSetInvalid(CdsError):

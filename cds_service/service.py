@@ -6,16 +6,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from cds_service.cdshooks import prefetch
+from cds_service.cdshooks.discovery import discovery_document
+from cds_service.cdshooks.intake import first_error, parse_hook_request
+from cds_service.cdshooks.models import (
+    Card,
+    CdsResponse,
+    Discovery,
+    FeedbackRequest,
+    HookRequest,
+)
+from cds_service.cdshooks.registry import HookRegistry, HookSpec
 from cds_service.clinical import medications as meds
-from cds_service.clinical import orders
-from cds_service.store.sqlite import AuditedCard, AuditStore, EvaluationRecord
 from cds_service.clinical.types import DataGap, JsonObject, KetamineOrder, MedicationData
 from cds_service.errors import (
     CdsError,
@@ -24,36 +31,14 @@ from cds_service.errors import (
     InternalError,
     UnknownService,
 )
-from cds_service.cdshooks.models import (
-    HOOK_ORDER_SELECT,
-    HOOK_ORDER_SIGN,
-    Card,
-    CdsResponse,
-    Discovery,
-    FeedbackRequest,
-    HookRequest,
-    ServiceDescriptor,
-)
-from cds_service.cdshooks.intake import first_error, parse_hook_request
-from cds_service.clinical.lexicon import Lexicon
 from cds_service.logs import correlation
-from cds_service.render.cards import RenderOptions, render_cards, render_data_gap_card
-from cds_service.rules.engine import Evaluation, SitePolicy, evaluate
-from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.render.cards import CallContext, CardRenderer
+from cds_service.rules.engine import evaluate
+from cds_service.rules.findings import Evaluation
+from cds_service.rules.knowledge import CompiledKnowledgeBase
+from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord
 
 log = logging.getLogger("cds_service.service")
-
-DESCRIPTION = (
-    "Checks the patient's medications (MedicationStatement and MedicationRequest) when an IV ketamine "
-    "infusion is ordered, and returns advisory cards: hold windows before the infusion (benzodiazepines, "
-    "lamotrigine, Z-drugs) and review or monitoring advice for other interacting classes. Advisory only; "
-    "never advises stopping a benzodiazepine abruptly."
-)
-USAGE = (
-    "Send order-select and order-sign with context.draftOrders. Prefetch the templates below or give "
-    "fhirServer (https) and fhirAuthorization so the service can read the medications itself; it answers "
-    "412 when it cannot read any medication list."
-)
 
 
 class MedicationSource(Protocol):
@@ -74,8 +59,6 @@ class ServiceConfig:
     include_esketamine: bool
     on_data_unavailable: str  # "412" | "card"
     deadline_seconds: float
-    render: RenderOptions
-    policy: SitePolicy
 
 
 class CdsService:
@@ -84,38 +67,27 @@ class CdsService:
     def __init__(
         self,
         config: ServiceConfig,
-        kb: KnowledgeBase,
-        lexicon: Lexicon,
+        kb: CompiledKnowledgeBase,
+        renderer: CardRenderer,
         source: MedicationSource,
         store: AuditStore,
+        *,
+        registry: HookRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
         self.kb = kb
-        self.lexicon = lexicon
+        self.renderer = renderer
         self.source = source
         self.store = store
+        self.registry = registry or HookRegistry.discover()
         self.clock = clock
-        self._rule_versions = {rule.id: rule.version for rule in kb.rules}
 
     # ------------------------------------------------------------ discovery
 
     def discovery(self) -> Discovery:
         """One id listed for order-select and order-sign: sign-time cards replace select-time ones."""
-        title = "Ketamine infusion: concomitant medication check"
-        return Discovery(
-            services=[
-                ServiceDescriptor(
-                    hook=hook,
-                    title=title,
-                    description=DESCRIPTION,
-                    id=self.config.service_id,
-                    prefetch=dict(prefetch.TEMPLATES),
-                    usageRequirements=USAGE,
-                )
-                for hook in (HOOK_ORDER_SELECT, HOOK_ORDER_SIGN)
-            ]
-        )
+        return discovery_document(self.registry, self.config.service_id)
 
     def check_service(self, service_id: str) -> None:
         if service_id != self.config.service_id:
@@ -126,11 +98,11 @@ class CdsService:
     async def evaluate(self, service_id: str, payload: Any) -> CdsResponse:
         """Answer one hook call. Raises the domain errors that ``app.py`` maps to HTTP."""
         self.check_service(service_id)
-        request = parse_hook_request(payload)
+        spec, request = parse_hook_request(payload, self.registry)
         with correlation(request.hookInstance):
             started = time.perf_counter()
             try:
-                cards, outcome = await self._cards_for(request)
+                cards, outcome = await self._cards_for(spec, request)
             except DataUnavailable:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
                 await self._audit(request, [], "data-unavailable", started)
@@ -147,10 +119,10 @@ class CdsService:
             )
             return CdsResponse(cards=cards)
 
-    async def _cards_for(self, request: HookRequest) -> tuple[list[Card], str]:
+    async def _cards_for(self, spec: HookSpec, request: HookRequest) -> tuple[list[Card], str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
-        ketamine = await self._ketamine_orders(request, deadline)
+        ketamine = await self._triggers(spec, request, deadline)
         if not ketamine:
             return [], "no-ketamine-order"
         try:
@@ -159,37 +131,30 @@ class CdsService:
             if self.config.on_data_unavailable != "card":
                 raise
             gaps = [DataGap(what="Medication lists", reason=exc.message)]
-            options = self._render_options(request, self.clock())
-            return [render_data_gap_card(gaps, self.kb, options)], "data-unavailable"
-        return self._cards_from_data(request, ketamine[0], data), "cards"
+            return [self.renderer.data_gap_card(gaps)], "data-unavailable"
+        return self._cards_from_data(spec, request, ketamine[0], data), "cards"
 
-    async def _ketamine_orders(
-        self, request: HookRequest, deadline: float
+    async def _triggers(
+        self, spec: HookSpec, request: HookRequest, deadline: float
     ) -> tuple[KetamineOrder, ...]:
-        draft = request.context.draftOrders
-        selections = request.context.selections
-        references = orders.unresolved_medication_references(draft, selections)
+        references = spec.references_to_read(request.context)
         medications: dict[str, JsonObject] = {}
         if references:
             medications = await self.source.read_medications(request, references, deadline=deadline)
-        return orders.find_ketamine_orders(
-            draft,
-            selections,
-            self.lexicon,
-            include_esketamine=self.config.include_esketamine,
-            medications=medications,
+        return spec.find_triggers(
+            request.context, self.kb.lexicon, medications, self.config.include_esketamine
         )
 
     def _cards_from_data(
-        self, request: HookRequest, order: KetamineOrder, data: MedicationData
+        self, spec: HookSpec, request: HookRequest, order: KetamineOrder, data: MedicationData
     ) -> list[Card]:
-        facts = meds.normalise(data.resources, self.lexicon, data.medications)
+        facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
         now = self.clock()
-        evaluation = evaluate(
-            self.kb, facts, order, hook=request.hook, now=now, policy=self.config.policy
-        )
+        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
-        return render_cards(evaluation, order, gaps, self.kb, self._render_options(request, now))
+        # Relative wording on cards ("stopped 2 days ago") is computed against the evaluation time.
+        call = CallContext(patient_id=request.context.patientId, now=now)
+        return self.renderer.cards(evaluation, order, gaps, call)
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:
         # A rule that failed is a class we could not check: say so on a card, never stay silent.
@@ -199,10 +164,6 @@ class CdsService:
             DataGap(what=f"Interaction check {failure.split(':', 1)[0]}", reason="internal error")
             for failure in evaluation.failures
         ]
-
-    def _render_options(self, request: HookRequest, now: datetime) -> RenderOptions:
-        # Relative wording on cards ("stopped 2 days ago") is computed against the evaluation time.
-        return replace(self.config.render, patient_id=request.context.patientId, now=now)
 
     async def _audit(
         self, request: HookRequest, cards: list[Card], outcome: str, started: float
@@ -222,7 +183,7 @@ class CdsService:
 
     def _audited(self, card: Card) -> AuditedCard:
         topic = card.source.topic.code if card.source.topic else "UNKNOWN"
-        version = self._rule_versions.get(topic, 0)
+        version = self.kb.rule_version(topic)
         return AuditedCard(
             uuid=card.uuid, topic=topic, indicator=card.indicator, rule_version=version
         )

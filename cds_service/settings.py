@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cds_service.auth.config import AuthConfig, TrustedIssuer
+from cds_service.rules.overrides import RuleOverride
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -15,36 +18,6 @@ def default_cards_dir() -> Path:
     """The bundled knowledge base: a wheel's packaged copy, else the repository's ``cards/``."""
     bundled = _PACKAGE_DIR / "_bundled_cards"
     return bundled if bundled.is_dir() else _PACKAGE_DIR.parent / "cards"
-
-
-class RuleOverride(BaseModel):
-    """Per-site changes to one class's defaults, keyed by topic code in ``CDS_RULE_OVERRIDES``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool | None = None
-    hold_before_hours: float | None = Field(default=None, ge=0, le=168)
-    resume_after_hours: float | None = Field(default=None, ge=0, le=168)
-    washout_days: int | None = Field(default=None, ge=0, le=365)
-    indicator: Literal["info", "warning", "critical"] | None = None
-    high_dose_mg_per_day: float | None = Field(default=None, gt=0)
-
-
-class TrustedIssuer(BaseModel):
-    """One EHR (JWT issuer) allowed to call the service; exactly one of jwks_url / jwks_file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    jwks_url: str | None = None
-    jwks_file: Path | None = None
-    jku_allowlist: tuple[str, ...] = ()
-    tenants: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _one_key_source(self) -> TrustedIssuer:
-        if (self.jwks_url is None) == (self.jwks_file is None):
-            raise ValueError("give exactly one of jwks_url or jwks_file")
-        return self
 
 
 def _split_csv(value: object) -> object:
@@ -139,6 +112,17 @@ class Settings(BaseSettings):
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValueError(f"timezone: unknown IANA zone {self.timezone!r}") from exc
         return self
+
+    @property
+    def auth_config(self) -> AuthConfig:
+        """The authenticator's configuration."""
+        return AuthConfig(
+            issuers=self.trusted_issuers,
+            algorithms=self.jwt_algorithms,
+            clock_skew_seconds=float(self.jwt_clock_skew_seconds),
+            jwks_min_refresh_seconds=self.jwks_min_refresh_seconds,
+            replay_cache_max_entries=self.replay_cache_max_entries,
+        )
 
     @property
     def effective_database_url(self) -> str:

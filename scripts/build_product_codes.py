@@ -28,6 +28,7 @@ if str(REPO) not in sys.path:
 
 from cds_service.clinical.lexicon import Lexicon  # noqa: E402
 from cds_service.clinical.medications import is_local_product  # noqa: E402
+from cds_service.rules.knowledge import compile_knowledge_base  # noqa: E402
 from cds_service.rules.loader import load_knowledge_base  # noqa: E402
 from cds_service.rules.schema import RXNORM_SYSTEM  # noqa: E402
 
@@ -159,7 +160,7 @@ def build(valuesets: Path, cards_dir: Path, output: Path, generated_on: str | No
     """Generate the table text for ``output`` (not written) from ``valuesets`` and ``cards_dir``."""
     if not valuesets.is_dir():
         raise SystemExit(f"value-set folder not found: {valuesets}")
-    lexicon = Lexicon.from_knowledge_base(load_knowledge_base(cards_dir, product_tables=False))
+    lexicon = compile_knowledge_base(load_knowledge_base(cards_dir, product_tables=False)).lexicon
     sources = read_sources(valuesets, lexicon)
     if generated_on is not None:
         return render(sources, generated_on)

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
-from cds_service.errors import AuthenticationFailed
-from cds_service.auth.jwks import JwksCache, KeyLookupFailed
+from cds_service.auth.config import AuthConfig, TrustedIssuer
+from cds_service.auth.jwks import JwksCache
 from cds_service.auth.replay import InMemoryReplayCache, ReplayCache
-from cds_service.settings import Settings, TrustedIssuer
+from cds_service.errors import AuthenticationFailed, KeyLookupFailed
 
 MAX_TOKEN_CHARS = 16_384
 MAX_JTI_CHARS = 256
@@ -54,22 +54,22 @@ class ClientAuthenticator:
 
     def __init__(
         self,
-        settings: Settings,
+        config: AuthConfig,
         http: httpx.AsyncClient,
         *,
         replay_cache: ReplayCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._issuers = settings.trusted_issuers
-        # settings already refuses symmetric algorithms; refuse them here too, whatever is configured.
-        self._algorithms = frozenset(a for a in settings.jwt_algorithms if _is_asymmetric(a))
-        self._skew = float(settings.jwt_clock_skew_seconds)
+        self._issuers = config.issuers
+        # The settings already refuse symmetric algorithms; refuse them here too, whatever is configured.
+        self._algorithms = frozenset(a for a in config.algorithms if _is_asymmetric(a))
+        self._skew = float(config.clock_skew_seconds)
         self._clock = clock
         self._keys = JwksCache(
-            http, min_refresh_seconds=settings.jwks_min_refresh_seconds, clock=clock
+            http, min_refresh_seconds=config.jwks_min_refresh_seconds, clock=clock
         )
         self._replay = replay_cache or InMemoryReplayCache(
-            settings.replay_cache_max_entries, skew_seconds=self._skew, clock=clock
+            config.replay_cache_max_entries, skew_seconds=self._skew, clock=clock
         )
 
     async def authenticate(self, authorization: str | None, audience: str) -> VerifiedClient:

@@ -14,19 +14,13 @@ from typing import Any
 import httpx
 import jwt
 
+from cds_service.errors import KeyLookupFailed
+
 logger = logging.getLogger(__name__)
 
 MAX_JWKS_BYTES = 256_000
 FETCH_TIMEOUT = httpx.Timeout(5.0)
 _SIGNING_KEY_TYPES = frozenset({"EC", "RSA"})
-
-
-class KeyLookupFailed(Exception):
-    """No usable key: ``reason`` is an authentication reason code (unknown-kid, jwks-unavailable...)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

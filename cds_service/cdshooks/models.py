@@ -40,12 +40,17 @@ class FhirAuthorization(_Inbound):
     patient: str | None = None
 
 
-class OrderContext(_Inbound):
-    """Context of order-sign and order-select (and legacy medication-prescribe, mapped onto it)."""
+class HookContext(_Inbound):
+    """What every hook's context carries; each hook's own model (``cdshooks.hooks``) extends it."""
 
     userId: str = Field(min_length=1)
     patientId: str = Field(min_length=1)
     encounterId: str | None = None
+
+
+class OrderContext(HookContext):
+    """Context of order-sign and order-select (and legacy medication-prescribe, mapped onto it)."""
+
     draftOrders: dict[str, Any]
     selections: tuple[str, ...] | None = None
 
@@ -55,7 +60,8 @@ class HookRequest(_Inbound):
     hookInstance: str = Field(min_length=1, max_length=128)
     fhirServer: str | None = None
     fhirAuthorization: FhirAuthorization | None = None
-    context: OrderContext
+    # Validated by the hook's own context model at intake; a subclass instance of HookContext.
+    context: HookContext
     prefetch: dict[str, Any] | None = None
 
 

@@ -12,9 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
-from cds_service.rules.knowledge import KnowledgeBase
-from cds_service.rules.schema import KetamineTerms, Member
-
 RXNORM = "rxnorm"
 SNOMED = "snomed"
 KetamineKind = Literal["ketamine", "esketamine"]
@@ -102,7 +99,34 @@ class TermTable(Generic[_V]):
 
 
 _NONE: frozenset[str] = frozenset()
-_TEXT_MEMO_SIZE = 20_000
+# Drug names recur across patients (a clinic's lists repeat the same few hundred products), so text
+# look-ups are memoised: a pure function of the text, bounded, in process memory only, never logged
+# or persisted; cleared whole when full (cheaper than LRU bookkeeping per call).
+TEXT_MEMO_SIZE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class MemberTerms:
+    """The codes and names of one ingredient in one class, as the knowledge base lists them."""
+
+    topic: str
+    ingredient: str  # canonical lower-case name ("clonazepam")
+    rxnorm: tuple[str, ...] = ()  # ingredient and product codes
+    snomed: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # the ingredient name, brands and synonyms
+
+
+@dataclass(frozen=True, slots=True)
+class KetamineVocabulary:
+    """How a draft order or service is recognised as ketamine (or esketamine)."""
+
+    rxnorm: tuple[str, ...]
+    snomed: tuple[str, ...]
+    names: tuple[str, ...]
+    esketamine_rxnorm: tuple[str, ...] = ()
+    esketamine_snomed: tuple[str, ...] = ()
+    esketamine_names: tuple[str, ...] = ()
+    infusion_terms: tuple[str, ...] = ()  # words that make a ServiceRequest a ketamine infusion
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,42 +136,38 @@ class Lexicon:
     codes: Mapping[tuple[str, str], frozenset[str]]  # (system kind, code) -> ingredients
     terms: TermTable[frozenset[str]]  # ingredient names, brands, synonyms -> ingredients
     classes: Mapping[str, tuple[str, ...]]  # ingredient -> topic codes
-    members: Mapping[tuple[str, str], Member]  # (topic, ingredient) -> member
     ketamine_codes: Mapping[tuple[str, str], KetamineKind]
     ketamine_terms: TermTable[KetamineKind]
     infusion_terms: tuple[frozenset[str], ...]  # each term as its set of words
-    # Drug names recur across patients, so text lookups are memoised. In process memory only, bounded,
-    # never logged or persisted; cleared whole when full (cheaper than LRU bookkeeping per call).
     _text_memo: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_knowledge_base(cls, kb: KnowledgeBase) -> Lexicon:
-        """Compile the lexicon from every active rule's members and the manifest's ketamine terms."""
+    def build(
+        cls,
+        members: Iterable[MemberTerms],
+        ketamine: KetamineVocabulary,
+        product_codes: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> Lexicon:
+        """Compile the look-up tables (start-up only). ``product_codes`` maps RxNorm product codes
+        (SCD/SBD/GPCK/BPCK) to ingredient names; only ingredients of ``members`` are indexed."""
         codes: dict[tuple[str, str], set[str]] = defaultdict(set)
         terms: list[tuple[str, frozenset[str]]] = []
         classes: dict[str, list[str]] = defaultdict(list)
-        members: dict[tuple[str, str], Member] = {}
-        for rule in kb.active_rules:
-            for member in rule.members:
-                _add_member(member, codes, terms)
-                if rule.id not in classes[member.name]:
-                    classes[member.name].append(rule.id)
-                members[(rule.id, member.name)] = member
-        for code, names in kb.product_codes.items():  # cards/valuesets: RxNorm SCD/SBD/GPCK/BPCK
-            active = [name for name in names if name in classes]
-            if active:
-                codes[(RXNORM, code)].update(active)
-        ketamine = kb.manifest.ketamine
+        for member in members:
+            _add_member(member, codes, terms)
+            if member.topic not in classes[member.ingredient]:
+                classes[member.ingredient].append(member.topic)
+        for code, names in (product_codes or {}).items():
+            known = [name for name in names if name in classes]
+            if known:
+                codes[(RXNORM, code)].update(known)
         return cls(
             codes={key: frozenset(value) for key, value in codes.items()},
             terms=TermTable.build(terms, frozenset.union),
             classes={key: tuple(value) for key, value in classes.items()},
-            members=members,
             ketamine_codes=_ketamine_codes(ketamine),
             ketamine_terms=_ketamine_terms(ketamine),
-            infusion_terms=tuple(
-                frozenset(_WORD.findall(term.lower())) for term in ketamine.infusion_service_terms
-            ),
+            infusion_terms=tuple(frozenset(words_of(term)) for term in ketamine.infusion_terms),
         )
 
     def ingredients_for_code(self, system: str, code: str) -> frozenset[str]:
@@ -162,7 +182,7 @@ class Lexicon:
             return known
         found = tuple(self.terms.find(words_of(text)))
         result = frozenset().union(*found) if len(found) > 1 else (found[0] if found else _NONE)
-        if len(memo) >= _TEXT_MEMO_SIZE:
+        if len(memo) >= TEXT_MEMO_SIZE:
             memo.clear()
         memo[text] = result
         return result
@@ -170,10 +190,6 @@ class Lexicon:
     def classes_for(self, ingredient: str) -> tuple[str, ...]:
         """Topic codes of the active classes this ingredient belongs to."""
         return self.classes.get(ingredient, ())
-
-    def member(self, topic: str, ingredient: str) -> Member | None:
-        """The knowledge-base entry of an ingredient within one class, if it is a member."""
-        return self.members.get((topic, ingredient))
 
     def is_ketamine_code(self, system: str, code: str) -> KetamineKind | None:
         """Whether a coding is ketamine or esketamine (ingredient, product or SNOMED CT code)."""
@@ -196,20 +212,19 @@ class Lexicon:
 
 
 def _add_member(
-    member: Member,
+    member: MemberTerms,
     codes: dict[tuple[str, str], set[str]],
     terms: list[tuple[str, frozenset[str]]],
 ) -> None:
-    rxnorm_codes = ((member.rxcui,) if member.rxcui else ()) + member.product_codes
-    for code in rxnorm_codes:
-        codes[(RXNORM, code)].add(member.name)
+    for code in member.rxnorm:
+        codes[(RXNORM, code)].add(member.ingredient)
     for code in member.snomed:
-        codes[(SNOMED, code)].add(member.name)
-    ingredient = frozenset((member.name,))
-    terms.extend((term, ingredient) for term in (member.name, *member.brands, *member.synonyms))
+        codes[(SNOMED, code)].add(member.ingredient)
+    ingredient = frozenset((member.ingredient,))
+    terms.extend((term, ingredient) for term in (member.ingredient, *member.names))
 
 
-def _ketamine_terms(terms: KetamineTerms) -> TermTable[KetamineKind]:
+def _ketamine_terms(terms: KetamineVocabulary) -> TermTable[KetamineKind]:
     def prefer_ketamine(old: KetamineKind, new: KetamineKind) -> KetamineKind:
         return "ketamine" if "ketamine" in (old, new) else "esketamine"
 
@@ -218,13 +233,13 @@ def _ketamine_terms(terms: KetamineTerms) -> TermTable[KetamineKind]:
     return TermTable.build(names, prefer_ketamine)
 
 
-def _ketamine_codes(terms: KetamineTerms) -> dict[tuple[str, str], KetamineKind]:
+def _ketamine_codes(terms: KetamineVocabulary) -> dict[tuple[str, str], KetamineKind]:
     codes: dict[tuple[str, str], KetamineKind] = {}
-    for code in terms.esketamine_rxcui:
+    for code in terms.esketamine_rxnorm:
         codes[(RXNORM, code)] = "esketamine"
     for code in terms.esketamine_snomed:
         codes[(SNOMED, code)] = "esketamine"
-    for code in (*terms.rxcui, *terms.product_codes):
+    for code in terms.rxnorm:
         codes[(RXNORM, code)] = "ketamine"
     for code in terms.snomed:
         codes[(SNOMED, code)] = "ketamine"

@@ -6,9 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from cds_service.clinical.types import JsonObject, KetamineOrder
-from cds_service.clinical.lexicon import KetamineKind, Lexicon
-from cds_service.clinical.medications import (
+from cds_service.clinical.fhirjson import (
     as_dict,
     as_list,
     as_str,
@@ -19,6 +17,8 @@ from cds_service.clinical.medications import (
     medication_concepts,
     resolve_reference,
 )
+from cds_service.clinical.lexicon import KetamineKind, Lexicon
+from cds_service.clinical.types import JsonObject, KetamineOrder
 
 # DSTU2 clients send MedicationOrder; its medication[x] has the same shape as MedicationRequest's.
 MEDICATION_ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from cds_service.clinical.types import JsonObject
-from cds_service.errors import FhirFatalError, FhirTemporaryError
+from cds_service.errors import FhirFatalError, FhirTemporaryError, NotFhirJson, NotSupported
+from cds_service.fhir.urls import same_origin
 
 NOT_SUPPORTED = "not-supported"
 MISSING: object = object()  # a prefetch key the EHR left out
-
-
-class NotSupported(FhirFatalError):
-    """The server does not offer this resource type (404 on the type, or OperationOutcome not-supported)."""
-
-
-class NotFhirJson(ValueError):
-    """JSON that is not the FHIR resource expected (no resourceType, wrong shape)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,46 +129,6 @@ def describe(body: object) -> str:
         kind = body.get("resourceType")
         return kind if isinstance(kind, str) else "a JSON object without resourceType"
     return f"a JSON {type(body).__name__}"
-
-
-# ---------------------------------------------------------------- server URLs
-
-
-def resolve(url: str, base: str) -> str:
-    """A possibly relative link, made absolute against the FHIR base."""
-    return urljoin(base + "/", url)
-
-
-def same_origin(url: str, base: str) -> bool:
-    """Same scheme, host and port: the only URLs the request's token may be sent to."""
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and bool(a.hostname)
-
-
-def host_and_path(url: str) -> str:
-    """What may be logged about a URL: never the query string (it carries the patient id)."""
-    parts = urlsplit(url)
-    return f"{parts.hostname or '?'}{parts.path}"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def refusal_reason(fhir_server: str, *, allow_insecure: bool) -> str | None:
-    """Why ``fhir_server`` must not receive the patient's token, or None when it may."""
-    parts = urlsplit(fhir_server)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "fhirServer is not an http(s) URL"
-    if parts.scheme == "https" or allow_insecure or is_loopback(parts.hostname):
-        return None
-    # CDS Hooks: fhirServer must be https when real data travels; plain http only on loopback for testing.
-    return "fhirServer is not https (plain http is only allowed for loopback addresses)"
 
 
 # ---------------------------------------------------------------- answers

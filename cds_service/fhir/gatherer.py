@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from cds_service.fhir import bundle as fb
-from cds_service.clinical.types import DataGap, JsonObject, MedicationData, Origin, SourcedResource
-from cds_service.errors import DataUnavailable, FhirError, FhirFatalError, FhirTemporaryError
 from cds_service.cdshooks.models import HookRequest
 from cds_service.cdshooks.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
+from cds_service.clinical.types import DataGap, JsonObject, MedicationData, Origin, SourcedResource
+from cds_service.errors import (
+    DataUnavailable,
+    FhirError,
+    FhirFatalError,
+    FhirTemporaryError,
+    NotFhirJson,
+    NotSupported,
+)
+from cds_service.fhir import bundle as fb
+from cds_service.fhir import urls
 
 log = logging.getLogger("cds_service.fhir.gatherer")
 
@@ -206,7 +214,7 @@ class MedicationGatherer:
                     result.gap(stop)
                 return
             remaining = self._max_entries - len(result.resources)
-            body = await self._get(server, fb.resolve(page.next_url, server.base))
+            body = await self._get(server, urls.resolve(page.next_url, server.base))
             page = self._page(body, query.resource_type, remaining)
 
     def _take(self, result: _KeyResult, page: fb.BundlePage, key: str, origin: Origin) -> None:
@@ -227,14 +235,14 @@ class MedicationGatherer:
             return f"more than {cap} pages, only the first {cap} read"
         if server is None:
             return "more pages exist but there is no usable fhirServer to read them from"
-        if not fb.same_origin(fb.resolve(page.next_url, server.base), server.base):
+        if not urls.same_origin(urls.resolve(page.next_url, server.base), server.base):
             return "the next-page link points at another server; not followed with the token"
         return None
 
     def _page(self, body: JsonObject, resource_type: str, limit: int) -> fb.BundlePage:
         try:
             return fb.read_page(body, resource_type, limit)
-        except fb.NotFhirJson as exc:
+        except NotFhirJson as exc:
             raise FhirFatalError(f"FHIR server sent {exc}") from exc
 
     # ------------------------------------------------------------ HTTP
@@ -244,8 +252,8 @@ class MedicationGatherer:
         try:
             return await self._get(server, f"{server.base}/{query.relative_url}")
         except FhirFatalError as exc:
-            if isinstance(exc, fb.NotSupported) or exc.status_code == 404:
-                self._log_unsupported(fb.host_and_path(server.base), query.resource_type)
+            if isinstance(exc, NotSupported) or exc.status_code == 404:
+                self._log_unsupported(urls.host_and_path(server.base), query.resource_type)
                 return None
             raise
 
@@ -293,7 +301,7 @@ class MedicationGatherer:
             raise self._logged(url, exc) from None
 
     def _logged(self, url: str, exc: FhirError) -> FhirError:
-        log.warning("FHIR GET %s failed: %s", fb.host_and_path(url), exc.message)
+        log.warning("FHIR GET %s failed: %s", urls.host_and_path(url), exc.message)
         return exc
 
     def _log_unsupported(self, where: str, resource_type: str) -> None:
@@ -306,7 +314,7 @@ class MedicationGatherer:
     def _server(self, request: HookRequest) -> tuple[_Server | None, str]:
         if not request.fhirServer:
             return None, _NO_SERVER
-        refusal = fb.refusal_reason(request.fhirServer, allow_insecure=self._allow_insecure)
+        refusal = urls.refusal_reason(request.fhirServer, allow_insecure=self._allow_insecure)
         if refusal is not None:
             return None, refusal
         headers = {"Accept": "application/fhir+json"}

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 from uuid import uuid4
 
-from cds_service.clinical.types import DataGap, KetamineOrder
 from cds_service.cdshooks.models import Card, Coding, Link, Source, Suggestion
+from cds_service.clinical.types import DataGap, KetamineOrder
 from cds_service.render.detail import detail_markdown, hold_sentence, hours, join_names, zone
-from cds_service.rules.engine import SEVERITY, Evaluation, Finding, held_matches
-from cds_service.rules.knowledge import KnowledgeBase
-from cds_service.rules.schema import RuleSpec
 from cds_service.render.suggestions import SuggestionContext, build_suggestion
+from cds_service.rules.findings import SEVERITY, Evaluation, Finding, held_matches
+from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase
+from cds_service.rules.schema import RuleSpec
 
 SUMMARY_MAX = 139
 HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"
@@ -36,9 +36,7 @@ class RenderOptions:
     selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
     # IANA name for the clock times shown; None shows them in the offset the infusion start was given in.
     timezone: str | None = None
-    patient_id: str = ""
     new_uuid: Callable[[], str] = field(default=_new_uuid)
-    now: datetime | None = None  # evaluation time, for "stopped 2 days ago"
 
     @classmethod
     def for_knowledge_base(cls, kb: KnowledgeBase, **changes: Any) -> RenderOptions:
@@ -53,18 +51,71 @@ class RenderOptions:
         return cls(**(values | changes))
 
 
-def render_cards(
-    evaluation: Evaluation,
-    order: KetamineOrder,
-    gaps: Sequence[DataGap],
-    kb: KnowledgeBase,
-    options: RenderOptions,
-) -> list[Card]:
-    """One card per finding, plus a data-gap card when something could not be checked; urgent first."""
-    cards = [render_finding(finding, order, options) for finding in evaluation.findings]
-    if gaps:
-        cards.append(render_data_gap_card(gaps, kb, options))
-    return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What one hook call adds to the static options: whose cards, and when."""
+
+    patient_id: str
+    now: datetime | None = None  # evaluation time, for "stopped 2 days ago"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleParts:
+    """The parts of a rule's card that depend only on the knowledge base and the site's options."""
+
+    source: Source
+    override_reasons: tuple[Coding, ...]
+    links: tuple[Link, ...]
+
+
+class CardRenderer:
+    """Renders findings as cards; the static parts of every rule's card are built once, here."""
+
+    def __init__(self, kb: CompiledKnowledgeBase, options: RenderOptions) -> None:
+        self.kb = kb
+        self.options = options
+        self._parts = {rule.id: _rule_parts(rule, options) for rule in kb.rules}
+
+    def cards(
+        self,
+        evaluation: Evaluation,
+        order: KetamineOrder,
+        gaps: Sequence[DataGap],
+        call: CallContext,
+    ) -> list[Card]:
+        """One card per finding, plus a data-gap card when something could not be checked; urgent first."""
+        cards = [self.finding_card(finding, order, call) for finding in evaluation.findings]
+        if gaps:
+            cards.append(self.data_gap_card(gaps))
+        return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
+
+    def parts(self, rule: RuleSpec) -> RuleParts:
+        """The rule's compiled parts (built now for a rule the knowledge base does not hold)."""
+        parts = self._parts.get(rule.id)
+        return parts if parts is not None else _rule_parts(rule, self.options)
+
+    def finding_card(self, finding: Finding, order: KetamineOrder, call: CallContext) -> Card:
+        """The card for one interacting class."""
+        return render_finding(finding, order, self.parts(finding.rule), self.options, call)
+
+    def data_gap_card(self, gaps: Sequence[DataGap]) -> Card:
+        """The card saying what could not be checked; the medication list may be incomplete."""
+        rule = self.kb.data_gap_rule
+        parts = self.parts(rule) if rule is not None else None
+        return render_data_gap_card(gaps, rule, parts, self.options)
+
+
+def _rule_parts(rule: RuleSpec, options: RenderOptions) -> RuleParts:
+    topic = Coding(system=options.topic_system, code=rule.id, display=rule.title)
+    by_url = {str(ref.url): ref.citation for ref in rule.evidence.references}  # one link per URL
+    return RuleParts(
+        source=Source(label=options.source_label, url=options.source_url, topic=topic),
+        override_reasons=tuple(
+            Coding(system=options.override_reason_system, code=r.code, display=r.display)
+            for r in rule.override_reasons
+        ),
+        links=tuple(Link(label=truncate(label, 100), url=url) for url, label in by_url.items()),
+    )
 
 
 def display_zone(name: str | None, order: KetamineOrder) -> tzinfo:
@@ -76,23 +127,28 @@ def display_zone(name: str | None, order: KetamineOrder) -> tzinfo:
     return UTC
 
 
-def render_finding(finding: Finding, order: KetamineOrder, options: RenderOptions) -> Card:
+def render_finding(
+    finding: Finding,
+    order: KetamineOrder,
+    parts: RuleParts,
+    options: RenderOptions,
+    call: CallContext,
+) -> Card:
     """The card for one interacting class."""
-    rule = finding.rule
     tz = display_zone(options.timezone, order)
     drugs = drug_names(finding)
     uuid = options.new_uuid()
-    suggestions = _suggestions(finding, order, options, tz)
+    suggestions = _suggestions(finding, order, options, call, tz)
     return Card(
         uuid=uuid,
         summary=summary_text(finding, drugs),
-        detail=detail_markdown(finding, drugs, options.now, tz),
+        detail=detail_markdown(finding, drugs, call.now, tz),
         indicator=finding.indicator,
-        source=_source(rule, options),
+        source=parts.source,
         suggestions=suggestions or None,
         selectionBehavior=options.selection_behavior if suggestions else None,
-        overrideReasons=_override_reasons(rule, options),
-        links=_links(finding),
+        overrideReasons=list(parts.override_reasons),
+        links=_links(finding, parts),
         extension=_hold_extension(finding, tz),
     )
 
@@ -154,54 +210,8 @@ def truncate(text: str, limit: int) -> str:
 # ---------------------------------------------------------------- card parts
 
 
-# The parts of a card that depend only on the knowledge base are built once per rule and reused:
-# keyed by the identity of the (frozen) rule data they come from, which site overrides share.
-_PARTS: dict[tuple[str, int, str], tuple[object, Any]] = {}
-
-
-def _cached(kind: str, owner: object, variant: str, build: Callable[[], Any]) -> Any:
-    key = (kind, id(owner), variant)
-    hit = _PARTS.get(key)
-    if hit is not None and hit[0] is owner:
-        return hit[1]
-    value = build()
-    if len(_PARTS) > 1024:
-        _PARTS.clear()
-    _PARTS[key] = (owner, value)
-    return value
-
-
-def _source(rule: RuleSpec, options: RenderOptions) -> Source:
-    def build() -> Source:
-        topic = Coding(system=options.topic_system, code=rule.id, display=rule.title)
-        return Source(label=options.source_label, url=options.source_url, topic=topic)
-
-    variant = (
-        f"{rule.id}|{rule.title}|{options.topic_system}|{options.source_label}|{options.source_url}"
-    )
-    source: Source = _cached("source", rule.evidence, variant, build)
-    return source
-
-
-def _override_reasons(rule: RuleSpec, options: RenderOptions) -> list[Coding]:
-    system = options.override_reason_system
-
-    def build() -> tuple[Coding, ...]:
-        return tuple(
-            Coding(system=system, code=r.code, display=r.display) for r in rule.override_reasons
-        )
-
-    return list(_cached("reasons", rule.override_reasons, system, build))
-
-
-def _links(finding: Finding) -> list[Link] | None:
-    references = finding.rule.evidence.references
-
-    def build() -> tuple[Link, ...]:
-        by_url = {str(ref.url): ref.citation for ref in references}  # one link per URL
-        return tuple(Link(label=truncate(label, 100), url=url) for url, label in by_url.items())
-
-    links: list[Link] = list(_cached("links", references, "", build))
+def _links(finding: Finding, parts: RuleParts) -> list[Link] | None:
+    links = list(parts.links)
     if finding.dose is not None and all(link.url != finding.dose.equivalence_url for link in links):
         links.append(
             Link(label="Benzodiazepine equivalence table", url=finding.dose.equivalence_url)
@@ -210,7 +220,7 @@ def _links(finding: Finding) -> list[Link] | None:
 
 
 def _suggestions(
-    finding: Finding, order: KetamineOrder, options: RenderOptions, tz: tzinfo
+    finding: Finding, order: KetamineOrder, options: RenderOptions, call: CallContext, tz: tzinfo
 ) -> list[Suggestion]:
     hold = finding.hold
     held = join_names(
@@ -218,7 +228,7 @@ def _suggestions(
     )
     context = SuggestionContext(
         order=order,
-        patient_id=options.patient_id,
+        patient_id=call.patient_id,
         hold_instruction=f"Ketamine infusion: {hold_sentence(hold, held, tz)}" if hold else None,
         new_uuid=options.new_uuid,
     )
@@ -266,10 +276,12 @@ def _hold_extension(finding: Finding, tz: tzinfo) -> dict[str, Any] | None:
 
 
 def render_data_gap_card(
-    gaps: Sequence[DataGap], kb: KnowledgeBase, options: RenderOptions
+    gaps: Sequence[DataGap],
+    rule: RuleSpec | None,
+    parts: RuleParts | None,
+    options: RenderOptions,
 ) -> Card:
     """The card saying what could not be checked; the medication list may be incomplete."""
-    rule = _data_gap_rule(kb)
     lines = [f"- **{gap.what}**: {gap.reason}" for gap in gaps] or ["- (no detail given)"]
     detail = [
         "**Could not check**",
@@ -277,7 +289,7 @@ def render_data_gap_card(
         "The patient's medication list may be incomplete: interacting medications may be missing "
         "from these cards. Review the medication list before the ketamine infusion.",
     ]
-    if rule is None:
+    if rule is None or parts is None:
         return _fallback_gap_card(detail, options)
     detail.append(rule.recommendation.strip())
     return Card(
@@ -285,19 +297,10 @@ def render_data_gap_card(
         summary=truncate(rule.summary.default.replace("{drugs}", "medications"), SUMMARY_MAX),
         detail="\n\n".join(detail),
         indicator=rule.indicator.default,
-        source=_source(rule, options),
-        overrideReasons=_override_reasons(rule, options),
-        links=[
-            Link(label=truncate(r.citation, 100), url=str(r.url)) for r in rule.evidence.references
-        ],
+        source=parts.source,
+        overrideReasons=list(parts.override_reasons),
+        links=list(parts.links) or None,
     )
-
-
-def _data_gap_rule(kb: KnowledgeBase) -> RuleSpec | None:
-    for rule in kb.rules:
-        if rule.kind == "data-gap" and rule.status == "active":
-            return rule
-    return None
 
 
 def _fallback_gap_card(detail: list[str], options: RenderOptions) -> Card:

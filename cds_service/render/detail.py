@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cds_service.clinical.types import MedicationFact, as_aware
-from cds_service.rules.engine import (
+from cds_service.rules.findings import (
     CombinationAlert,
     DoseAssessment,
     Finding,

@@ -13,8 +13,8 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
-from cds_service.clinical.types import JsonObject, KetamineOrder
 from cds_service.cdshooks.models import Action, Suggestion
+from cds_service.clinical.types import JsonObject, KetamineOrder
 from cds_service.rules.schema import SuggestionSpec
 
 SNOMED = "http://snomed.info/sct"

@@ -1,15 +1,25 @@
-"""The loaded knowledge base: manifest, class rules and their cases, frozen after start-up."""
+"""The knowledge base: as loaded from ``cards/``, and compiled once at start-up for the pure core.
+
+``KnowledgeBase`` is what the files say. ``CompiledKnowledgeBase`` is what a running service reads: site
+overrides applied, only the rules and combinations that can fire, member indexes and the medication
+lexicon built. Both are immutable; nothing in the core keeps a cache of its own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from cds_service.rules.schema import CaseFile, Manifest, RuleSpec
+from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms
+from cds_service.rules.overrides import RuleOverride, effective_rule
+from cds_service.rules.schema import CaseFile, Combination, Manifest, Member, RuleSpec
 
 
 @dataclass(frozen=True, slots=True)
 class KnowledgeBase:
+    """The files of ``cards/`` as validated by the loader."""
+
     manifest: Manifest
     rules: tuple[RuleSpec, ...]
     cases: Mapping[str, CaseFile] = field(default_factory=dict)
@@ -28,3 +38,98 @@ class KnowledgeBase:
             if rule.id == topic:
                 return rule
         raise KeyError(topic)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledKnowledgeBase:
+    """The knowledge base a running service uses, with one site's overrides applied."""
+
+    source: KnowledgeBase
+    rules: tuple[RuleSpec, ...]  # every rule, overrides applied (a disabled one is a draft)
+    interaction_rules: tuple[RuleSpec, ...]  # the active interaction classes, in file order
+    data_gap_rule: RuleSpec | None
+    combinations: tuple[Combination, ...]  # those the site has not disabled
+    lexicon: Lexicon
+    _members: Mapping[str, Mapping[str, Member]]  # topic -> ingredient name -> member
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.source.manifest
+
+    @property
+    def digest(self) -> str:
+        return self.source.digest
+
+    def members(self, topic: str) -> Mapping[str, Member]:
+        """The members of one class by canonical ingredient name (empty for an unknown topic)."""
+        return self._members.get(topic, MappingProxyType({}))
+
+    def rule(self, topic: str) -> RuleSpec:
+        """The effective rule with this topic code; KeyError when there is none."""
+        for rule in self.rules:
+            if rule.id == topic:
+                return rule
+        raise KeyError(topic)
+
+    def rule_version(self, topic: str) -> int:
+        """The version of a topic's rule, 0 when the topic is not a rule (audit records carry it)."""
+        try:
+            return self.rule(topic).version
+        except KeyError:
+            return 0
+
+
+def compile_knowledge_base(
+    kb: KnowledgeBase, overrides: Mapping[str, RuleOverride] | None = None
+) -> CompiledKnowledgeBase:
+    """Apply a site's overrides and build every index the core reads (start-up only)."""
+    overrides = overrides or {}
+    rules = tuple(effective_rule(rule, overrides.get(rule.id)) for rule in kb.rules)
+    active = tuple(rule for rule in rules if rule.status == "active")
+    interaction = tuple(rule for rule in active if rule.kind == "interaction")
+    return CompiledKnowledgeBase(
+        source=kb,
+        rules=rules,
+        interaction_rules=interaction,
+        data_gap_rule=next((rule for rule in active if rule.kind == "data-gap"), None),
+        combinations=tuple(c for c in kb.manifest.combinations if _enabled(c.id, overrides)),
+        lexicon=Lexicon.build(
+            _member_terms(interaction), _ketamine_terms(kb.manifest), kb.product_codes
+        ),
+        _members=MappingProxyType(
+            {
+                rule.id: MappingProxyType({member.name: member for member in rule.members})
+                for rule in interaction
+            }
+        ),
+    )
+
+
+def _enabled(topic: str, overrides: Mapping[str, RuleOverride]) -> bool:
+    override = overrides.get(topic)
+    return override is None or override.enabled is not False
+
+
+def _member_terms(rules: tuple[RuleSpec, ...]) -> Iterator[MemberTerms]:
+    for rule in rules:
+        for member in rule.members:
+            yield MemberTerms(
+                topic=rule.id,
+                ingredient=member.name,
+                rxnorm=((member.rxcui,) if member.rxcui else ()) + member.product_codes,
+                snomed=member.snomed,
+                names=(*member.brands, *member.synonyms),
+            )
+
+
+def _ketamine_terms(manifest: Manifest) -> KetamineVocabulary:
+    terms = manifest.ketamine
+    return KetamineVocabulary(
+        rxnorm=(*terms.rxcui, *terms.product_codes),
+        snomed=terms.snomed,
+        names=terms.names,
+        esketamine_rxnorm=terms.esketamine_rxcui,
+        esketamine_snomed=terms.esketamine_snomed,
+        esketamine_names=terms.esketamine_names,
+        infusion_terms=terms.infusion_service_terms,
+    )

@@ -1,9 +1,4 @@
-"""The audit and feedback store: a Protocol, and the embedded SQLite implementation.
-
-What is kept: one record per evaluation (hookInstance, time, service, topics fired, card uuids, knowledge-base
-version) and the clinicians' feedback. Never a patient identifier, a token, or free-text comments (a comment may
-name the patient): only whether one was given.
-"""
+"""The embedded audit and feedback store: one SQLite file, created and migrated on open."""
 
 from __future__ import annotations
 
@@ -13,56 +8,13 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from cds_service.cdshooks.models import FeedbackItem
+from cds_service.store.records import EvaluationRecord, TopicFeedback
 
 log = logging.getLogger("cds_service.store.sqlite")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditedCard:
-    uuid: str
-    topic: str
-    indicator: str
-    rule_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class EvaluationRecord:
-    hook_instance: str
-    service_id: str
-    hook: str
-    evaluated_at: datetime
-    outcome: str  # "cards" | "no-ketamine-order" | "data-unavailable"
-    kb_version: str
-    kb_digest: str
-    cards: tuple[AuditedCard, ...]
-    duration_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class TopicFeedback:
-    topic: str
-    cards_shown: int
-    accepted: int
-    overridden: int
-    override_reasons: tuple[tuple[str, int], ...]  # (reason code or "(none given)", count)
-
-
-class AuditStore(Protocol):
-    """What the service needs from a store; a PostgreSQL store implements the same four calls."""
-
-    async def record_evaluation(self, record: EvaluationRecord) -> None: ...
-
-    async def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int: ...
-
-    async def feedback_report(self) -> list[TopicFeedback]: ...
-
-    async def close(self) -> None: ...
 
 
 _MIGRATIONS: tuple[str, ...] = (

@@ -1,15 +1,45 @@
-"""Reading a request body as JSON within limits: size, nesting depth and list lengths."""
+"""Reading a request body as JSON within limits: content type, size, nesting depth and list lengths."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 
-from cds_service.errors import HookRequestInvalid, PayloadTooLarge
+from cds_service.errors import HookRequestInvalid, PayloadTooLarge, UnsupportedMediaType
 
 
-def parse_json(body: bytes, *, max_depth: int, max_list_items: int) -> Any:
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """The body limits of every route that reads JSON (``CDS_MAX_*`` settings)."""
+
+    max_bytes: int = 5_000_000
+    max_depth: int = 64
+    max_list_items: int = 5_000
+
+
+async def read_json(request: Request, limits: BodyLimits) -> Any:
+    """The body as JSON, refusing non-JSON content types and bodies over the size limit."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not '{content_type[:80]}'"
+        )
+    limit = limits.max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body larger than {limit} bytes")
+    return parse_json(bytes(body), limits)
+
+
+def parse_json(body: bytes, limits: BodyLimits) -> Any:
     """Parse ``body``; malformed JSON, too deep a nesting or too long a list raise a 4xx error.
 
     Everything the service may echo or walk generically (the context with its draft orders, and any
@@ -17,6 +47,7 @@ def parse_json(body: bytes, *, max_depth: int, max_list_items: int) -> Any:
     so there only the bundles' entry counts are checked: walking every node of a large medication
     history cost more than parsing it, and orjson's own depth limit (1024) still bounds it.
     """
+    max_depth, max_items = limits.max_depth, limits.max_list_items
     try:
         # orjson: strict RFC 8259 (no NaN), and the largest single cost of a call with stdlib json.
         data = orjson.loads(body)
@@ -27,10 +58,10 @@ def parse_json(body: bytes, *, max_depth: int, max_list_items: int) -> Any:
     if isinstance(data, dict) and isinstance(data.get("prefetch"), dict):
         prefetch = data["prefetch"]
         rest = {key: value for key, value in data.items() if key != "prefetch"}
-        check_shape(rest, max_depth=max_depth, max_list_items=max_list_items)
-        _check_prefetch_entries(prefetch, max_list_items)
+        check_shape(rest, max_depth=max_depth, max_list_items=max_items)
+        _check_prefetch_entries(prefetch, max_items)
     else:
-        check_shape(data, max_depth=max_depth, max_list_items=max_list_items)
+        check_shape(data, max_depth=max_depth, max_list_items=max_items)
     return data
 
 

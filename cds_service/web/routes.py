@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from cds_service.auth.authenticator import ClientAuthenticator, expected_audience
-from cds_service.errors import PayloadTooLarge, UnsupportedMediaType
 from cds_service.cdshooks.models import Discovery
-from cds_service.web.body import parse_json
 from cds_service.service import CdsService
-from cds_service.settings import Settings
+from cds_service.web.body import BodyLimits, read_json
+from cds_service.web.openapi import json_body
 
 router = APIRouter()
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """What the routes need besides the service: body limits, the authenticator, the public URL."""
+
+    limits: BodyLimits
+    authenticator: ClientAuthenticator | None = None
+    public_base_url: str | None = None
 
 
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that
@@ -23,55 +32,23 @@ async def _service(request: Request) -> CdsService:
     return service
 
 
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+async def _edge(request: Request) -> Edge:
+    edge: Edge = request.app.state.edge
+    return edge
 
 
 async def _authenticated(request: Request) -> None:
     """Verify the EHR's JWT when CDS_AUTH=jwt (CORS preflight never reaches a route)."""
-    authenticator: ClientAuthenticator | None = request.app.state.authenticator
-    if authenticator is None:
+    edge = await _edge(request)
+    if edge.authenticator is None:
         return
-    settings = await _settings(request)
-    audience = expected_audience(settings.public_base_url, str(request.base_url), request.url.path)
-    await authenticator.authenticate(request.headers.get("authorization"), audience)
+    audience = expected_audience(edge.public_base_url, str(request.base_url), request.url.path)
+    await edge.authenticator.authenticate(request.headers.get("authorization"), audience)
 
 
 ServiceDep = Annotated[CdsService, Depends(_service)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
+EdgeDep = Annotated[Edge, Depends(_edge)]
 Authenticated = Depends(_authenticated)
-
-
-async def read_json(request: Request, settings: Settings) -> Any:
-    """The body as JSON, refusing non-JSON content types and bodies over the configured size."""
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json, not '{content_type[:80]}'"
-        )
-    limit = settings.max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Request body larger than {limit} bytes")
-    return parse_json(
-        bytes(body),
-        max_depth=settings.max_json_depth,
-        max_list_items=settings.max_bundle_entries,
-    )
-
-
-def _json_body(schema: str) -> dict[str, Any]:
-    """OpenAPI for a body the route reads itself (``app.py`` adds the named component schema)."""
-    reference = {"$ref": f"#/components/schemas/{schema}"}
-    return {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": reference}}}
-    }
 
 
 @router.get("/health", tags=["operations"])
@@ -92,7 +69,7 @@ async def discovery(service: ServiceDep) -> Discovery:
 
 @router.post(
     "/cds-services/{service_id}",
-    openapi_extra=_json_body("HookRequest"),
+    openapi_extra=json_body("HookRequest"),
     responses={200: {"description": "Cards (an empty list when nothing applies)"}},
 )
 async def call_service(service_id: str, request: Request) -> Response:
@@ -102,7 +79,7 @@ async def call_service(service_id: str, request: Request) -> Response:
     await _authenticated(request)
     service = await _service(request)
     service.check_service(service_id)
-    payload = await read_json(request, await _settings(request))
+    payload = await read_json(request, (await _edge(request)).limits)
     response = await service.evaluate(service_id, payload)
     return Response(response.to_json_bytes(), media_type="application/json")
 
@@ -110,14 +87,14 @@ async def call_service(service_id: str, request: Request) -> Response:
 @router.post(
     "/cds-services/{service_id}/feedback",
     dependencies=[Authenticated],
-    openapi_extra=_json_body("FeedbackRequest"),
+    openapi_extra=json_body("FeedbackRequest"),
     response_class=Response,
     responses={200: {"description": "Feedback stored (idempotently)"}},
 )
 async def feedback(
-    service_id: str, request: Request, service: ServiceDep, settings: SettingsDep
+    service_id: str, request: Request, service: ServiceDep, edge: EdgeDep
 ) -> Response:
     service.check_service(service_id)
-    payload = await read_json(request, settings)
+    payload = await read_json(request, edge.limits)
     await service.feedback(service_id, payload)
     return Response(status_code=200)

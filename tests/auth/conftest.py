@@ -146,7 +146,8 @@ AuthFactory = Callable[..., ClientAuthenticator]
 @pytest.fixture
 def make_authenticator(http: httpx.AsyncClient, clock: FrozenClock) -> AuthFactory:
     def build(settings: Settings | None = None, **kwargs: Any) -> ClientAuthenticator:
-        return ClientAuthenticator(settings or auth_settings(), http, clock=clock, **kwargs)
+        config = (settings or auth_settings()).auth_config
+        return ClientAuthenticator(config, http, clock=clock, **kwargs)
 
     return build
 

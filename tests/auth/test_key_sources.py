@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from cds_service.auth.authenticator import ClientAuthenticator
-from cds_service.errors import AuthenticationFailed
 from cds_service.auth.jwks import parse_jwks
+from cds_service.errors import AuthenticationFailed
 from tests.auth.conftest import (
     AUDIENCE,
     ISS,
@@ -75,7 +75,9 @@ async def test_authenticate_when_jwks_served_on_loopback_verifies_both_key_types
 ) -> None:
     url, requested = loopback_jwks
     async with httpx.AsyncClient() as http:
-        authenticator = ClientAuthenticator(auth_settings(jwks_url=url), http, clock=clock)
+        authenticator = ClientAuthenticator(
+            auth_settings(jwks_url=url).auth_config, http, clock=clock
+        )
         clients = [
             await authenticator.authenticate(minter.bearer(key, headers={"jku": url}), AUDIENCE)
             for key in (ec_key, rsa_key)
@@ -92,7 +94,7 @@ async def test_authenticate_when_jwks_file_pinned_and_jku_allowlisted_uses_file_
     # No mock router: any network fetch would fail the test with a connection error.
     transport = httpx.MockTransport(lambda request: pytest.fail(f"fetched {request.url}"))
     async with httpx.AsyncClient(transport=transport) as http:
-        authenticator = ClientAuthenticator(settings, http, clock=clock)
+        authenticator = ClientAuthenticator(settings.auth_config, http, clock=clock)
         client = await authenticator.authenticate(
             minter.bearer(ec_key, headers={"jku": SANDBOX_JKU}), AUDIENCE
         )
@@ -105,7 +107,7 @@ async def test_authenticate_when_jwks_file_and_jku_not_allowlisted_refuses(
 ) -> None:
     settings = auth_settings(jwks_url=None, jwks_file=str(jwks_file), jku_allowlist=[])
     async with httpx.AsyncClient() as http:
-        authenticator = ClientAuthenticator(settings, http, clock=clock)
+        authenticator = ClientAuthenticator(settings.auth_config, http, clock=clock)
         with pytest.raises(AuthenticationFailed) as caught:
             await authenticator.authenticate(
                 minter.bearer(ec_key, headers={"jku": SANDBOX_JKU}), AUDIENCE
@@ -119,7 +121,7 @@ async def test_authenticate_when_jwks_file_missing_refuses_jwks_unavailable(
 ) -> None:
     settings = auth_settings(jwks_url=None, jwks_file=str(tmp_path / "absent.json"))
     async with httpx.AsyncClient() as http:
-        authenticator = ClientAuthenticator(settings, http, clock=clock)
+        authenticator = ClientAuthenticator(settings.auth_config, http, clock=clock)
         with pytest.raises(AuthenticationFailed) as caught:
             await authenticator.authenticate(minter.bearer(ec_key), AUDIENCE)
 

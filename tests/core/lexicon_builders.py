@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from cds_service.clinical.lexicon import Lexicon
-from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import KetamineTerms, Manifest, Member, RuleSpec
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -89,4 +89,4 @@ def knowledge_base(extra_rules: tuple[RuleSpec, ...] = ()) -> KnowledgeBase:
 @cache
 def built_lexicon() -> Lexicon:
     """The lexicon of the hand-made knowledge base, compiled once per test session."""
-    return Lexicon.from_knowledge_base(knowledge_base())
+    return compile_knowledge_base(knowledge_base()).lexicon

@@ -8,16 +8,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cds_service.cdshooks.models import Card
 from cds_service.clinical import medications as meds
 from cds_service.clinical import orders
-from cds_service.clinical.types import KetamineOrder, Origin, SourcedResource
-from cds_service.cdshooks.models import Card
 from cds_service.clinical.lexicon import Lexicon
-from cds_service.render.cards import RenderOptions, render_cards
-from cds_service.rules.engine import Evaluation, SitePolicy, evaluate
-from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.clinical.types import KetamineOrder, Origin, SourcedResource
+from cds_service.render.cards import CallContext, CardRenderer, RenderOptions
+from cds_service.rules.engine import evaluate
+from cds_service.rules.findings import Evaluation
+from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
-from cds_service.settings import RuleOverride
+from cds_service.rules.overrides import RuleOverride
 
 REPO = Path(__file__).resolve().parents[2]
 CARDS_DIR = REPO / "cards"
@@ -53,8 +54,18 @@ def knowledge_base() -> KnowledgeBase:
 
 
 @cache
+def compiled() -> CompiledKnowledgeBase:
+    return compile_knowledge_base(knowledge_base())
+
+
 def lexicon() -> Lexicon:
-    return Lexicon.from_knowledge_base(knowledge_base())
+    return compiled().lexicon
+
+
+@cache
+def renderer(kb: CompiledKnowledgeBase | None = None) -> CardRenderer:
+    kb = kb or compiled()
+    return CardRenderer(kb, RenderOptions.for_knowledge_base(kb.source))
 
 
 def ketamine_order(order: Mapping[str, Any] | None = None) -> KetamineOrder | None:
@@ -91,17 +102,16 @@ def run(
     hook: str = "order-sign",
 ) -> tuple[Evaluation | None, list[Card]]:
     """Evaluation and cards; (None, []) when the order is not a ketamine infusion."""
-    kb = knowledge_base()
+    kb = compile_knowledge_base(knowledge_base(), overrides) if overrides else compiled()
     found = ketamine_order(order)
     if found is None:
         return None, []
     moment = now if isinstance(now, datetime) else datetime.fromisoformat(now or DEFAULT_NOW)
     records, medications = sourced(resources)
-    facts = meds.normalise(records, lexicon(), medications)
-    policy = SitePolicy(overrides=dict(overrides or {}))
-    evaluation = evaluate(kb, facts, found, hook=hook, now=moment, policy=policy)
-    options = RenderOptions.for_knowledge_base(kb, patient_id="example", now=moment)
-    return evaluation, render_cards(evaluation, found, [], kb, options)
+    facts = meds.normalise(records, kb.lexicon, medications)
+    evaluation = evaluate(kb, facts, found, hook=hook, now=moment)
+    call = CallContext(patient_id="example", now=moment)
+    return evaluation, renderer(kb).cards(evaluation, found, [], call)
 
 
 def cards_of(cards: list[Card], topic: str) -> list[Card]:

@@ -10,7 +10,7 @@ import pytest
 
 from cds_service.errors import RuleSetInvalid
 from cds_service.rules.loader import load_knowledge_base
-from cds_service.settings import RuleOverride
+from cds_service.rules.overrides import RuleOverride
 from tests.core.pipeline import CARDS_DIR, cards_of, run
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

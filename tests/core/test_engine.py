@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 import pytest
 
+from cds_service.cdshooks.registry import HookRegistry
 from cds_service.clinical.types import KetamineOrder, MedicationFact
-from cds_service.rules.engine import Evaluation, SitePolicy, effective_rule, evaluate
+from cds_service.rules.engine import evaluate
+from cds_service.rules.findings import Evaluation
+from cds_service.rules.knowledge import compile_knowledge_base
+from cds_service.rules.overrides import RuleOverride, effective_rule
 from cds_service.rules.schema import RuleSpec
-from cds_service.settings import RuleOverride
 from tests.core.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
-
-NO_POLICY = SitePolicy()
 
 
 def _run(
     facts: list[MedicationFact],
     *rules: RuleSpec,
     hook: str = "order-sign",
-    policy: SitePolicy = NO_POLICY,
+    policy: Mapping[str, RuleOverride] | None = None,
     order: KetamineOrder | None = None,
 ) -> Evaluation:
-    kb = make_kb(*(rules or (make_rule(),)))
-    return evaluate(kb, facts, order or make_order(), hook=hook, now=NOW, policy=policy)
+    kb = compile_knowledge_base(make_kb(*(rules or (make_rule(),))), policy)
+    return evaluate(kb, facts, order or make_order(), hook=hook, now=NOW)
 
 
 @pytest.mark.parametrize("status", ["active", "intended", "on-hold", "unknown", ""])
@@ -100,7 +102,7 @@ def test_evaluate_inactive_rule_is_skipped(status):
 
 
 def test_evaluate_disabled_by_site_is_skipped():
-    policy = SitePolicy(overrides={"BZD": RuleOverride(enabled=False)})
+    policy = {"BZD": RuleOverride(enabled=False)}
     assert _run([make_fact()], policy=policy).findings == ()
 
 
@@ -109,10 +111,10 @@ def test_evaluate_rule_that_raises_is_reported_and_others_still_run(monkeypatch)
 
     original = engine.match_rule
 
-    def broken(rule, facts, now):
+    def broken(rule, members, facts, now):
         if rule.id == "BZD":
             raise ValueError("boom")
-        return original(rule, facts, now)
+        return original(rule, members, facts, now)
 
     monkeypatch.setattr(engine, "match_rule", broken)
     other = make_rule("LTG", members=[{"name": "clonazepam"}])
@@ -230,7 +232,7 @@ def test_effective_rule_applies_every_override():
         indicator="critical",
         high_dose_mg_per_day=20,
     )
-    rule = effective_rule(make_rule(), SitePolicy(overrides={"BZD": override}))
+    rule = effective_rule(make_rule(), override)
     assert rule.hold is not None
     assert (rule.hold.before_hours, rule.hold.resume_after_hours) == (24, 6)
     assert rule.washout_days == 10
@@ -241,36 +243,37 @@ def test_effective_rule_applies_every_override():
 
 def test_effective_rule_without_override_is_unchanged():
     rule = make_rule()
-    assert effective_rule(rule, SitePolicy(overrides={"LTG": RuleOverride(enabled=False)})) is rule
+    assert effective_rule(rule, None) is rule
 
 
 def test_effective_rule_adds_hold_to_class_without_one():
-    policy = SitePolicy(overrides={"BZD": RuleOverride(hold_before_hours=6)})
-    rule = effective_rule(make_rule(hold=None), policy)
+    rule = effective_rule(make_rule(hold=None), RuleOverride(hold_before_hours=6))
     assert rule.hold is not None
     assert rule.hold.before_hours == 6
 
 
 def test_effective_rule_lower_indicator_caps_as_needed():
-    policy = SitePolicy(overrides={"BZD": RuleOverride(indicator="info")})
     rule = effective_rule(
-        make_rule(indicator={"default": "critical", "as_needed": "warning"}), policy
+        make_rule(indicator={"default": "critical", "as_needed": "warning"}),
+        RuleOverride(indicator="info"),
     )
     assert (rule.indicator.default, rule.indicator.as_needed) == ("info", "info")
 
 
 def test_evaluate_site_washout_override_counts_older_stop():
     fact = make_fact(status="stopped", ended=NOW - timedelta(days=8))
-    policy = SitePolicy(overrides={"BZD": RuleOverride(washout_days=14)})
+    policy = {"BZD": RuleOverride(washout_days=14)}
     assert _run([fact]).findings == ()
     assert len(_run([fact], policy=policy).findings) == 1
 
 
 def test_evaluate_site_hold_zero_removes_hold():
-    policy = SitePolicy(overrides={"BZD": RuleOverride(hold_before_hours=0)})
+    policy = {"BZD": RuleOverride(hold_before_hours=0)}
     assert _run([make_fact()], policy=policy).findings[0].hold is None
 
 
 def test_evaluate_legacy_medication_prescribe_counts_as_order_select():
+    spec = HookRegistry.discover().get("medication-prescribe")
+    assert spec is not None
     rule = make_rule(hooks=["order-select"])
-    assert len(_run([make_fact()], rule, hook="medication-prescribe").findings) == 1
+    assert len(_run([make_fact()], rule, hook=spec.rules_hook).findings) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cds_service.clinical.lexicon import Lexicon, code_system_kind
-from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import Member
 from tests.core.lexicon_builders import (
     KETAMINE,
@@ -84,16 +84,16 @@ def test_classes_for_when_ingredient_in_two_classes_lists_both(lexicon: Lexicon)
     assert lexicon.classes_for("aspirin") == ()
 
 
-def test_member_when_present_returns_knowledge_base_entry(lexicon: Lexicon) -> None:
-    member = lexicon.member("BZD", "clonazepam")
-    assert member is not None
-    assert member.diazepam_mg_per_mg == 20
-    assert lexicon.member("LTG", "clonazepam") is None
+def test_compiled_members_when_present_return_knowledge_base_entry() -> None:
+    compiled = compile_knowledge_base(knowledge_base())
+    assert compiled.members("BZD")["clonazepam"].diazepam_mg_per_mg == 20
+    assert "clonazepam" not in compiled.members("LTG")
+    assert compiled.members("NOSUCH") == {}
 
 
-def test_from_knowledge_base_when_rule_not_active_ignores_its_members() -> None:
+def test_compile_when_rule_not_active_ignores_its_members() -> None:
     draft = rule("MAOI", (Member(name="phenelzine", rxcui="8123", brands=("Nardil",)),), "draft")
-    lexicon = Lexicon.from_knowledge_base(knowledge_base((draft,)))
+    lexicon = compile_knowledge_base(knowledge_base((draft,))).lexicon
     assert lexicon.ingredients_in_text("Nardil 15 mg") == frozenset()
     assert lexicon.ingredients_for_code(RXNORM, "8123") == frozenset()
 
@@ -139,7 +139,7 @@ def test_names_infusion_service_when_term_words_present_in_any_order_is_true() -
     )
     kb = knowledge_base()
     manifest = kb.manifest.model_copy(update={"ketamine": terms})
-    lexicon = Lexicon.from_knowledge_base(KnowledgeBase(manifest=manifest, rules=kb.rules))
+    lexicon = compile_knowledge_base(KnowledgeBase(manifest=manifest, rules=kb.rules)).lexicon
     assert lexicon.names_infusion_service("Ketamine infusion therapy")
     assert lexicon.names_infusion_service("Infusion of KETAMINE 0.5 mg/kg")
     assert lexicon.names_infusion_service("Ketamine 35 mg IV over 40 min")

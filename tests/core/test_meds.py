@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from cds_service.clinical.types import MedicationFact, Origin, SourcedResource
+from cds_service.clinical.fhirjson import parse_instant
 from cds_service.clinical.lexicon import Lexicon
-from cds_service.clinical.medications import normalise, normalise_with_stats, parse_instant
+from cds_service.clinical.medications import normalise, normalise_with_stats
+from cds_service.clinical.types import MedicationFact, Origin, SourcedResource
 from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 

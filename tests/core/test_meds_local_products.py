@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from cds_service.clinical.types import Origin, SourcedResource
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.medications import is_local_product, normalise
+from cds_service.clinical.types import Origin, SourcedResource
+from cds_service.rules.knowledge import compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -19,7 +20,7 @@ CARDS = Path(__file__).resolve().parents[2] / "cards"
 
 @cache
 def lexicon() -> Lexicon:
-    return Lexicon.from_knowledge_base(load_knowledge_base(CARDS))
+    return compile_knowledge_base(load_knowledge_base(CARDS)).lexicon
 
 
 def _ingredients(resource: dict[str, Any]) -> set[str]:

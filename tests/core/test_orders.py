@@ -9,6 +9,7 @@ import pytest
 
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.orders import find_ketamine_orders, unresolved_medication_references
+from cds_service.rules.knowledge import compile_knowledge_base
 from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -319,7 +320,7 @@ def test_find_with_shipped_knowledge_base_detects_sandbox_and_service_orders() -
     from cds_service.rules.loader import load_knowledge_base
 
     cards = Path(__file__).resolve().parents[2] / "cards"
-    shipped = Lexicon.from_knowledge_base(load_knowledge_base(cards))
+    shipped = compile_knowledge_base(load_knowledge_base(cards)).lexicon
     drafts = bundle(
         request(
             "a",

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from cds_service.clinical.types import Origin, SourcedResource
 from cds_service.clinical.medications import normalise
+from cds_service.clinical.types import Origin, SourcedResource
 from cds_service.rules.loader import load_knowledge_base
 from tests.core.pipeline import CARDS_DIR, REPO, SHARED, cards_of, lexicon, run
 

@@ -11,20 +11,26 @@ from uuid import UUID
 
 import pytest
 
-from cds_service.clinical.types import DataGap, KetamineOrder, MedicationFact
 from cds_service.cdshooks.models import Card
-from cds_service.render.cards import RenderOptions, render_cards, render_data_gap_card, truncate
-from cds_service.rules.engine import SitePolicy, evaluate
-from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.clinical.types import DataGap, KetamineOrder, MedicationFact
+from cds_service.render.cards import CallContext, CardRenderer, RenderOptions, truncate
+from cds_service.rules.engine import evaluate
+from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import RuleSpec
 from tests.core.card_checks import assert_card_follows_spec
 from tests.core.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
 
+CALL = CallContext(patient_id="p1", now=NOW)
+
 
 def _options(kb: KnowledgeBase, **changes: Any) -> RenderOptions:
     ids = count(1)
-    values = {"patient_id": "p1", "now": NOW, "new_uuid": lambda: f"uuid-{next(ids)}"}
+    values = {"new_uuid": lambda: f"uuid-{next(ids)}"}
     return RenderOptions.for_knowledge_base(kb, **(values | changes))
+
+
+def _renderer(kb: KnowledgeBase, **options: Any) -> CardRenderer:
+    return CardRenderer(compile_knowledge_base(kb), _options(kb, **options))
 
 
 def _cards(
@@ -36,8 +42,12 @@ def _cards(
 ) -> list[Card]:
     kb = make_kb(*(rules or (make_rule(),)))
     order = order or make_order()
-    evaluation = evaluate(kb, facts, order, hook="order-sign", now=NOW, policy=SitePolicy())
-    return render_cards(evaluation, order, list(gaps), kb, _options(kb, **options))
+    compiled = compile_knowledge_base(kb)
+    evaluation = evaluate(compiled, facts, order, hook="order-sign", now=NOW)
+    call = CallContext(patient_id="p1", now=options.pop("now", NOW))
+    return CardRenderer(compiled, _options(kb, **options)).cards(
+        evaluation, order, list(gaps), call
+    )
 
 
 def _recent(**fields: Any) -> MedicationFact:
@@ -216,7 +226,7 @@ def test_render_data_gap_card_uses_kb_rule_when_present():
         summary={"default": "Medication list incomplete: interactions may be missed"},
     )
     kb = make_kb(gap_rule)
-    card = render_data_gap_card([DataGap("MedicationStatement list", "412")], kb, _options(kb))
+    card = _renderer(kb).data_gap_card([DataGap("MedicationStatement list", "412")])
     assert (card.summary, card.indicator) == (
         "Medication list incomplete: interactions may be missed",
         "info",

@@ -7,11 +7,11 @@ from typing import Any
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from cds_service.render import suggestions
-from cds_service.clinical.types import KetamineOrder
 from cds_service.cdshooks.models import Suggestion
-from cds_service.rules.schema import SuggestionKind, SuggestionSpec
+from cds_service.clinical.types import KetamineOrder
+from cds_service.render import suggestions
 from cds_service.render.suggestions import SuggestionContext, build_suggestion, is_valid
+from cds_service.rules.schema import SuggestionKind, SuggestionSpec
 from tests.core.rule_builders import START, make_order
 
 HOLD = "Ketamine infusion: no clonazepam from 21:00"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from cds_service.clinical.lexicon import Lexicon
-from cds_service.rules.knowledge import KnowledgeBase
+from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def knowledge_base() -> KnowledgeBase:
 
 @cache
 def lexicon() -> Lexicon:
-    return Lexicon.from_knowledge_base(knowledge_base())
+    return compile_knowledge_base(knowledge_base()).lexicon
 
 
 def concepts(file: str) -> list[dict[str, Any]]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
+from cds_service.cdshooks.models import HookRequest
 from cds_service.clinical.types import JsonObject, MedicationData
 from cds_service.fhir.gatherer import MedicationGatherer
-from cds_service.cdshooks.models import HookRequest
 
 BASE = "https://ehr.example.org/fhir"
 TOKEN = "tok-9f8e7d6c-secret"

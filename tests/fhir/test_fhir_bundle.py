@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.fhir import bundle as fb
 from cds_service.errors import FhirFatalError, FhirTemporaryError
+from cds_service.fhir import bundle as fb
+from cds_service.fhir import urls
 
 
 @pytest.mark.parametrize(
@@ -23,11 +24,11 @@ from cds_service.errors import FhirFatalError, FhirTemporaryError
     ],
 )
 def test_refusal_reason_allows_https_and_loopback_only(server: str, allowed: bool) -> None:
-    assert (fb.refusal_reason(server, allow_insecure=False) is None) is allowed
+    assert (urls.refusal_reason(server, allow_insecure=False) is None) is allowed
 
 
 def test_refusal_reason_when_insecure_allowed_accepts_plain_http() -> None:
-    assert fb.refusal_reason("http://ehr.internal/fhir", allow_insecure=True) is None
+    assert urls.refusal_reason("http://ehr.internal/fhir", allow_insecure=True) is None
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,7 @@ def test_refusal_reason_when_insecure_allowed_accepts_plain_http() -> None:
     ],
 )
 def test_same_origin_compares_scheme_host_and_port(url: str, same: bool) -> None:
-    assert fb.same_origin(url, "https://ehr.example.org/fhir") is same
+    assert urls.same_origin(url, "https://ehr.example.org/fhir") is same
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_read_page_skips_malformed_entries_and_keys_medications() -> None:
 
 def test_host_and_path_drops_the_query_string() -> None:
     url = "https://ehr.example.org/fhir/MedicationRequest?patient=secret-id"
-    assert fb.host_and_path(url) == "ehr.example.org/fhir/MedicationRequest"
+    assert urls.host_and_path(url) == "ehr.example.org/fhir/MedicationRequest"
 
 
 def test_answer_body_keeps_status_and_outcome_text() -> None:

@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
+from cds_service.cdshooks.models import HookRequest
+from cds_service.cdshooks.prefetch import MEDICATION_KEYS, render_query
 from cds_service.clinical.types import MedicationData, Origin
 from cds_service.errors import DataUnavailable
 from cds_service.fhir.gatherer import MedicationGatherer
-from cds_service.cdshooks.models import HookRequest
-from cds_service.cdshooks.prefetch import MEDICATION_KEYS, render_query
 from tests.conftest import SERVICE_URL, make_settings
 from tests.integration.conftest import LoadedServer
 from tests.payloads import ketamine_order

@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
-from cds_service.store.sqlite import AuditedCard, EvaluationRecord, SqliteAuditStore, sqlite_path
 from cds_service.rules.loader import load_knowledge_base
+from cds_service.store.records import AuditedCard, EvaluationRecord
+from cds_service.store.sqlite import SqliteAuditStore, sqlite_path
 from tests.conftest import SERVICE_URL, make_settings
 from tests.payloads import CLONAZEPAM, PATIENT_ID, hook_request, ketamine_order
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.store.sqlite import SqliteAuditStore
 from cds_service.settings import Settings
+from cds_service.store.sqlite import SqliteAuditStore
 from tests.conftest import SERVICE_URL
 
 FEEDBACK_URL = f"{SERVICE_URL}/feedback"

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from cds_service import cli
 from cds_service.app import create_app
-from cds_service.fhir.bundle import is_loopback
+from cds_service.fhir.urls import is_loopback
 from cds_service.settings import Settings
 from tests.conftest import make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order

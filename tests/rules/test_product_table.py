@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cds_service.clinical.lexicon import RXNORM
 from cds_service.errors import RuleSetInvalid
-from cds_service.clinical.lexicon import RXNORM, Lexicon
+from cds_service.rules.knowledge import compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
@@ -113,7 +114,7 @@ def test_lexicon_when_product_ingredient_class_is_draft_skips_it(cards: Path) ->
     rule["status"] = "draft"
     rule_path.write_text(yaml.safe_dump(rule, sort_keys=False), encoding="utf-8")
 
-    lexicon = Lexicon.from_knowledge_base(load_knowledge_base(cards))
+    lexicon = compile_knowledge_base(load_knowledge_base(cards)).lexicon
 
     assert lexicon.ingredients_for_code(RXNORM, "900001") == frozenset()
     assert lexicon.ingredients_for_code(RXNORM, "900002") == {"oxycodone"}

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cds_service.rules.schema import Case, CaseFile
-from cds_service.settings import RuleOverride
 from cds_service.render.suggestions import is_valid
+from cds_service.rules.overrides import RuleOverride
+from cds_service.rules.schema import Case, CaseFile
 from tests.core.card_checks import assert_card_follows_spec
 from tests.core.pipeline import CARDS_DIR, cards_of, ketamine_order, run
 

@@ -1,0 +1,24 @@
+"""The discovery document: each listed hook of the registry under the service id, with its prefetch."""
+
+from __future__ import annotations
+
+from cds_service.cdshooks.models import Discovery, ServiceDescriptor
+from cds_service.cdshooks.prefetch import TEMPLATES
+from cds_service.cdshooks.registry import HookRegistry
+
+
+def discovery_document(registry: HookRegistry, service_id: str) -> Discovery:
+    """One entry per listed hook; templates use only 2.0.1 root-level tokens."""
+    services = []
+    for spec, listing in registry.listings:
+        services.append(
+            ServiceDescriptor(
+                hook=spec.name,
+                title=listing.title,
+                description=listing.description,
+                id=service_id,
+                prefetch={key: TEMPLATES[key] for key in spec.prefetch_keys} or None,
+                usageRequirements=listing.usage,
+            )
+        )
+    return Discovery(services=services)

@@ -1,0 +1,1 @@
+"""One module per hook; each declares ``HOOK = HookSpec(...)`` (collected by ``cdshooks.registry``)."""

@@ -1,0 +1,30 @@
+"""``order-select`` (CDS Hooks library 1.0): the checks focus on the newly selected orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds_service.cdshooks import ordering
+from cds_service.cdshooks.models import OrderContext
+from cds_service.cdshooks.registry import HookSpec
+from cds_service.errors import HookRequestInvalid
+
+
+def _prepare(context: dict[str, Any]) -> dict[str, Any]:
+    if "selections" not in context:
+        raise HookRequestInvalid(
+            "Missing required field 'context.selections'", field="context.selections"
+        )
+    return context
+
+
+HOOK = HookSpec(
+    name="order-select",
+    context_model=OrderContext,
+    rules_hook="order-select",
+    find_triggers=ordering.ketamine_orders,
+    references_to_read=ordering.medication_references,
+    prepare=_prepare,
+    listing=ordering.LISTING,
+    prefetch_keys=ordering.PREFETCH_KEYS,
+)

@@ -1,0 +1,48 @@
+"""What the order hooks share: their discovery text and how a draftOrders Bundle triggers the checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cds_service.cdshooks.models import OrderContext
+from cds_service.cdshooks.prefetch import MEDICATION_REQUESTS, MEDICATION_STATEMENTS, PATIENT
+from cds_service.cdshooks.registry import Listing
+from cds_service.clinical import orders
+from cds_service.clinical.lexicon import Lexicon
+from cds_service.clinical.types import JsonObject, KetamineOrder
+
+TITLE = "Ketamine infusion: concomitant medication check"
+DESCRIPTION = (
+    "Checks the patient's medications (MedicationStatement and MedicationRequest) when an IV ketamine "
+    "infusion is ordered, and returns advisory cards: hold windows before the infusion (benzodiazepines, "
+    "lamotrigine, Z-drugs) and review or monitoring advice for other interacting classes. Advisory only; "
+    "never advises stopping a benzodiazepine abruptly."
+)
+USAGE = (
+    "Send order-select and order-sign with context.draftOrders. Prefetch the templates below or give "
+    "fhirServer (https) and fhirAuthorization so the service can read the medications itself; it answers "
+    "412 when it cannot read any medication list."
+)
+LISTING = Listing(title=TITLE, description=DESCRIPTION, usage=USAGE)
+PREFETCH_KEYS = (PATIENT, MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
+
+
+def ketamine_orders(
+    context: OrderContext,
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    include_esketamine: bool,
+) -> tuple[KetamineOrder, ...]:
+    """The draft orders that are ketamine infusions (on order-select, among the selections)."""
+    return orders.find_ketamine_orders(
+        context.draftOrders,
+        context.selections,
+        lexicon,
+        include_esketamine=include_esketamine,
+        medications=medications,
+    )
+
+
+def medication_references(context: OrderContext) -> tuple[str, ...]:
+    """Medication references of candidate drafts that neither the draft nor its Bundle holds."""
+    return orders.unresolved_medication_references(context.draftOrders, context.selections)

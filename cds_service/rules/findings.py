@@ -1,0 +1,103 @@
+"""What the engine found: matches, hold windows, dose assessments, combination alerts. Frozen values.
+
+The renderer reads these; they carry the effective rule (site overrides applied) they came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from cds_service.clinical.types import Indicator, MedicationFact
+from cds_service.rules.schema import Combination, Member, RuleSpec
+
+Variant = Literal["default", "light", "strong"]
+SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One medication record that belongs to a class, through one of its members."""
+
+    fact: MedicationFact
+    member: Member
+    within_washout: bool  # counted only because it stopped within the class's washout
+    diazepam_eq_mg_per_day: float | None
+    days_taken: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldWindow:
+    """When to hold the class around the infusion; clock times only when the order's start is known.
+
+    We do not know how long the infusion runs, so ``resume_after`` is start + resume hours and the
+    card's text says "after the infusion".
+    """
+
+    before_hours: float
+    resume_after_hours: float | None
+    hold_from: datetime | None
+    resume_after: datetime | None
+    as_needed_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DoseAssessment:
+    """Benzodiazepine exposure: daily diazepam equivalents and how long it has been taken."""
+
+    diazepam_eq_mg_per_day: float | None  # None: some regular dose is not coded, so not estimated
+    high_dose_mg_per_day: float
+    regular_use_days: int
+    longest_days_taken: int | None
+    regular_daily_use: bool
+    all_as_needed: bool
+    equivalence_table: str
+    equivalence_url: str
+
+    @property
+    def high_dose(self) -> bool:
+        """Above the threshold where attenuation was reported (about 8 mg/day by default)."""
+        dose = self.diazepam_eq_mg_per_day
+        return dose is not None and dose > self.high_dose_mg_per_day
+
+
+@dataclass(frozen=True, slots=True)
+class CombinationAlert:
+    """A risky combination the patient is on, and which of its kinds of drug are present."""
+
+    combination: Combination
+    present: tuple[tuple[str, tuple[str, ...]], ...]  # (group name, the patient's ingredients)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One interacting class present in the patient's medications."""
+
+    rule: RuleSpec  # the effective rule, site overrides applied
+    matches: tuple[Match, ...]
+    indicator: Indicator
+    variant: Variant
+    hold: HoldWindow | None
+    dose: DoseAssessment | None
+    alerts: tuple[CombinationAlert, ...] = ()
+
+    @property
+    def current_matches(self) -> tuple[Match, ...]:
+        """Matches the patient is taking now (not only inside a washout)."""
+        return tuple(match for match in self.matches if not match.within_washout)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    failures: tuple[str, ...] = ()
+
+
+def held_matches(rule: RuleSpec, matches: Sequence[Match]) -> tuple[Match, ...]:
+    """The current matches a hold applies to (only as-needed ones when the class says so)."""
+    current = tuple(match for match in matches if not match.within_washout)
+    if rule.hold is not None and rule.hold.applies_to == "as-needed":
+        return tuple(match for match in current if match.fact.as_needed)
+    return current
