@@ -18,7 +18,10 @@ from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.cdshooks.intake import first_error
 from cds_service.cdshooks.registry import HookRegistry
 from cds_service.errors import AuthenticationFailed, DataUnavailable, InternalError, RequestRejected
+from cds_service.fhir.connections import ServerPools
 from cds_service.fhir.gatherer import MedicationGatherer
+from cds_service.fhir.outbound import OutboundPolicy
+from cds_service.fhir.reader import FetchLimits
 from cds_service.logs import configure_logging
 from cds_service.render.cards import CardRenderer, RenderOptions
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
@@ -48,15 +51,17 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=settings.fhir_max_connections)
-        async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+        # The shared client fetches JWKS only; FHIR servers each get a pool of their own.
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            pools = ServerPools(max_connections=settings.fhir_max_connections)
             store = SqliteAuditStore.open(settings.effective_database_url)
-            app.state.service = build_service(settings, compiled, client, store, registry)
+            app.state.service = build_service(settings, compiled, pools, store, registry)
             app.state.edge = _edge(settings, client)
             try:
                 yield
             finally:
                 await store.close()
+                await pools.aclose()
 
     app = FastAPI(
         title="Ketamine infusion CDS Hooks service",
@@ -83,18 +88,12 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 def build_service(
     settings: Settings,
     kb: CompiledKnowledgeBase,
-    client: httpx.AsyncClient,
+    pools: ServerPools,
     store: AuditStore,
     registry: HookRegistry | None = None,
 ) -> CdsService:
     """Wire the use cases from settings; shared by the HTTP app and the command line."""
-    gatherer = MedicationGatherer(
-        client,
-        timeout_seconds=settings.fhir_timeout_seconds,
-        max_pages=settings.fhir_max_pages,
-        allow_insecure_fhir=settings.allow_insecure_fhir,
-        max_bundle_entries=settings.max_bundle_entries,
-    )
+    gatherer = MedicationGatherer(pools, outbound_policy(settings), fetch_limits(settings))
     config = ServiceConfig(
         service_id=settings.service_id,
         include_esketamine=settings.trigger_on_esketamine,
@@ -103,6 +102,37 @@ def build_service(
     )
     renderer = CardRenderer(kb, render_options(settings, kb))
     return CdsService(config, kb, renderer, gatherer, store, registry=registry)
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    """Which FHIR servers may be called: per trusted issuer (JWT mode), else the site's list."""
+    per_issuer = {
+        iss: issuer.fhir_servers
+        for iss, issuer in settings.trusted_issuers.items()
+        if issuer.fhir_servers
+    }
+    listed = bool(settings.fhir_allowlist or per_issuer)
+    # `serve` binds loopback only when unauthenticated, unless the site said a gateway is in front.
+    local = settings.auth == "off" and not settings.allow_unauthenticated_public_bind
+    return OutboundPolicy(
+        site=settings.fhir_allowlist,
+        per_issuer=per_issuer,
+        local_loopback=local and not listed,
+        allow_insecure=settings.allow_insecure_fhir,
+    )
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    """What one hook call may read from its FHIR server."""
+    return FetchLimits(
+        timeout_seconds=settings.fhir_timeout_seconds,
+        max_pages=settings.fhir_max_pages,
+        max_bundle_entries=settings.max_bundle_entries,
+        max_response_bytes=settings.fhir_max_response_bytes,
+        max_call_bytes=settings.fhir_max_call_bytes,
+        max_medication_reads=settings.fhir_max_medication_reads,
+        max_concurrent_reads=settings.fhir_max_concurrent_reads,
+    )
 
 
 def render_options(settings: Settings, kb: CompiledKnowledgeBase) -> RenderOptions:

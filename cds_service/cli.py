@@ -176,21 +176,21 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _evaluate_payload(settings: Settings, payload: object, service_id: str | None) -> object:
-    import httpx
-
     from cds_service.app import build_service
+    from cds_service.fhir.connections import ServerPools
     from cds_service.rules.knowledge import compile_knowledge_base
     from cds_service.rules.loader import load_knowledge_base
     from cds_service.store.sqlite import SqliteAuditStore
 
     kb = compile_knowledge_base(load_knowledge_base(settings.cards_dir), settings.rule_overrides)
     store = SqliteAuditStore.open(settings.effective_database_url)
+    pools = ServerPools(max_connections=settings.fhir_max_connections)
     try:
-        async with httpx.AsyncClient() as client:
-            service = build_service(settings, kb, client, store)
-            response = await service.evaluate(service_id or settings.service_id, payload)
-            return response.to_json_dict()
+        service = build_service(settings, kb, pools, store)
+        response = await service.evaluate(service_id or settings.service_id, payload)
+        return response.to_json_dict()
     finally:
+        await pools.aclose()
         await store.close()
 
 

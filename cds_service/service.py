@@ -44,10 +44,17 @@ log = logging.getLogger("cds_service.service")
 class MedicationSource(Protocol):
     """Where medications come from (``fhir.MedicationGatherer``); a Protocol so tests can swap it."""
 
-    async def gather(self, request: HookRequest, *, deadline: float) -> MedicationData: ...
+    async def gather(
+        self, request: HookRequest, *, deadline: float, issuer: str | None = None
+    ) -> MedicationData: ...
 
     async def read_medications(
-        self, request: HookRequest, references: Sequence[str], *, deadline: float
+        self,
+        request: HookRequest,
+        references: Sequence[str],
+        *,
+        deadline: float,
+        issuer: str | None = None,
     ) -> dict[str, JsonObject]: ...
 
 
@@ -95,14 +102,19 @@ class CdsService:
 
     # ------------------------------------------------------------ evaluation
 
-    async def evaluate(self, service_id: str, payload: Any) -> CdsResponse:
-        """Answer one hook call. Raises the domain errors that ``app.py`` maps to HTTP."""
+    async def evaluate(
+        self, service_id: str, payload: Any, *, issuer: str | None = None
+    ) -> CdsResponse:
+        """Answer one hook call. Raises the domain errors that ``app.py`` maps to HTTP.
+
+        ``issuer`` is the verified caller's JWT ``iss`` (JWT mode): which FHIR servers it may name.
+        """
         self.check_service(service_id)
         spec, request = parse_hook_request(payload, self.registry)
         with correlation(request.hookInstance):
             started = time.perf_counter()
             try:
-                cards, outcome = await self._cards_for(spec, request)
+                cards, outcome = await self._cards_for(spec, request, issuer)
             except DataUnavailable:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
                 await self._audit(request, [], "data-unavailable", started)
@@ -119,14 +131,16 @@ class CdsService:
             )
             return CdsResponse(cards=cards)
 
-    async def _cards_for(self, spec: HookSpec, request: HookRequest) -> tuple[list[Card], str]:
+    async def _cards_for(
+        self, spec: HookSpec, request: HookRequest, issuer: str | None
+    ) -> tuple[list[Card], str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
-        ketamine = await self._triggers(spec, request, deadline)
+        ketamine = await self._triggers(spec, request, deadline, issuer)
         if not ketamine:
             return [], "no-ketamine-order"
         try:
-            data = await self.source.gather(request, deadline=deadline)
+            data = await self.source.gather(request, deadline=deadline, issuer=issuer)
         except DataUnavailable as exc:
             if self.config.on_data_unavailable != "card":
                 raise
@@ -135,12 +149,14 @@ class CdsService:
         return self._cards_from_data(spec, request, ketamine[0], data), "cards"
 
     async def _triggers(
-        self, spec: HookSpec, request: HookRequest, deadline: float
+        self, spec: HookSpec, request: HookRequest, deadline: float, issuer: str | None
     ) -> tuple[KetamineOrder, ...]:
         references = spec.references_to_read(request.context)
         medications: dict[str, JsonObject] = {}
         if references:
-            medications = await self.source.read_medications(request, references, deadline=deadline)
+            medications = await self.source.read_medications(
+                request, references, deadline=deadline, issuer=issuer
+            )
         return spec.find_triggers(
             request.context, self.kb.lexicon, medications, self.config.include_esketamine
         )

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cds_service.auth.config import AuthConfig, TrustedIssuer
+from cds_service.fhir.urls import base_problem
 from cds_service.rules.overrides import RuleOverride
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -72,6 +73,11 @@ class Settings(BaseSettings):
     fhir_timeout_seconds: float = Field(default=2.0, gt=0)
     fhir_max_pages: int = Field(default=10, ge=1)
     fhir_max_connections: int = Field(default=50, ge=1)
+    fhir_max_response_bytes: int = Field(default=5_000_000, gt=0)
+    fhir_max_call_bytes: int = Field(default=20_000_000, gt=0)
+    fhir_max_medication_reads: int = Field(default=200, ge=0)
+    fhir_max_concurrent_reads: int = Field(default=8, ge=1)
+    fhir_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     evaluation_deadline_seconds: float = Field(default=3.0, gt=0)
     allow_insecure_fhir: bool = False
 
@@ -89,7 +95,7 @@ class Settings(BaseSettings):
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
             data = dict(data)  # never change the caller's mapping
-            for key in ("cors_origins", "jwt_algorithms"):
+            for key in ("cors_origins", "jwt_algorithms", "fhir_allowlist"):
                 if key in data:
                     data[key] = _split_csv(data[key])
         return data
@@ -100,6 +106,19 @@ class Settings(BaseSettings):
         bad = [alg for alg in self.jwt_algorithms if alg not in allowed]
         if bad:
             raise ValueError(f"jwt_algorithms: not allowed (asymmetric only): {', '.join(bad)}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_fhir_bases(self) -> Settings:
+        listed = [("fhir_allowlist", url) for url in self.fhir_allowlist] + [
+            (f"trusted_issuers[{iss!r}].fhir_servers", url)
+            for iss, issuer in self.trusted_issuers.items()
+            for url in issuer.fhir_servers
+        ]
+        for name, url in listed:
+            problem = base_problem(url)
+            if problem is not None:
+                raise ValueError(f"{name}: {url!r} is not a FHIR base URL ({problem})")
         return self
 
     @model_validator(mode="after")

@@ -25,7 +25,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "fhir": frozenset({"cdshooks", "clinical", "errors"}),
     "auth": frozenset({"errors"}),
     "store": frozenset({"cdshooks", "errors"}),
-    "settings": frozenset({"rules", "auth", "errors"}),
+    # settings validates the FHIR bases of the outbound allowlist with fhir.urls' one definition.
+    "settings": frozenset({"rules", "auth", "fhir", "errors"}),
     "service": frozenset(
         {"cdshooks", "fhir", "store", "render", "rules", "clinical", "errors", "logs"}
     ),
@@ -43,8 +44,19 @@ ALLOWED: dict[str, frozenset[str]] = {
     "__init__": frozenset(),
 }
 PURE_CORE = ("clinical", "rules", "render")
-THIRD_PARTY_IO = ("fastapi", "starlette", "httpx", "uvicorn", "sqlite3", "psycopg", "psycopg_pool")
+THIRD_PARTY_IO = (
+    "fastapi",
+    "starlette",
+    "httpx",
+    "httpcore",
+    "uvicorn",
+    "sqlite3",
+    "psycopg",
+    "psycopg_pool",
+)
 HTTPX_USERS = frozenset({"fhir", "auth", "app", "cli", "bench"})
+# Below httpx: only fhir's connection pools open sockets themselves (addresses checked at connect).
+HTTPCORE_USERS = frozenset({"fhir"})
 # Wire models are plain pydantic types: the renderer builds them without knowing the rest of cdshooks.
 NARROW_UNITS = ("cdshooks.models",)
 
@@ -103,6 +115,8 @@ def test_pure_core_and_edges_import_no_io_library_they_do_not_own(path: Path) ->
         assert sorted(roots & set(THIRD_PARTY_IO)) == []
     if unit not in HTTPX_USERS:
         assert "httpx" not in roots
+    if unit not in HTTPCORE_USERS:
+        assert "httpcore" not in roots
 
 
 def test_architecture_check_sees_every_package() -> None:

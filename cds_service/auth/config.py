@@ -18,6 +18,8 @@ class TrustedIssuer(BaseModel):
     jwks_file: Path | None = None
     jku_allowlist: tuple[str, ...] = ()
     tenants: tuple[str, ...] = ()
+    # The FHIR bases this issuer's requests may name as fhirServer (empty: CDS_FHIR_ALLOWLIST applies).
+    fhir_servers: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _one_key_source(self) -> TrustedIssuer:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import orjson
 
 from cds_service.clinical.types import JsonObject
 from cds_service.errors import FhirFatalError, FhirTemporaryError, NotFhirJson, NotSupported
@@ -105,13 +106,13 @@ def _issue_field(body: object, name: str) -> list[str]:
 
 def medication_references(resources: Iterable[JsonObject]) -> list[str]:
     """``medicationReference.reference`` values that point outside the resource (not ``#contained``)."""
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered and deduplicated in linear time (thousands may come)
     for resource in resources:
         ref = resource.get("medicationReference")
         value = ref.get("reference") if isinstance(ref, dict) else None
-        if isinstance(value, str) and value and not value.startswith("#") and value not in found:
-            found.append(value)
-    return found
+        if isinstance(value, str) and value and not value.startswith("#"):
+            found[value] = None
+    return list(found)
 
 
 def medication_url(reference: str, base: str) -> str | None:
@@ -147,8 +148,8 @@ def prefetched_page(value: object, resource_type: str, limit: int) -> BundlePage
 def answer_body(status: int, content: bytes) -> JsonObject:
     """The response's FHIR resource, or the FhirError that says what was wrong with it."""
     try:
-        body: object = json.loads(content)
-    except ValueError:
+        body: object = orjson.loads(content)  # several times json's speed; nesting bounded at 1024
+    except orjson.JSONDecodeError:
         body = None
     text = outcome_text(body)
     if says_not_supported(body):

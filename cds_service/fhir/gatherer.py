@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -12,16 +13,12 @@ import httpx
 from cds_service.cdshooks.models import HookRequest
 from cds_service.cdshooks.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
 from cds_service.clinical.types import DataGap, JsonObject, MedicationData, Origin, SourcedResource
-from cds_service.errors import (
-    DataUnavailable,
-    FhirError,
-    FhirFatalError,
-    FhirTemporaryError,
-    NotFhirJson,
-    NotSupported,
-)
+from cds_service.errors import DataUnavailable, FhirError, FhirFatalError, NotFhirJson, NotSupported
 from cds_service.fhir import bundle as fb
 from cds_service.fhir import urls
+from cds_service.fhir.connections import ServerPools
+from cds_service.fhir.outbound import OutboundPolicy
+from cds_service.fhir.reader import TIMED_OUT, UNREADABLE, CallReader, FetchLimits, MedicationReads
 
 log = logging.getLogger("cds_service.fhir.gatherer")
 
@@ -46,14 +43,6 @@ def _redact_httpx_log() -> None:
         httpx_log.addFilter(_RedactQuery())
 
 
-@dataclass(frozen=True, slots=True)
-class _Server:
-    """The request's FHIR server; lives for one request only, so the token is never kept."""
-
-    base: str
-    headers: Mapping[str, str] = field(repr=False)
-
-
 @dataclass(slots=True)
 class _KeyResult:
     """What one prefetch key yielded: records, Medications, gaps, or a failure when nothing was read."""
@@ -74,40 +63,40 @@ class MedicationGatherer:
     """Gathers the patient's MedicationStatements and MedicationRequests for one hook request."""
 
     def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        timeout_seconds: float,
-        max_pages: int,
-        allow_insecure_fhir: bool,
-        max_bundle_entries: int,
+        self, pools: ServerPools, policy: OutboundPolicy, limits: FetchLimits | None = None
     ) -> None:
-        self._client = client
-        self._timeout_seconds = timeout_seconds
-        self._timeout = httpx.Timeout(timeout_seconds)
-        self._max_pages = max_pages
-        self._allow_insecure = allow_insecure_fhir
-        self._max_entries = max_bundle_entries
+        self._pools = pools
+        self._policy = policy
+        self._limits = limits or FetchLimits()
+        self._max_entries = self._limits.max_bundle_entries
         self._unsupported_logged: set[tuple[str, str]] = set()
         _redact_httpx_log()
 
-    async def gather(self, request: HookRequest, *, deadline: float) -> MedicationData:
-        """Every medication source for the request; raises DataUnavailable when none could be read."""
-        server, refusal = self._server(request)
-        results = self._complete_prefetch(request)
-        if results is None:
-            results = await asyncio.gather(
-                *(self._gather_key(request, k, server, refusal, deadline) for k in MEDICATION_KEYS)
-            )
-        if all(r.failure or r.unsupported for r in results):
-            # One type unsupported is an empty list (Epic has no R4 MedicationStatement); none read
-            # at all (a wrong fhirServer base answers 404 to both) must not pass as "no medications".
-            failures = [f"{r.what}: {r.failure or _UNSUPPORTED}" for r in results]
-            raise DataUnavailable(
-                "No medication source could be read: " + "; ".join(failures),
-                failures=tuple(failures),
-            )
-        return await self._assemble(results, server, deadline)
+    async def gather(
+        self, request: HookRequest, *, deadline: float, issuer: str | None = None
+    ) -> MedicationData:
+        """Every medication source for the request; raises DataUnavailable when none could be read.
+
+        ``issuer`` is the verified caller (JWT mode): it decides which FHIR servers may be named.
+        """
+        async with self._session(request, issuer) as (reader, refusal):
+            results = self._complete_prefetch(request)
+            if results is None:
+                results = await asyncio.gather(
+                    *(
+                        self._gather_key(request, k, reader, refusal, deadline)
+                        for k in MEDICATION_KEYS
+                    )
+                )
+            if all(r.failure or r.unsupported for r in results):
+                # One type unsupported is an empty list (Epic has no R4 MedicationStatement); none read
+                # at all (a wrong fhirServer base answers 404 to both) must not pass as "no medications".
+                failures = [f"{r.what}: {r.failure or _UNSUPPORTED}" for r in results]
+                raise DataUnavailable(
+                    "No medication source could be read: " + "; ".join(failures),
+                    failures=tuple(failures),
+                )
+            return await self._assemble(results, reader, deadline)
 
     def _complete_prefetch(self, request: HookRequest) -> list[_KeyResult] | None:
         """The results without any task or I/O when every key came as a whole, single-page Bundle
@@ -127,14 +116,37 @@ class MedicationGatherer:
         return results
 
     async def read_medications(
-        self, request: HookRequest, references: Sequence[str], *, deadline: float
+        self,
+        request: HookRequest,
+        references: Sequence[str],
+        *,
+        deadline: float,
+        issuer: str | None = None,
     ) -> dict[str, JsonObject]:
         """Reads referenced Medications concurrently; keyed by the reference and ``Medication/<id>``."""
-        server, _ = self._server(request)
-        if server is None:
-            return {}
-        found, _failures = await self._read_all(server, references, deadline)
-        return found
+        async with self._session(request, issuer) as (reader, _):
+            if reader is None:
+                return {}
+            return (await reader.read_medications(references, deadline)).found
+
+    @asynccontextmanager
+    async def _session(
+        self, request: HookRequest, issuer: str | None
+    ) -> AsyncIterator[tuple[CallReader | None, str]]:
+        """This call's reader of its FHIR server, or None and why the server may not be called."""
+        if not request.fhirServer:
+            yield None, _NO_SERVER
+            return
+        target = self._policy.target(request.fhirServer, issuer)
+        if isinstance(target, str):
+            log.warning("fhirServer %s refused: %s", urls.host_and_path(request.fhirServer), target)
+            yield None, target
+            return
+        headers = {"Accept": "application/fhir+json"}
+        if request.fhirAuthorization is not None:
+            headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
+        async with self._pools.lease(target) as client:
+            yield CallReader(client, target.base, headers, self._limits), ""
 
     # ------------------------------------------------------------ one prefetch key
 
@@ -142,7 +154,7 @@ class MedicationGatherer:
         self,
         request: HookRequest,
         key: str,
-        server: _Server | None,
+        reader: CallReader | None,
         refusal: str,
         deadline: float,
     ) -> _KeyResult:
@@ -150,9 +162,9 @@ class MedicationGatherer:
         result = _KeyResult(what=f"{query.resource_type} list")
         try:
             async with asyncio.timeout_at(deadline):
-                await self._fill(result, request, query, server, refusal)
+                await self._fill(result, request, query, reader, refusal)
         except TimeoutError:
-            self._fail(result, "the evaluation deadline passed before the FHIR server answered")
+            self._fail(result, TIMED_OUT)
         except FhirError as exc:
             self._fail(result, exc.message)
         return result
@@ -168,7 +180,7 @@ class MedicationGatherer:
         result: _KeyResult,
         request: HookRequest,
         query: PrefetchQuery,
-        server: _Server | None,
+        reader: CallReader | None,
         refusal: str,
     ) -> None:
         value = (request.prefetch or {}).get(query.key, fb.MISSING)
@@ -177,17 +189,17 @@ class MedicationGatherer:
         first = fb.prefetched_page(value, query.resource_type, self._max_entries)
         origin = Origin.PREFETCH
         if first is None:
-            if server is None:
+            if reader is None:
                 self._no_server(value, query, refusal)
                 result.unsupported = True
                 return
-            body = await self._search(server, query)
+            body = await self._search(reader, query)
             if body is None:
                 result.unsupported = True
                 return
             first = self._page(body, query.resource_type, self._max_entries)
             origin = Origin.FHIR_SERVER
-        await self._follow(result, first, query, server, origin)
+        await self._follow(result, first, query, reader, origin)
 
     def _no_server(self, value: object, query: PrefetchQuery, refusal: str) -> None:
         if fb.says_not_supported(value):
@@ -195,7 +207,7 @@ class MedicationGatherer:
             return
         if fb.is_outcome(value):
             message = f"the EHR could not prefetch it (OperationOutcome) and {refusal}"
-            raise FhirFatalError(message, outcome_text=fb.outcome_text(value))
+            raise FhirFatalError(message)
         raise FhirFatalError(f"not in prefetch and {refusal}")
 
     async def _follow(
@@ -203,18 +215,18 @@ class MedicationGatherer:
         result: _KeyResult,
         page: fb.BundlePage,
         query: PrefetchQuery,
-        server: _Server | None,
+        reader: CallReader | None,
         origin: Origin,
     ) -> None:
         while True:
             self._take(result, page, query.key, origin)
-            stop = self._stop_reason(result, page, server)
-            if stop is not None or server is None or page.next_url is None:
+            stop = self._stop_reason(result, page, reader)
+            if stop is not None or reader is None or page.next_url is None:
                 if stop:
                     result.gap(stop)
                 return
             remaining = self._max_entries - len(result.resources)
-            body = await self._get(server, urls.resolve(page.next_url, server.base))
+            body = await reader.get(urls.resolve(page.next_url, reader.base))
             page = self._page(body, query.resource_type, remaining)
 
     def _take(self, result: _KeyResult, page: fb.BundlePage, key: str, origin: Origin) -> None:
@@ -223,19 +235,19 @@ class MedicationGatherer:
         result.medications.update(page.medications)
 
     def _stop_reason(
-        self, result: _KeyResult, page: fb.BundlePage, server: _Server | None
+        self, result: _KeyResult, page: fb.BundlePage, reader: CallReader | None
     ) -> str | None:
         if page.dropped:
             cap = self._max_entries
             return f"more than {cap} entries, only the first {cap} read"
         if page.next_url is None:
             return ""
-        if result.pages >= self._max_pages:
-            cap = self._max_pages
+        if result.pages >= self._limits.max_pages:
+            cap = self._limits.max_pages
             return f"more than {cap} pages, only the first {cap} read"
-        if server is None:
+        if reader is None:
             return "more pages exist but there is no usable fhirServer to read them from"
-        if not urls.same_origin(urls.resolve(page.next_url, server.base), server.base):
+        if not urls.same_origin(urls.resolve(page.next_url, reader.base), reader.base):
             return "the next-page link points at another server; not followed with the token"
         return None
 
@@ -243,66 +255,18 @@ class MedicationGatherer:
         try:
             return fb.read_page(body, resource_type, limit)
         except NotFhirJson as exc:
-            raise FhirFatalError(f"FHIR server sent {exc}") from exc
+            log.warning("FHIR search answer unusable: %s", exc.message)
+            raise FhirFatalError(UNREADABLE) from exc
 
-    # ------------------------------------------------------------ HTTP
-
-    async def _search(self, server: _Server, query: PrefetchQuery) -> JsonObject | None:
+    async def _search(self, reader: CallReader, query: PrefetchQuery) -> JsonObject | None:
         """The first search page, or None when the server does not support the type."""
         try:
-            return await self._get(server, f"{server.base}/{query.relative_url}")
+            return await reader.get(f"{reader.base}/{query.relative_url}")
         except FhirFatalError as exc:
             if isinstance(exc, NotSupported) or exc.status_code == 404:
-                self._log_unsupported(urls.host_and_path(server.base), query.resource_type)
+                self._log_unsupported(urls.host_and_path(reader.base), query.resource_type)
                 return None
             raise
-
-    async def _read_all(
-        self, server: _Server, references: Sequence[str], deadline: float
-    ) -> tuple[dict[str, JsonObject], list[str]]:
-        urls = {ref: url for ref in references if (url := fb.medication_url(ref, server.base))}
-        try:
-            async with asyncio.timeout_at(deadline):
-                outcomes = await asyncio.gather(
-                    *(self._read_medication(server, url) for url in urls.values()),
-                    return_exceptions=True,
-                )
-        except TimeoutError:
-            return {}, ["the evaluation deadline passed before the FHIR server answered"]
-        found: dict[str, JsonObject] = {}
-        failures: list[str] = []
-        for ref, outcome in zip(urls, outcomes, strict=True):
-            if isinstance(outcome, FhirError):
-                failures.append(outcome.message)
-            elif isinstance(outcome, dict):
-                found.update(fb.medication_keys(outcome, ref))
-        return found, failures
-
-    async def _read_medication(self, server: _Server, url: str) -> JsonObject:
-        body = await self._get(server, url)
-        if body.get("resourceType") != "Medication":
-            raise FhirFatalError(f"FHIR server sent {fb.describe(body)} for a Medication read")
-        return body
-
-    async def _get(self, server: _Server, url: str) -> JsonObject:
-        """One GET against the request's FHIR server, failures translated to FhirError."""
-        try:
-            response = await self._client.get(url, headers=server.headers, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            raise self._logged(
-                url, FhirTemporaryError(f"FHIR server timed out after {self._timeout_seconds} s")
-            ) from exc
-        except httpx.HTTPError as exc:
-            message = f"FHIR server could not be reached ({type(exc).__name__})"
-            raise self._logged(url, FhirTemporaryError(message)) from exc
-        try:
-            return fb.answer_body(response.status_code, response.content)
-        except FhirError as exc:
-            raise self._logged(url, exc) from None
-
-    def _logged(self, url: str, exc: FhirError) -> FhirError:
-        log.warning("FHIR GET %s failed: %s", urls.host_and_path(url), exc.message)
-        return exc
 
     def _log_unsupported(self, where: str, resource_type: str) -> None:
         if (where, resource_type) not in self._unsupported_logged:
@@ -311,19 +275,8 @@ class MedicationGatherer:
 
     # ------------------------------------------------------------ assembly
 
-    def _server(self, request: HookRequest) -> tuple[_Server | None, str]:
-        if not request.fhirServer:
-            return None, _NO_SERVER
-        refusal = urls.refusal_reason(request.fhirServer, allow_insecure=self._allow_insecure)
-        if refusal is not None:
-            return None, refusal
-        headers = {"Accept": "application/fhir+json"}
-        if request.fhirAuthorization is not None:
-            headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
-        return _Server(base=request.fhirServer.rstrip("/"), headers=headers), ""
-
     async def _assemble(
-        self, results: Sequence[_KeyResult], server: _Server | None, deadline: float
+        self, results: Sequence[_KeyResult], reader: CallReader | None, deadline: float
     ) -> MedicationData:
         medications: dict[str, JsonObject] = {}
         for result in results:
@@ -336,9 +289,25 @@ class MedicationGatherer:
             for ref in fb.medication_references(r.resource for r in resources)
             if ref not in medications
         ]
-        if wanted and server is not None:
-            found, failures = await self._read_all(server, wanted, deadline)
-            medications.update(found)
-            if failures:
-                gaps.append(DataGap("referenced Medication resources", failures[0]))
+        if wanted and reader is not None:
+            reads = await reader.read_medications(wanted, deadline)
+            medications.update(reads.found)
+            gaps += _medication_gaps(reads, self._limits.max_medication_reads)
         return MedicationData(resources=resources, medications=medications, gaps=tuple(gaps))
+
+
+_MEDICATIONS = "referenced Medication resources"
+
+
+def _medication_gaps(reads: MedicationReads, cap: int) -> list[DataGap]:
+    """A counted gap for the references not read (over the cap) and for the reads that failed."""
+    gaps: list[DataGap] = []
+    if reads.skipped:
+        reason = (
+            f"{reads.skipped:,} of {reads.wanted:,} not read (at most {cap:,} are read per call)"
+        )
+        gaps.append(DataGap(_MEDICATIONS, reason))
+    if reads.failures:
+        count = f"{len(reads.failures):,} of {reads.wanted:,}"
+        gaps.append(DataGap(_MEDICATIONS, f"{count} could not be read: {reads.failures[0]}"))
+    return gaps

@@ -1,4 +1,4 @@
-"""FHIR server URLs: which bases may receive the patient's token, and what may be logged of a URL."""
+"""FHIR server URLs: origins and bases, which links stay on the server, and what may be logged of a URL."""
 
 from __future__ import annotations
 
@@ -32,12 +32,34 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def refusal_reason(fhir_server: str, *, allow_insecure: bool) -> str | None:
-    """Why ``fhir_server`` must not receive the patient's token, or None when it may."""
-    parts = urlsplit(fhir_server)
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def under_base(url: str, base: str) -> bool:
+    """``url`` is ``base`` or below it: same scheme, host and (default-normalised) port, path by segments."""
+    a, b = urlsplit(url), urlsplit(base)
+    if not a.hostname or origin(url) != origin(base):
+        return False
+    prefix = b.path.rstrip("/")
+    return a.path.rstrip("/") == prefix or a.path.startswith(prefix + "/")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, lower-case host and port (the scheme's default when none is written)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def base_problem(url: str) -> str | None:
+    """What keeps ``url`` from being a FHIR base this service may call, or None when it is one."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "fhirServer is not an http(s) URL"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return "fhirServer is not an http(s) URL"
-    if parts.scheme == "https" or allow_insecure or is_loopback(parts.hostname):
-        return None
-    # CDS Hooks: fhirServer must be https when real data travels; plain http only on loopback for testing.
-    return "fhirServer is not https (plain http is only allowed for loopback addresses)"
+    if parts.username is not None or parts.query or parts.fragment:
+        return "fhirServer must be a plain base URL (no credentials, query or fragment)"
+    return None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
-
-import httpx
 
 from cds_service.cdshooks.models import HookRequest
 from cds_service.clinical.types import JsonObject, MedicationData
+from cds_service.fhir.connections import ServerPools
 from cds_service.fhir.gatherer import MedicationGatherer
+from cds_service.fhir.outbound import OutboundPolicy
+from cds_service.fhir.reader import FetchLimits
 
 BASE = "https://ehr.example.org/fhir"
 TOKEN = "tok-9f8e7d6c-secret"
@@ -108,17 +111,30 @@ async def gather(
     allow_insecure_fhir: bool = False,
     max_bundle_entries: int = 1000,
     budget_seconds: float = 3.0,
+    policy: OutboundPolicy | None = None,
+    **limits: Any,
 ) -> MedicationData:
-    async with httpx.AsyncClient() as client:
-        gatherer = MedicationGatherer(
-            client,
-            timeout_seconds=timeout_seconds,
-            max_pages=max_pages,
-            allow_insecure_fhir=allow_insecure_fhir,
-            max_bundle_entries=max_bundle_entries,
-        )
+    """One gather with its own pools; the policy is local development's unless one is given."""
+    policy = policy or OutboundPolicy(local_loopback=True, allow_insecure=allow_insecure_fhir)
+    fetch = FetchLimits(
+        timeout_seconds=timeout_seconds,
+        max_pages=max_pages,
+        max_bundle_entries=max_bundle_entries,
+        **limits,
+    )
+    async with pools() as servers:
+        gatherer = MedicationGatherer(servers, policy, fetch)
         deadline = asyncio.get_running_loop().time() + budget_seconds
         return await gatherer.gather(request, deadline=deadline)
+
+
+@asynccontextmanager
+async def pools(**options: Any) -> AsyncIterator[ServerPools]:
+    servers = ServerPools(**{"max_connections": 10, **options})
+    try:
+        yield servers
+    finally:
+        await servers.aclose()
 
 
 def ids(data: MedicationData, resource_type: str) -> list[str]:

@@ -10,28 +10,6 @@ from cds_service.fhir import urls
 
 
 @pytest.mark.parametrize(
-    ("server", "allowed"),
-    [
-        ("https://ehr.example.org/fhir", True),
-        ("http://127.0.0.1:8080/fhir", True),
-        ("http://127.8.9.10/fhir", True),
-        ("http://localhost/fhir", True),
-        ("http://[::1]/fhir", True),
-        ("http://ehr.example.org/fhir", False),
-        ("http://10.0.0.5/fhir", False),
-        ("ftp://ehr.example.org/fhir", False),
-        ("not a url", False),
-    ],
-)
-def test_refusal_reason_allows_https_and_loopback_only(server: str, allowed: bool) -> None:
-    assert (urls.refusal_reason(server, allow_insecure=False) is None) is allowed
-
-
-def test_refusal_reason_when_insecure_allowed_accepts_plain_http() -> None:
-    assert urls.refusal_reason("http://ehr.internal/fhir", allow_insecure=True) is None
-
-
-@pytest.mark.parametrize(
     ("url", "same"),
     [
         ("https://ehr.example.org/fhir/MedicationRequest?p=2", True),

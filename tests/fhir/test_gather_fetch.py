@@ -10,6 +10,9 @@ import httpx
 import pytest
 import respx
 
+from cds_service.fhir.gatherer import MedicationGatherer
+from cds_service.fhir.outbound import OutboundPolicy
+from cds_service.fhir.reader import UNREADABLE, FetchLimits
 from tests.fhir.builders import (
     BASE,
     TOKEN,
@@ -19,6 +22,7 @@ from tests.fhir.builders import (
     medication,
     order,
     outcome,
+    pools,
     searchset,
     statement,
 )
@@ -83,16 +87,8 @@ async def test_gather_when_type_search_is_404_treats_it_as_empty_and_logs_once(
     fhir_server.get("/MedicationRequest").respond(json=searchset(order("r1")))
     caplog.set_level(logging.INFO, logger="cds_service.fhir.gatherer")
 
-    async with httpx.AsyncClient() as client:
-        from cds_service.fhir.gatherer import MedicationGatherer
-
-        gatherer = MedicationGatherer(
-            client,
-            timeout_seconds=1.0,
-            max_pages=5,
-            allow_insecure_fhir=False,
-            max_bundle_entries=100,
-        )
+    async with pools() as servers:
+        gatherer = MedicationGatherer(servers, OutboundPolicy(), FetchLimits(timeout_seconds=1.0))
         deadline = asyncio.get_running_loop().time() + 3
         first = await gatherer.gather(hook_request(), deadline=deadline)
         second = await gatherer.gather(hook_request(), deadline=deadline)
@@ -217,7 +213,7 @@ async def test_gather_when_a_medication_read_fails_reports_a_gap(
 
     assert ids(data, "MedicationRequest") == ["r1"]
     assert [(g.what, g.reason) for g in data.gaps] == [
-        ("referenced Medication resources", "FHIR server answered 404")
+        ("referenced Medication resources", f"1 of 1 could not be read: {UNREADABLE}")
     ]
 
 
@@ -225,12 +221,8 @@ async def test_read_medications_returns_them_keyed_by_reference(
     fhir_server: respx.MockRouter,
 ) -> None:
     fhir_server.get("/Medication/m5").respond(json=medication("m5"))
-    from cds_service.fhir.gatherer import MedicationGatherer
-
-    async with httpx.AsyncClient() as client:
-        gatherer = MedicationGatherer(
-            client, timeout_seconds=1, max_pages=1, allow_insecure_fhir=False, max_bundle_entries=10
-        )
+    async with pools() as servers:
+        gatherer = MedicationGatherer(servers, OutboundPolicy(), FetchLimits(max_pages=1))
         deadline = asyncio.get_running_loop().time() + 2
         found = await gatherer.read_medications(
             hook_request(),

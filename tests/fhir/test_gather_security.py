@@ -9,6 +9,7 @@ import pytest
 import respx
 
 from cds_service.errors import DataUnavailable
+from cds_service.fhir.outbound import OutboundPolicy
 from tests.fhir.builders import (
     PATIENT_ID,
     TOKEN,
@@ -72,15 +73,29 @@ async def test_gather_when_fhir_server_is_plain_http_on_loopback_calls_it(server
     assert ids(data, "MedicationStatement") == ["s1"]
 
 
-async def test_gather_when_insecure_fhir_allowed_calls_plain_http() -> None:
+async def test_gather_when_insecure_fhir_allowed_and_listed_calls_plain_http() -> None:
     server = "http://ehr.internal/fhir"
+    policy = OutboundPolicy(site=(server,), allow_insecure=True)
     with respx.mock(base_url=server) as router:
         router.get("/MedicationStatement").respond(json=searchset(statement("s1")))
         data = await gather(
-            hook_request({"medicationRequests": None}, fhir_server=server), allow_insecure_fhir=True
+            hook_request({"medicationRequests": None}, fhir_server=server), policy=policy
         )
 
+    assert ids(data, "MedicationRequest") == []
     assert ids(data, "MedicationStatement") == ["s1"]
+
+
+async def test_gather_when_insecure_fhir_allowed_but_unlisted_refuses_plain_http() -> None:
+    with respx.mock(assert_all_called=False) as router:
+        anything = router.route().respond(json=searchset(statement("s1")))
+        with pytest.raises(DataUnavailable) as caught:
+            await gather(
+                hook_request(fhir_server="http://ehr.internal/fhir"), allow_insecure_fhir=True
+            )
+
+    assert anything.call_count == 0
+    assert "not https" in caught.value.message
 
 
 async def test_gather_when_next_link_points_at_another_host_does_not_follow_it(

@@ -17,7 +17,10 @@ from cds_service.cdshooks.models import HookRequest
 from cds_service.cdshooks.prefetch import MEDICATION_KEYS, render_query
 from cds_service.clinical.types import MedicationData, Origin
 from cds_service.errors import DataUnavailable
+from cds_service.fhir.connections import ServerPools
 from cds_service.fhir.gatherer import MedicationGatherer
+from cds_service.fhir.outbound import OutboundPolicy
+from cds_service.fhir.reader import UNREADABLE, FetchLimits
 from tests.conftest import SERVICE_URL, make_settings
 from tests.integration.conftest import LoadedServer
 from tests.payloads import ketamine_order
@@ -56,16 +59,15 @@ def _request(
 
 
 async def _gather(request: HookRequest, *, max_pages: int = 10) -> MedicationData:
-    async with httpx.AsyncClient() as client:
-        gatherer = MedicationGatherer(
-            client,
-            timeout_seconds=5.0,
-            max_pages=max_pages,
-            allow_insecure_fhir=False,
-            max_bundle_entries=5000,
-        )
+    # The local server runs on loopback: the policy of local development lets it be called.
+    pools = ServerPools(max_connections=10)
+    limits = FetchLimits(timeout_seconds=5.0, max_pages=max_pages)
+    try:
+        gatherer = MedicationGatherer(pools, OutboundPolicy(local_loopback=True), limits)
         deadline = asyncio.get_running_loop().time() + 20
         return await gatherer.gather(request, deadline=deadline)
+    finally:
+        await pools.aclose()
 
 
 def _codes(data: MedicationData) -> dict[str, str]:
@@ -146,8 +148,8 @@ async def test_gather_from_server_with_a_wrong_token_is_data_unavailable(
         await _gather(_request(sekmet, sekmet.patients["Alberto"], token="not-the-token"))
 
     assert caught.value.failures == (
-        "MedicationStatement list: FHIR server answered 401",
-        "MedicationRequest list: FHIR server answered 401",
+        f"MedicationStatement list: {UNREADABLE}",
+        f"MedicationRequest list: {UNREADABLE}",
     )
 
 
@@ -247,4 +249,6 @@ def test_hook_call_with_a_refused_token_answers_412(
 
     assert response.status_code == 412
     assert response.json()["resourceType"] == "OperationOutcome"
-    assert "401" in response.text
+    # Only the kind of failure reaches the caller; the upstream status stays in the log.
+    assert UNREADABLE in response.json()["issue"][0]["diagnostics"]
+    assert "401" not in response.text
