@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from cds_service.app import outbound_policy
 from cds_service.fhir.addresses import AddressRule
 from cds_service.fhir.outbound import NOT_HTTPS, NOT_LISTED, OutboundPolicy, Target
+from cds_service.settings import Settings
 
 LOCAL = OutboundPolicy(local_loopback=True)  # CDS_AUTH=off on loopback, no list configured
 EHR = "https://ehr.example.org/fhir"
@@ -93,3 +98,60 @@ def test_target_for_an_issuer_with_its_own_list_uses_that_list_only() -> None:
     assert policy.target(other, "https://iss.example") == NOT_LISTED
     assert policy.target(EHR, "https://another-iss.example") == NOT_LISTED
     assert isinstance(policy.target(other, "https://another-iss.example"), Target)
+
+
+# ---------------------------------------------------------------- from the settings
+
+
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_outbound_policy_unauthenticated_with_no_list_is_local_development() -> None:
+    assert outbound_policy(_settings()).local_loopback is True
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"fhir_allowlist": "https://ehr.example.org/fhir"},
+        {"allow_unauthenticated_public_bind": True},
+        {"auth": "jwt", "trusted_issuers": {"https://iss": {"jwks_url": "https://iss/jwks"}}},
+    ],
+)
+def test_outbound_policy_with_a_list_a_public_bind_or_jwt_is_not_local_development(
+    values: dict[str, Any],
+) -> None:
+    assert outbound_policy(_settings(**values)).local_loopback is False
+
+
+def test_outbound_policy_reads_the_site_list_and_each_issuers_servers() -> None:
+    issuer = {"jwks_url": "https://iss/jwks", "fhir_servers": ["https://fhir.iss/r4"]}
+    policy = outbound_policy(
+        _settings(
+            auth="jwt",
+            fhir_allowlist="https://a.example/fhir, https://b.example/fhir",
+            trusted_issuers={"https://iss": issuer},
+        )
+    )
+
+    assert policy.site == ("https://a.example/fhir", "https://b.example/fhir")
+    assert policy.per_issuer == {"https://iss": ("https://fhir.iss/r4",)}
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"fhir_allowlist": "ftp://ehr.example.org"}, "fhir_allowlist"),
+        ({"fhir_allowlist": '["https://u:p@ehr.example.org"]'}, "fhir_allowlist"),
+        (
+            {"trusted_issuers": {"https://iss": {"jwks_url": "https://j", "fhir_servers": ["x"]}}},
+            "fhir_servers",
+        ),
+    ],
+)
+def test_settings_refuse_an_allowlist_entry_that_is_not_a_fhir_base(
+    values: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValidationError, match=named):
+        _settings(**values)
