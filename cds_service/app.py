@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.cdshooks.intake import first_error
 from cds_service.cdshooks.registry import HookRegistry
-from cds_service.errors import AuthenticationFailed, DataUnavailable, InternalError, RequestRejected
+from cds_service.errors import (
+    AuthenticationFailed,
+    ClientDisconnected,
+    DataUnavailable,
+    RequestRejected,
+)
 from cds_service.fhir.connections import ServerPools
 from cds_service.fhir.gatherer import MedicationGatherer
 from cds_service.fhir.outbound import OutboundPolicy
@@ -32,6 +38,7 @@ from cds_service.store.records import AuditStore
 from cds_service.store.sqlite import SqliteAuditStore
 from cds_service.web import routes
 from cds_service.web.body import BodyLimits
+from cds_service.web.guard import UnexpectedErrors
 from cds_service.web.openapi import openapi_document
 
 log = logging.getLogger("cds_service.app")
@@ -70,6 +77,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         docs_url=None,
         redoc_url=None,
     )
+    # Inside CORS, so that a 500 carries the CORS headers a browser needs to show it.
+    app.add_middleware(UnexpectedErrors, body=json.dumps(_INTERNAL_ERROR).encode())
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -79,7 +88,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     )
     app.include_router(routes.router)
     _register_error_handlers(app)
-    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app, registry)  # type: ignore[method-assign]
     if settings.auth == "off":
         log.warning("CDS_AUTH=off: EHR JWTs are not verified; use only on a trusted network")
     return app
@@ -155,6 +164,7 @@ def body_limits(settings: Settings) -> BodyLimits:
         max_bytes=settings.max_body_bytes,
         max_depth=settings.max_json_depth,
         max_list_items=settings.max_bundle_entries,
+        timeout_seconds=settings.body_timeout_seconds,
     )
 
 
@@ -180,11 +190,21 @@ def operation_outcome(code: str, text: str, *, expression: str | None = None) ->
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
+# Unexpected errors are answered by web.guard.UnexpectedErrors (logged once, never re-raised).
+_INTERNAL_ERROR = operation_outcome("exception", "Internal error; the event was logged")
+
+
 def _register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestRejected)
     async def rejected(_: Request, exc: RequestRejected) -> JSONResponse:
         body = operation_outcome(exc.issue_code, exc.message, expression=exc.field)
         return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(ClientDisconnected)
+    async def disconnected(request: Request, exc: ClientDisconnected) -> Response:
+        # Clients give up (a closed tab, a timeout of their own): routine, and nobody reads this.
+        log.info("client disconnected mid-body", extra={"path": request.url.path})
+        return Response(status_code=400)
 
     @app.exception_handler(DataUnavailable)
     async def unavailable(_: Request, exc: DataUnavailable) -> JSONResponse:
@@ -212,13 +232,4 @@ def _register_error_handlers(app: FastAPI) -> None:
             operation_outcome(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if not isinstance(exc, InternalError):  # InternalError was logged with its hookInstance
-            log.error("unexpected error", exc_info=exc)
-        return JSONResponse(
-            operation_outcome("exception", "Internal error; the event was logged"),
-            status_code=500,
         )

@@ -97,6 +97,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             return 2
     import uvicorn
 
+    from cds_service.logs import uvicorn_log_config
+
+    log_config = uvicorn_log_config(settings.log_level)
     if args.workers > 1:
         # Workers import the factory themselves; settings come from the same environment.
         uvicorn.run(
@@ -106,9 +109,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             workers=args.workers,
             log_level="warning",
+            log_config=log_config,
         )
     else:
-        uvicorn.run(serving_app(settings), host=args.host, port=args.port, log_level="warning")
+        app = serving_app(settings)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=log_config)
     return 0
 
 

@@ -7,7 +7,9 @@ CdsError
 │   ├── FeedbackInvalid              400
 │   ├── UnknownService               404
 │   ├── PayloadTooLarge              413
-│   └── UnsupportedMediaType         415
+│   ├── UnsupportedMediaType         415
+│   ├── BodyTimeout                  408  the body was not sent in time (a trickling client)
+│   └── ClientDisconnected           the client went away mid-body (logged at info, not an error)
 ├── AuthenticationFailed             401  (bare body; reason only in the log)
 │   └── KeyLookupFailed              no usable key for the token (unknown kid, JWKS unavailable...)
 ├── DataUnavailable                  412  required medication data could not be obtained
@@ -66,6 +68,17 @@ class PayloadTooLarge(RequestRejected):
 class UnsupportedMediaType(RequestRejected):
     status_code = 415
     issue_code = "not-supported"
+
+
+class BodyTimeout(RequestRejected):
+    status_code = 408
+    issue_code = "timeout"
+
+
+class ClientDisconnected(RequestRejected):
+    """The client closed the connection before its body was read; nobody reads the answer."""
+
+    issue_code = "incomplete"
 
 
 class AuthenticationFailed(CdsError):

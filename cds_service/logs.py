@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 _hook_instance: ContextVar[str | None] = ContextVar("hook_instance", default=None)
 
@@ -60,3 +61,23 @@ def configure_logging(level: str) -> None:
     root.propagate = True
     # httpx logs every request URL at INFO; our FHIR search URLs carry the patient id.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def uvicorn_log_config(level: str) -> dict[str, Any]:
+    """uvicorn's own loggers as JSON lines too: a server error is its type and frames, no message."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "cds_service.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+    }

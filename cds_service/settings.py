@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5_000_000, gt=0)
     max_json_depth: int = Field(default=64, gt=0)
     max_bundle_entries: int = Field(default=5_000, gt=0)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"
 
     # --- FHIR data access

@@ -164,8 +164,20 @@ class OverrideReasonFeedback(BaseModel):
     userComment: str | None = Field(default=None, max_length=4000)
 
 
+# The rule of _accepted_needs_suggestions below, as JSON Schema for the OpenAPI document.
+_ACCEPTED_NEEDS_SUGGESTIONS: dict[str, Any] = {
+    "if": {"properties": {"outcome": {"const": "accepted"}}, "required": ["outcome"]},
+    "then": {
+        "required": ["acceptedSuggestions"],
+        "properties": {"acceptedSuggestions": {"type": "array", "minItems": 1}},
+    },
+}
+
+
 class FeedbackItem(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(
+        extra="allow", frozen=True, json_schema_extra=_ACCEPTED_NEEDS_SUGGESTIONS
+    )
     card: str = Field(min_length=1, max_length=128)
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: tuple[AcceptedSuggestion, ...] | None = None

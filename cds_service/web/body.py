@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from cds_service.errors import HookRequestInvalid, PayloadTooLarge, UnsupportedMediaType
+from cds_service.errors import (
+    BodyTimeout,
+    ClientDisconnected,
+    HookRequestInvalid,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,7 @@ class BodyLimits:
     max_bytes: int = 5_000_000
     max_depth: int = 64
     max_list_items: int = 5_000
+    timeout_seconds: float = 10.0  # the whole body, however it is trickled
 
 
 async def read_json(request: Request, limits: BodyLimits) -> Any:
@@ -31,12 +39,25 @@ async def read_json(request: Request, limits: BodyLimits) -> Any:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body larger than {limit} bytes")
+    try:
+        async with asyncio.timeout(limits.timeout_seconds):
+            body = await _read_body(request, limit)
+    except TimeoutError:
+        raise BodyTimeout(
+            f"Request body not received within {limits.timeout_seconds:g} s"
+        ) from None
+    except ClientDisconnect:
+        raise ClientDisconnected("The client disconnected before sending the whole body") from None
+    return parse_json(body, limits)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"Request body larger than {limit} bytes")
-    return parse_json(bytes(body), limits)
+    return bytes(body)
 
 
 def parse_json(body: bytes, limits: BodyLimits) -> Any:

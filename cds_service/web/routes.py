@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from cds_service.auth.authenticator import ClientAuthenticator, VerifiedClient, expected_audience
-from cds_service.cdshooks.models import Discovery
+from cds_service.cdshooks.models import CdsResponse, Discovery
 from cds_service.service import CdsService
 from cds_service.web.body import BodyLimits, read_json
-from cds_service.web.openapi import json_body
+from cds_service.web.openapi import answers, json_body
 
 router = APIRouter()
 
@@ -51,7 +51,7 @@ EdgeDep = Annotated[Edge, Depends(_edge)]
 Authenticated = Depends(_authenticated)
 
 
-@router.get("/health", tags=["operations"])
+@router.get("/health", tags=["operations"], responses=answers(500))
 async def health(service: ServiceDep) -> dict[str, str]:
     """Liveness and the knowledge-base version in use; no authentication, no patient data."""
     return {"status": "ok", "knowledgeBase": service.kb.manifest.version}
@@ -62,6 +62,7 @@ async def health(service: ServiceDep) -> dict[str, str]:
     response_model=Discovery,
     response_model_exclude_none=True,
     dependencies=[Authenticated],
+    responses=answers(401, 500),
 )
 async def discovery(service: ServiceDep) -> Discovery:
     return service.discovery()
@@ -70,7 +71,10 @@ async def discovery(service: ServiceDep) -> Discovery:
 @router.post(
     "/cds-services/{service_id}",
     openapi_extra=json_body("HookRequest"),
-    responses={200: {"description": "Cards (an empty list when nothing applies)"}},
+    responses={
+        200: {"description": "Cards (an empty list when nothing applies)", "model": CdsResponse},
+        **answers(400, 401, 404, 408, 412, 413, 415, 500),
+    },
 )
 async def call_service(service_id: str, request: Request) -> Response:
     # The clinician waits on this route, so it reads app.state itself rather than through dependency
@@ -90,7 +94,10 @@ async def call_service(service_id: str, request: Request) -> Response:
     dependencies=[Authenticated],
     openapi_extra=json_body("FeedbackRequest"),
     response_class=Response,
-    responses={200: {"description": "Feedback stored (idempotently)"}},
+    responses={
+        200: {"description": "Feedback stored (idempotently)"},
+        **answers(400, 401, 404, 408, 413, 415, 500),
+    },
 )
 async def feedback(
     service_id: str, request: Request, service: ServiceDep, edge: EdgeDep

@@ -1,4 +1,4 @@
-"""Fuzz the HTTP API from its own OpenAPI document (schemathesis): no input earns a 5xx."""
+"""Fuzz the HTTP API from its own OpenAPI document (schemathesis): no 5xx, nothing undocumented."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import respx
 import schemathesis
 from hypothesis import HealthCheck, event, given, settings
+from schemathesis import GenerationMode
 
 from cds_service.app import create_app
 from tests.hardening.harness import hardening_settings
@@ -27,7 +28,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _call(case: Any) -> Any:
-    response = case.call()
+    # schemathesis' own checks too: every status and body the service answers is in the document.
+    response = case.call_and_validate()
     event(f"{case.method} {case.path} -> {response.status_code}")
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:300]}"
     return response
@@ -49,5 +51,22 @@ def test_service_routes_when_fuzzed_for_the_real_service_never_answer_5xx(api_sc
     def fuzz(case: Any) -> None:
         case.path_parameters = {"service_id": SERVICE_ID}
         assert _call(case).status_code != 404
+
+    fuzz()
+
+
+def test_service_routes_when_fuzzed_with_schema_violating_bodies_answer_documented_4xx(
+    api_schema: Any,
+) -> None:
+    # Negative mode: every request breaks the document; each must be refused (4xx), never served.
+    @FUZZ
+    @given(
+        case=api_schema.include(path_regex="service_id").as_strategy(
+            generation_mode=GenerationMode.NEGATIVE
+        )
+    )
+    def fuzz(case: Any) -> None:
+        case.path_parameters = {"service_id": SERVICE_ID}
+        assert 400 <= _call(case).status_code < 500
 
     fuzz()

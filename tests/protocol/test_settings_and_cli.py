@@ -69,6 +69,18 @@ def test_serve_binds_a_public_address_when_told_explicitly(monkeypatch: pytest.M
     assert started[0]["port"] == 8123
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_gives_uvicorn_the_json_log_config(
+    monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(k))
+    assert cli.main(["serve", "--port", "8124", "--workers", workers]) == 0
+    config = started[0]["log_config"]
+    assert isinstance(config, dict)
+    assert config["formatters"] == {"json": {"()": "cds_service.logs.JsonFormatter"}}
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
 def test_loopback_addresses_are_recognised(host: str) -> None:
     assert is_loopback(host)
