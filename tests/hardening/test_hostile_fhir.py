@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     port = _free_port()
     data = tmp_path_factory.mktemp("hostile-data")
     # The default timeouts (2 s per FHIR request, 3 s per evaluation), as in the report.
-    env = {**os.environ, "CDS_DATA_DIR": str(data)}
+    env = {**os.environ, "CDS_DATA_DIR": str(data), "CDS_BODY_TIMEOUT_SECONDS": "1"}
     base = f"http://127.0.0.1:{port}"
     log = data / "service.stderr"
     process = _start(
@@ -238,6 +239,41 @@ async def test_hanging_server_named_by_60_calls_does_not_fail_a_call_to_a_health
     assert len(hung) >= 60
     assert {answer.status_code for answer in hung} == {412}
     assert all(TIMED_OUT in answer.text for answer in hung)
+
+
+def _post_head(service: Service, length: int) -> socket.socket:
+    host, port = service.base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    head = (
+        f"POST {SERVICE_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + b'{"hook": ')
+    return sock
+
+
+def test_client_trickling_its_body_gets_408_and_the_connection_closed(service: Service) -> None:
+    with _post_head(service, 10_000) as sock:
+        for _ in range(600):  # one byte every 0.1 s, until the server says something
+            if select.select([sock], [], [], 0.1)[0]:
+                break
+            sock.sendall(b" ")
+        else:
+            pytest.fail("the server was still reading a trickled body after 60 s")
+        received = b""
+        while chunk := sock.recv(65536):  # the answer, then the server closes the connection
+            received += chunk
+
+    assert received.startswith(b"HTTP/1.1 408")
+    assert b'"code":"timeout"' in received
+
+
+def test_client_disconnecting_mid_body_is_logged_as_a_disconnect(service: Service) -> None:
+    _post_head(service, 10_000).close()
+    deadline = time.monotonic() + 30
+    while b"client disconnected mid-body" not in service.log.read_bytes():
+        assert time.monotonic() < deadline, "the disconnect was not logged"
+        time.sleep(0.05)
 
 
 def test_service_stderr_through_all_of_this_is_json_lines_without_errors(service: Service) -> None:
