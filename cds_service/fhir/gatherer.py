@@ -226,7 +226,7 @@ class MedicationGatherer:
                     result.gap(stop)
                 return
             remaining = self._max_entries - len(result.resources)
-            body = await reader.get(urls.resolve(page.next_url, reader.base))
+            body = await reader.get(urls.resolve(page.next_url, reader.base) or "")  # checked above
             page = self._page(body, query.resource_type, remaining)
 
     def _take(self, result: _KeyResult, page: fb.BundlePage, key: str, origin: Origin) -> None:
@@ -247,7 +247,10 @@ class MedicationGatherer:
             return f"more than {cap} pages, only the first {cap} read"
         if reader is None:
             return "more pages exist but there is no usable fhirServer to read them from"
-        if not urls.same_origin(urls.resolve(page.next_url, reader.base), reader.base):
+        link = urls.resolve(page.next_url, reader.base)
+        if link is None:
+            return "the next-page link is not a URL; not followed"
+        if not urls.same_origin(link, reader.base):
             return "the next-page link points at another server; not followed with the token"
         return None
 

@@ -88,6 +88,8 @@ class CallReader:
                 raise self._failed(url, FhirFatalError(ADDRESS_REFUSED), exc.reason) from None
             except _TooLarge:
                 raise self._failed(url, FhirFatalError(TOO_LARGE), "over the byte cap") from None
+            except httpx.InvalidURL as exc:  # a next link the server wrote
+                raise self._failed(url, FhirFatalError(UNREADABLE), _name(exc)) from None
             except httpx.DecodingError as exc:
                 raise self._failed(url, FhirFatalError(UNREADABLE), str(exc)) from None
             except httpx.TimeoutException as exc:
@@ -139,7 +141,7 @@ class CallReader:
                 raise _TooLarge
             body = bytearray()
             async for raw in response.aiter_raw():
-                room = min(cap - len(body), self._budget)
+                room = max(min(cap - len(body), self._budget), 0)  # zlib reads 0 as "no limit"
                 chunk = inflater.feed(raw, room) if inflater is not None else raw
                 body += chunk
                 self._budget -= len(chunk)

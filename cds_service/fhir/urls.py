@@ -6,15 +6,21 @@ import ipaddress
 from urllib.parse import urljoin, urlsplit
 
 
-def resolve(url: str, base: str) -> str:
-    """A possibly relative link, made absolute against the FHIR base."""
-    return urljoin(base + "/", url)
+def resolve(url: str, base: str) -> str | None:
+    """A possibly relative link, made absolute against the FHIR base; None when it is no URL."""
+    try:
+        return urljoin(base + "/", url)
+    except ValueError:  # e.g. an unclosed IPv6 literal
+        return None
 
 
 def same_origin(url: str, base: str) -> bool:
     """Same scheme, host and port: the only URLs the request's token may be sent to."""
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and bool(a.hostname)
+    try:
+        a, b = urlsplit(url), urlsplit(base)
+        return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and bool(a.hostname)
+    except ValueError:  # a bad port or IPv6 literal: no origin at all
+        return False
 
 
 def host_and_path(url: str) -> str:

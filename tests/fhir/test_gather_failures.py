@@ -179,3 +179,23 @@ async def test_gather_when_prefetch_says_every_type_unsupported_raises_data_unav
 
     with pytest.raises(DataUnavailable):
         await gather(hook_request(prefetch, fhir_server=None, token=None))
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "http://[::1",
+        "https://ehr.example.org:99999/fhir/MedicationRequest",
+        "https://ehr.example.org/fhir/MedicationRequest?p=\x00",
+    ],
+)
+async def test_gather_when_next_link_is_not_a_valid_url_keeps_the_page_and_reports_a_gap(
+    fhir_server: respx.MockRouter, next_url: str
+) -> None:
+    fhir_server.route().respond(json=searchset())
+    first = searchset(order("r1"), next_url=next_url)
+
+    data = await gather(hook_request({"medicationStatements": None, "medicationRequests": first}))
+
+    assert ids(data, "MedicationRequest") == ["r1"]
+    assert [g.what for g in data.gaps] == ["MedicationRequest list"]
