@@ -141,7 +141,7 @@ class CallReader:
                 raise _TooLarge
             body = bytearray()
             async for raw in response.aiter_raw():
-                room = max(min(cap - len(body), self._budget), 0)  # zlib reads 0 as "no limit"
+                room = min(cap - len(body), self._budget)
                 chunk = inflater.feed(raw, room) if inflater is not None else raw
                 body += chunk
                 self._budget -= len(chunk)
@@ -178,6 +178,7 @@ class _Inflater:
         self._z = zlib.decompressobj(wbits)
 
     def feed(self, data: bytes, room: int) -> bytes:
+        room = max(room, 0)  # zlib reads a max_length of 0 as "no limit"
         try:
             out = self._z.decompress(data, room + 1)
             while self._z.unconsumed_tail and len(out) <= room:

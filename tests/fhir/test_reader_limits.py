@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from cds_service.cdshooks.models import HookRequest
-from cds_service.fhir.reader import TIMED_OUT, TOO_LARGE, UNREADABLE
+from cds_service.fhir.reader import TIMED_OUT, TOO_LARGE, UNREADABLE, _Inflater
 from tests.fhir.builders import (
     gather,
     hook_request,
@@ -191,3 +191,9 @@ async def test_gather_when_some_medication_reads_miss_the_deadline_keeps_the_oth
 
     assert "Medication/fast" in data.medications
     assert [g.reason for g in data.gaps] == [f"1 of 2 could not be read: {TIMED_OUT}"]
+
+
+@pytest.mark.parametrize("room", [-5, 0, 10])
+def test_inflater_never_inflates_more_than_the_room_left_plus_one_byte(room: int) -> None:
+    # Concurrent reads can overdraw the call's budget: a negative room must not mean "no limit".
+    assert len(_Inflater(16 + zlib.MAX_WBITS).feed(_BOMB, room)) == max(room, 0) + 1
