@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urljoin, urlsplit
 
 
@@ -25,7 +26,10 @@ def same_origin(url: str, base: str) -> bool:
 
 def host_and_path(url: str) -> str:
     """What may be logged about a URL: never the query string (it carries the patient id)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(not a URL)"
     return f"{parts.hostname or '?'}{parts.path}"
 
 
@@ -66,6 +70,19 @@ def base_problem(url: str) -> str | None:
         return "fhirServer is not an http(s) URL"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return "fhirServer is not an http(s) URL"
+    if not _is_host(parts.hostname):
+        return "fhirServer's host is not a DNS name or an IP address"
     if parts.username is not None or parts.query or parts.fragment:
         return "fhirServer must be a plain base URL (no credentials, query or fragment)"
     return None
+
+
+_DNS_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return len(host) <= 253 and _DNS_NAME.match(host) is not None

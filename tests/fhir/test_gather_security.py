@@ -124,3 +124,13 @@ async def test_gather_when_prefetch_bundle_pages_and_no_server_reports_a_gap() -
 
     assert ids(data, "MedicationRequest") == ["r1"]
     assert "no usable fhirServer" in data.gaps[0].reason
+
+
+@pytest.mark.parametrize("server", ["http://[::1", "https://exa mple.org/fhir", "https://\x00/x"])
+async def test_gather_when_fhir_server_is_not_a_parsable_url_refuses_it_with_a_412(
+    server: str,
+) -> None:
+    with pytest.raises(DataUnavailable) as caught:
+        await gather(hook_request(fhir_server=server))
+
+    assert "fhirServer" in caught.value.message

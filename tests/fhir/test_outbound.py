@@ -31,6 +31,12 @@ EHR = "https://ehr.example.org/fhir"
         ("https://user:secret@ehr.example.org/fhir", False),
         ("https://ehr.example.org/fhir?_format=json", False),
         ("https://ehr.example.org:99999/fhir", False),
+        ("http://[::1", False),
+        ("https://exa mple.org/fhir", False),
+        ("https://\x00/fhir", False),
+        ("https://-ehr.example.org/fhir", False),
+        ("https://[fe80::1%25eth0]/fhir", True),  # a scoped IPv6 literal: refused by address
+        ("https://EHR-1.Example.org./fhir", True),
     ],
 )
 def test_target_in_local_development_allows_https_and_loopback_only(
