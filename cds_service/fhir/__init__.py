@@ -1,1 +1,1 @@
-"""FHIR data access: the gatherer, bundle and page reading, server URLs."""
+"""FHIR data access: the gatherer, bounded reads, the outbound allowlist, bundle reading, server URLs."""
