@@ -196,3 +196,11 @@ def test_report_of_results_names_machine_ratios_and_fetch_path() -> None:
     assert "0.50" in text
     assert "1.10 x delay" in text
     assert "RSS 100 MB" in text
+
+
+def test_bench_repo_root_is_the_clone_not_the_package() -> None:
+    # Children run with PYTHONPATH=REPO_ROOT: the package dir there would shadow fhir.resources
+    # with cds_service/fhir, and every server child would die at import.
+    from cds_service.bench.runner import REPO_ROOT
+
+    assert (REPO_ROOT / "pyproject.toml").is_file()
