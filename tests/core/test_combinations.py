@@ -84,6 +84,6 @@ def test_combination_naming_an_unknown_ingredient_stops_the_load(tmp_path: Path)
     manifest = cards / "knowledge-base.yaml"
     manifest.write_text(manifest.read_text().replace("[gabapentin, pregabalin]", "[gabapentine]"))
     with pytest.raises(
-        RuleSetInvalid, match=r"knowledge-base.yaml: combinations.0.groups: .*gabapentine"
+        RuleSetInvalid, match=r"knowledge-base.yaml: combinations\[0\]\.groups.*gabapentine"
     ):
         load_knowledge_base(cards)
