@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(run=_evaluate)
 
+    kb = commands.add_parser("kb", help="check the knowledge base, or regenerate its schemas")
+    kb.add_argument("action", choices=("check", "schemas"), help="list problems / write schema/")
+    kb.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="default: the bundled cards/")
+    kb.set_defaults(run=_kb)
+
     report = commands.add_parser(
         "feedback-report", help="acceptance and override counts per card topic"
     )
@@ -192,6 +197,19 @@ async def _evaluate_payload(settings: Settings, payload: object, service_id: str
             return response.to_json_dict()
     finally:
         await store.close()
+
+
+# ------------------------------------------------------------------ kb
+
+
+def _kb(args: argparse.Namespace, settings: Settings) -> int:
+    from cds_service.rules import loader
+    from cds_service.settings import default_cards_dir
+
+    cards_dir = args.dir or default_cards_dir()
+    if args.action == "schemas":
+        return loader.schemas_command(cards_dir)
+    return loader.check_command(cards_dir)
 
 
 # ------------------------------------------------------------------ feedback-report

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from cds_service import cli
 from cds_service.errors import RuleSetInvalid
-from cds_service.rules.loader import check_command, load_knowledge_base
+from cds_service.rules.loader import load_knowledge_base
 from tests.rules.kb_files import add_topic, edit_yaml, read_yaml
 
 FICTION = Path(__file__).parent / "fixtures" / "fiction"
@@ -46,7 +47,7 @@ def test_kb_check_when_new_class_added_prints_ok(
 ) -> None:
     _add_fiction(cards)
 
-    assert check_command(cards) == 0
+    assert cli.main(["kb", "check", str(cards)]) == 0
     assert capsys.readouterr().out.startswith("ok: 16 rules, 15 case files, ")
 
 
@@ -73,7 +74,7 @@ def test_kb_check_when_new_class_shares_a_member_undeclared_lists_both_sides(
     _add_fiction(cards)
     edit_yaml(cards / "rules" / "FICTION.yaml", lambda data: _add_member(data, "lorazepam"))
 
-    assert check_command(cards) == 1
+    assert cli.main(["kb", "check", str(cards)]) == 1
     bzd_index = [m["name"] for m in read_yaml(cards / "rules" / "BZD.yaml")["members"]].index(
         "lorazepam"
     )
