@@ -46,18 +46,19 @@ class Catalogue:
 
     @property
     def named_rules(self) -> tuple[Sourced[RuleSpec], ...]:
-        """Rules whose id matches their file name: the only ones other files are checked against."""
+        """Rules whose id matches their file name; a misnamed one is kept out of cross-file checks."""
         return tuple(rule for rule in self.rules if rule.value.id == rule.name)
 
     @property
     def rule_ids(self) -> frozenset[str]:
-        """Every topic a rule file may define, including files that could not be read."""
-        return frozenset(rule.name for rule in self.rules) | self.unreadable_rules
+        """Every topic a rule file may define: file names and ids, read or not."""
+        ids = {rule.name for rule in self.rules} | {rule.value.id for rule in self.rules}
+        return frozenset(ids) | self.unreadable_rules
 
     @property
     def complete(self) -> bool:
         """Whether every rule file was read, so a name missing from all of them is really missing."""
-        return not self.unreadable_rules and len(self.named_rules) == len(self.rules)
+        return not self.unreadable_rules
 
     @property
     def ingredients(self) -> frozenset[str]:
