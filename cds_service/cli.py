@@ -126,6 +126,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             return 2
     import uvicorn
 
+    if settings.metrics and args.workers > 1:
+        _share_metrics_between_workers()
     app = serving_app(settings)  # built here first: a bad setting stops start-up in one line
     _announce(args, settings)
     if args.workers > 1:
@@ -141,6 +143,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _share_metrics_between_workers() -> None:
+    # prometheus-client's multiprocess mode: each worker writes its series to files in this
+    # directory and /metrics sums them, whichever worker answers the scrape.
+    import os
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")
 
 
 def _announce(args: argparse.Namespace, settings: Settings) -> None:
@@ -219,6 +231,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     except DataUnavailable as exc:
         print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
         return 3
+    except ConfigurationInvalid:
+        raise
     except CdsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -229,12 +243,14 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 async def _evaluate_payload(settings: Settings, payload: object, service_id: str | None) -> object:
     import httpx
 
-    from cds_service.app import build_service
+    from cds_service.app import build_service, check_settings
     from cds_service.rules.knowledge import compile_knowledge_base
     from cds_service.rules.loader import load_knowledge_base
     from cds_service.store.opening import open_store_or_degraded
 
-    kb = compile_knowledge_base(load_knowledge_base(settings.cards_dir), settings.rule_overrides)
+    loaded = load_knowledge_base(settings.cards_dir)
+    check_settings(settings, loaded)
+    kb = compile_knowledge_base(loaded, settings.rule_overrides)
     store = await open_store_or_degraded(settings.effective_database_url)
     try:
         async with httpx.AsyncClient() as client:
@@ -259,7 +275,11 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await store.close()
 
-    rows = asyncio.run(fetch())
+    try:
+        rows = asyncio.run(fetch())
+    except Exception as exc:  # the store could not be opened or read: say which kind, no traceback
+        print(f"error: the store is unavailable: {_store_problem(exc)}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))
         return 0
@@ -272,3 +292,8 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
     if not rows:
         print("(no evaluations or feedback recorded yet)")
     return 0
+
+
+def _store_problem(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or getattr(exc, "strerror", None)
+    return str(message) if message else type(exc).__name__

@@ -49,6 +49,11 @@ class AuditBatcher:
     def pending(self) -> int:
         return len(self._pending)
 
+    def pending_topics(self, card_uuids: Sequence[str]) -> dict[str, str]:
+        """Topics of the cards among records not yet written (feedback may arrive first)."""
+        wanted = set(card_uuids)
+        return {c.uuid: c.topic for r in self._pending for c in r.cards if c.uuid in wanted}
+
     def add(self, record: EvaluationRecord) -> None:
         """Queue one record; never waits and never raises."""
         if len(self._pending) >= self._max_pending:

@@ -121,7 +121,7 @@ class PostgresAuditStore:
             )
             return {str(uuid): str(topic) for uuid, topic in await cursor.fetchall()}
 
-        return await self._run(read)
+        return {**await self._run(read), **self._batcher.pending_topics(card_uuids)}
 
     # ------------------------------------------------------------ replay cache
 

@@ -143,7 +143,8 @@ class SqliteAuditStore:
         uuids = list(card_uuids)
         marks = ",".join("?" * len(uuids))
         query = f"SELECT card_uuid, topic FROM evaluation_cards WHERE card_uuid IN ({marks})"  # noqa: S608
-        return dict(await self._locked(lambda: self._db.execute(query, uuids).fetchall()))
+        stored = dict(await self._locked(lambda: self._db.execute(query, uuids).fetchall()))
+        return {**stored, **self._batcher.pending_topics(uuids)}
 
     # ------------------------------------------------------------ replay cache
 
