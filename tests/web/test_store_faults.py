@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,24 @@ def test_feedback_after_the_database_file_was_deleted_is_503_never_200(
     cards = client.post(SERVICE_URL, json=_hook_call())
     assert cards.status_code == 200
     assert cards.json()["cards"]
+
+
+def test_feedback_behind_a_lock_held_elsewhere_is_503_after_the_bounded_wait(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, store_timeout_seconds=0.05)
+    with TestClient(create_app(settings)) as client:
+        other = sqlite3.connect(_db_path(settings), isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            refused = client.post(FEEDBACK_URL, json=_feedback())
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        stored = client.post(FEEDBACK_URL, json=_feedback())
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert stored.status_code == 200
 
 
 def test_service_whose_store_cannot_be_opened_starts_degraded_and_serves_cards(
