@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -14,8 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from cds_service.errors import CdsError, DataUnavailable, RequestRejected, RuleSetInvalid
+from cds_service.errors import (
+    CdsError,
+    ConfigurationInvalid,
+    DataUnavailable,
+    RequestRejected,
+    RuleSetInvalid,
+)
 from cds_service.fhir.urls import is_loopback
 from cds_service.settings import Settings
 from cds_service.web.body import parse_json
@@ -32,15 +40,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except ValidationError as exc:
-        print(f"error: invalid configuration:\n{exc}", file=sys.stderr)
+    except (ValidationError, SettingsError) as exc:
+        print(f"error: invalid configuration: {settings_error_line(exc)}", file=sys.stderr)
         return 2
     try:
         result: int = args.run(args, settings)
     except RuleSetInvalid as exc:
         print(f"error: knowledge base invalid: {exc}", file=sys.stderr)
         return 2
+    except ConfigurationInvalid as exc:
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     return result
+
+
+def settings_error_line(exc: ValidationError | SettingsError) -> str:
+    """One line naming each setting that failed (``CDS_NAME``) and why; never the value's text."""
+    if isinstance(exc, SettingsError):
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = f"CDS_{match.group(1).upper()}" if match else "a setting"
+        return f"{name}: not valid JSON (or not a valid value)"
+    parts = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = f"CDS_{loc[0].upper()}" if loc else "settings"
+        where = "".join(f"[{part}]" for part in loc[1:])
+        parts.append(f"{name}{where}: {error['msg']}")
+    return "; ".join(parts)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0 < args.port < 65536:
+        print(f"error: --port {args.port}: must be between 1 and 65535", file=sys.stderr)
+        return 2
     if settings.auth == "off" and not is_loopback(args.host):
         if not settings.allow_unauthenticated_public_bind:
             print(
@@ -102,6 +131,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             return 2
     import uvicorn
 
+    if settings.metrics and args.workers > 1:
+        _share_metrics_between_workers()
+    app = serving_app(settings)  # built here first: a bad setting stops start-up in one line
+    _announce(args, settings)
     if args.workers > 1:
         # Workers import the factory themselves; settings come from the same environment.
         uvicorn.run(
@@ -113,8 +146,38 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             log_level="warning",
         )
     else:
-        uvicorn.run(serving_app(settings), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _share_metrics_between_workers() -> None:
+    # prometheus-client's multiprocess mode: each worker writes its series to files in this
+    # directory and /metrics sums them, whichever worker answers the scrape.
+    import os
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")
+
+
+def _announce(args: argparse.Namespace, settings: Settings) -> None:
+    """The one start-up line an operator looks for: where it listens and how callers are checked."""
+    from cds_service.store.opening import describe
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    auth = (
+        f"jwt ({len(settings.trusted_issuers)} trusted issuer(s))"
+        if settings.auth == "jwt"
+        else "off (EHR JWTs are not verified)"
+    )
+    log.warning(
+        f"cds-service listening on http://{host}:{args.port} (auth: {auth})",
+        extra={
+            "store": describe(settings.effective_database_url),
+            "workers": args.workers,
+            "metrics": settings.metrics,
+        },
+    )
 
 
 def serving_app(settings: Settings | None = None) -> FastAPI:
@@ -173,6 +236,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     except DataUnavailable as exc:
         print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
         return 3
+    except ConfigurationInvalid:
+        raise
     except CdsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -183,13 +248,15 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 async def _evaluate_payload(settings: Settings, payload: object, service_id: str | None) -> object:
     import httpx
 
-    from cds_service.app import build_service
+    from cds_service.app import build_service, check_settings
     from cds_service.rules.knowledge import compile_knowledge_base
     from cds_service.rules.loader import load_knowledge_base
-    from cds_service.store.sqlite import SqliteAuditStore
+    from cds_service.store.opening import open_store_or_degraded
 
-    kb = compile_knowledge_base(load_knowledge_base(settings.cards_dir), settings.rule_overrides)
-    store = SqliteAuditStore.open(settings.effective_database_url)
+    loaded = load_knowledge_base(settings.cards_dir)
+    check_settings(settings, loaded)
+    kb = compile_knowledge_base(loaded, settings.rule_overrides)
+    store = await open_store_or_degraded(settings.effective_database_url)
     try:
         async with httpx.AsyncClient() as client:
             service = build_service(settings, kb, client, store)
@@ -216,17 +283,21 @@ def _kb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
+    from cds_service.store.opening import open_store
     from cds_service.store.records import TopicFeedback
-    from cds_service.store.sqlite import SqliteAuditStore
 
     async def fetch() -> list[TopicFeedback]:
-        store = SqliteAuditStore.open(settings.effective_database_url)
+        store = await open_store(settings.effective_database_url, timeout_seconds=5.0)
         try:
             return list(await store.feedback_report())
         finally:
             await store.close()
 
-    rows = asyncio.run(fetch())
+    try:
+        rows = asyncio.run(fetch())
+    except Exception as exc:  # the store could not be opened or read: say which kind, no traceback
+        print(f"error: the store is unavailable: {_store_problem(exc)}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))
         return 0
@@ -239,3 +310,8 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
     if not rows:
         print("(no evaluations or feedback recorded yet)")
     return 0
+
+
+def _store_problem(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or getattr(exc, "strerror", None)
+    return str(message) if message else type(exc).__name__

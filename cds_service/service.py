@@ -51,6 +51,16 @@ class MedicationSource(Protocol):
     ) -> dict[str, JsonObject]: ...
 
 
+class Observer(Protocol):
+    """Who counts what the use cases did (``ops.metrics.Metrics``); never given patient data."""
+
+    def evaluated(self, hook: str, outcome: str, cards: Sequence[Card]) -> None: ...
+
+    def gaps(self, gaps: Sequence[DataGap]) -> None: ...
+
+    def feedback_stored(self, topic: str, outcome: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
     """The settings the use cases read, passed down from the composition root."""
@@ -74,6 +84,7 @@ class CdsService:
         *,
         registry: HookRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: Observer | None = None,
     ) -> None:
         self.config = config
         self.kb = kb
@@ -82,6 +93,7 @@ class CdsService:
         self.store = store
         self.registry = registry or HookRegistry.discover()
         self.clock = clock
+        self.observer = observer
 
     # ------------------------------------------------------------ discovery
 
@@ -103,9 +115,10 @@ class CdsService:
             started = time.perf_counter()
             try:
                 cards, outcome = await self._cards_for(spec, request)
-            except DataUnavailable:
+            except DataUnavailable as exc:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
                 await self._audit(request, [], "data-unavailable", started)
+                self._observe(request.hook, "data-unavailable", [], [_unavailable_gap(exc)])
                 raise
             except CdsError:
                 raise
@@ -113,6 +126,7 @@ class CdsService:
                 log.exception("unexpected error", extra={"hook_instance": request.hookInstance})
                 raise InternalError(request.hookInstance) from exc
             await self._audit(request, cards, outcome, started)
+            self._observe(request.hook, outcome, cards, [])
             log.info(
                 "evaluated",
                 extra={"hook": request.hook, "outcome": outcome, "cards": len(cards)},
@@ -130,7 +144,9 @@ class CdsService:
         except DataUnavailable as exc:
             if self.config.on_data_unavailable != "card":
                 raise
-            gaps = [DataGap(what="Medication lists", reason=exc.message)]
+            gaps = [_unavailable_gap(exc)]
+            if self.observer is not None:
+                self.observer.gaps(gaps)
             return [self.renderer.data_gap_card(gaps)], "data-unavailable"
         return self._cards_from_data(spec, request, ketamine[0], data), "cards"
 
@@ -152,6 +168,8 @@ class CdsService:
         now = self.clock()
         evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
+        if self.observer is not None:
+            self.observer.gaps(gaps)
         # Relative wording on cards ("stopped 2 days ago") is computed against the evaluation time.
         call = CallContext(patient_id=request.context.patientId, now=now)
         return self.renderer.cards(evaluation, order, gaps, call)
@@ -197,7 +215,31 @@ class CdsService:
             request = FeedbackRequest.model_validate(payload)
         except ValueError as exc:
             raise _feedback_error(exc) from exc
-        return await self.store.record_feedback(service_id, request.feedback)
+        added = await self.store.record_feedback(service_id, request.feedback)
+        await self._observe_feedback(request)
+        return added
+
+    def _observe(
+        self, hook: str, outcome: str, cards: Sequence[Card], gaps: Sequence[DataGap]
+    ) -> None:
+        if self.observer is not None:
+            self.observer.evaluated(hook, outcome, cards)
+            if gaps:
+                self.observer.gaps(gaps)
+
+    async def _observe_feedback(self, request: FeedbackRequest) -> None:
+        if self.observer is None:
+            return
+        try:
+            topics = await self.store.card_topics([item.card for item in request.feedback])
+        except CdsError:  # already stored: the count is only less precise
+            topics = {}
+        for item in request.feedback:
+            self.observer.feedback_stored(topics.get(item.card, "unknown"), item.outcome)
+
+
+def _unavailable_gap(exc: DataUnavailable) -> DataGap:
+    return DataGap(what="Medication lists", reason=exc.message)
 
 
 def _feedback_error(exc: ValueError) -> FeedbackInvalid:

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     cards_dir: Path = Field(default_factory=default_cards_dir)
     rule_overrides: dict[str, RuleOverride] = Field(default_factory=dict)
+    # Longest wait for the store (a lock, a pooled connection) before feedback answers 503.
+    store_timeout_seconds: float = Field(default=0.3, gt=0, le=10)
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # --- operations
+    metrics: bool = False
 
     # --- clinical behaviour
     trigger_on_esketamine: bool = False
@@ -83,6 +89,8 @@ class Settings(BaseSettings):
     jwt_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
     jwks_min_refresh_seconds: float = Field(default=60.0, ge=0)
     replay_cache_max_entries: int = Field(default=100_000, gt=0)
+    # "store": JWT ids shared by every replica through the store; unset: "store" on PostgreSQL.
+    replay_cache: Literal["memory", "store"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -123,6 +131,13 @@ class Settings(BaseSettings):
             jwks_min_refresh_seconds=self.jwks_min_refresh_seconds,
             replay_cache_max_entries=self.replay_cache_max_entries,
         )
+
+    @property
+    def effective_replay_cache(self) -> str:
+        """``CDS_REPLAY_CACHE``, else the shared store when the store is PostgreSQL."""
+        if self.replay_cache is not None:
+            return self.replay_cache
+        return "store" if self.effective_database_url.startswith("postgres") else "memory"
 
     @property
     def effective_database_url(self) -> str:

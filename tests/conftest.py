@@ -14,7 +14,7 @@ from cds_service.app import create_app
 from cds_service.settings import Settings
 
 # Every test run sweeps all log records for tokens and patient identifiers (tests/hardening/logsweep.py).
-pytest_plugins = ["tests.hardening.logsweep"]
+pytest_plugins = ["tests.hardening.logsweep", "tests.postgres_server"]
 
 SERVICE_URL = "/cds-services/ketamine-infusion-check"
 

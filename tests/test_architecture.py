@@ -25,14 +25,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "fhir": frozenset({"cdshooks", "clinical", "errors"}),
     "auth": frozenset({"errors"}),
     "store": frozenset({"cdshooks", "errors"}),
+    # Operations (metrics): reads the wire Card and the DataGap type to label series, nothing else.
+    "ops": frozenset({"cdshooks.models", "clinical", "errors"}),
     "settings": frozenset({"rules", "auth", "errors"}),
     "service": frozenset(
         {"cdshooks", "fhir", "store", "render", "rules", "clinical", "errors", "logs"}
     ),
-    "web": frozenset({"service", "auth", "cdshooks", "errors", "logs"}),
+    # web may read ops: the /metrics route and the request-metering middleware.
+    "web": frozenset({"service", "auth", "cdshooks", "errors", "logs", "ops"}),
     "app": frozenset(
         {"web", "service", "settings", "fhir", "auth", "store", "render", "rules", "clinical"}
-        | {"cdshooks", "errors", "logs"}
+        | {"cdshooks", "errors", "logs", "ops"}
     ),
     "cli": frozenset(
         {"app", "web", "service", "settings", "fhir", "store", "rules", "render", "clinical"}
@@ -44,7 +47,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 PURE_CORE = ("clinical", "rules", "render")
 THIRD_PARTY_IO = ("fastapi", "starlette", "httpx", "uvicorn", "sqlite3", "psycopg", "psycopg_pool")
-HTTPX_USERS = frozenset({"fhir", "auth", "app", "cli", "bench"})
+HTTPX_USERS = frozenset({"fhir", "auth", "app", "cli", "bench", "ops"})
 # Wire models are plain pydantic types: the renderer builds them without knowing the rest of cdshooks.
 NARROW_UNITS = ("cdshooks.models",)
 

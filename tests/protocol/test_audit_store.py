@@ -48,9 +48,10 @@ def test_store_creates_and_migrates_the_database_file(tmp_path: Path) -> None:
 
     asyncio.run(open_twice())
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        versions = db.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
+        assert versions == [(1,), (2,)]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"evaluations", "evaluation_cards", "feedback"} <= tables
+    assert {"evaluations", "evaluation_cards", "feedback", "replay_tokens"} <= tables
 
 
 def test_store_writes_every_evaluation_handed_to_it_before_closing(tmp_path: Path) -> None:
@@ -68,10 +69,10 @@ def test_store_writes_every_evaluation_handed_to_it_before_closing(tmp_path: Pat
         assert db.execute("SELECT COUNT(*) FROM evaluation_cards").fetchone()[0] == 25
 
 
-def test_only_sqlite_urls_are_built_in() -> None:
+def test_sqlite_path_reads_sqlite_urls_only() -> None:
     assert sqlite_path("sqlite:////var/lib/cds.db") == Path("/var/lib/cds.db")
     with pytest.raises(ValueError, match="sqlite"):
-        sqlite_path("postgresql://db/cds")
+        sqlite_path("mysql://db/cds")
 
 
 def test_evaluation_audit_keeps_hook_instance_and_topics_but_no_patient_id_or_token(
@@ -95,13 +96,14 @@ def test_evaluation_audit_keeps_hook_instance_and_topics_but_no_patient_id_or_to
     assert TOKEN.encode() not in raw
 
 
-def test_store_when_a_batch_write_fails_logs_it_and_keeps_writing_later_records(
+def test_store_when_a_batch_write_fails_retries_it_and_loses_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "cds.db"
 
     async def write() -> None:
         store = SqliteAuditStore(path, batch_seconds=0)
+        store._batcher._retry_seconds = 0
         real_write = store._write_evaluations
         calls = 0
 
@@ -113,16 +115,17 @@ def test_store_when_a_batch_write_fails_logs_it_and_keeps_writing_later_records(
             real_write(batch)  # type: ignore[arg-type]
 
         store._write_evaluations = fails_once  # type: ignore[method-assign]
-        await store.record_evaluation(_record("lost"))
+        await store.record_evaluation(_record("retried"))
         await store.flush()
         await store.record_evaluation(_record("kept"))
         await store.close()
 
     asyncio.run(write())
-    failed = [r for r in caplog.records if r.getMessage() == "audit write failed"]
-    assert [r.__dict__["records_lost"] for r in failed] == [1]
+    failed = [r for r in caplog.records if r.getMessage() == "audit write failed; will retry"]
+    assert [r.__dict__["records_pending"] for r in failed] == [1]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT hook_instance FROM evaluations").fetchall() == [("kept",)]
+        rows = db.execute("SELECT hook_instance FROM evaluations ORDER BY rowid").fetchall()
+    assert rows == [("retried",), ("kept",)]
 
 
 def test_call_answered_412_is_audited_as_data_unavailable(tmp_path: Path) -> None:

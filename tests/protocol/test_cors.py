@@ -37,8 +37,10 @@ def _preflight(client: TestClient, path: str, method: str, headers: str) -> http
 def test_preflight_from_the_sandbox_origin_succeeds_without_a_token(
     tmp_path: Path, auth: str, path: str, method: str, headers: str
 ) -> None:
-    app = create_app(make_settings(tmp_path, auth=auth, cors_origins=(SANDBOX,)))
-    with TestClient(app) as client:
+    issuers = {"https://ehr.example.org": {"jwks_url": "https://ehr.example.org/jwks"}}
+    trusted = issuers if auth == "jwt" else {}
+    settings = make_settings(tmp_path, auth=auth, cors_origins=(SANDBOX,), trusted_issuers=trusted)
+    with TestClient(create_app(settings)) as client:
         response = _preflight(client, path, method, headers)
     assert response.status_code == 200
     allowed = response.headers["access-control-allow-headers"].lower()
