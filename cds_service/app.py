@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     compiled = compile_knowledge_base(
         kb or load_knowledge_base(settings.cards_dir), settings.rule_overrides
     )
-    registry = HookRegistry.discover()
+    registry = HookRegistry.discover(settings.service_id)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

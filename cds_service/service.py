@@ -29,7 +29,6 @@ from cds_service.errors import (
     DataUnavailable,
     FeedbackInvalid,
     InternalError,
-    UnknownService,
 )
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
@@ -80,39 +79,44 @@ class CdsService:
         self.renderer = renderer
         self.source = source
         self.store = store
-        self.registry = registry or HookRegistry.discover()
+        self.registry = registry or HookRegistry.discover(config.service_id)
         self.clock = clock
 
     # ------------------------------------------------------------ discovery
 
     def discovery(self) -> Discovery:
-        """One id listed for order-select and order-sign: sign-time cards replace select-time ones."""
-        return discovery_document(self.registry, self.config.service_id)
+        """Each listed hook under its own id (the legacy id answers but is not listed)."""
+        return discovery_document(self.registry)
 
     def check_service(self, service_id: str) -> None:
-        if service_id != self.config.service_id:
-            raise UnknownService(f"No CDS service with id '{service_id[:64]}'")
+        """Raise ``UnknownService`` (404) for an id this service does not have."""
+        self.registry.check_service(service_id)
 
     # ------------------------------------------------------------ evaluation
 
     async def evaluate(self, service_id: str, payload: Any) -> CdsResponse:
         """Answer one hook call. Raises the domain errors that ``app.py`` maps to HTTP."""
         self.check_service(service_id)
-        spec, request = parse_hook_request(payload, self.registry)
+        call = parse_hook_request(payload, self.registry, service_id)
+        spec, request = call.spec, call.request
         with correlation(request.hookInstance):
             started = time.perf_counter()
+            if call.empty_reason is not None:
+                log.info("answered without checking", extra={"reason": call.empty_reason})
+                await self._audit(service_id, request, [], "not-checked", started)
+                return CdsResponse(cards=[])
             try:
                 cards, outcome = await self._cards_for(spec, request)
             except DataUnavailable:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
-                await self._audit(request, [], "data-unavailable", started)
+                await self._audit(service_id, request, [], "data-unavailable", started)
                 raise
             except CdsError:
                 raise
             except Exception as exc:
                 log.exception("unexpected error", extra={"hook_instance": request.hookInstance})
                 raise InternalError(request.hookInstance) from exc
-            await self._audit(request, cards, outcome, started)
+            await self._audit(service_id, request, cards, outcome, started)
             log.info(
                 "evaluated",
                 extra={"hook": request.hook, "outcome": outcome, "cards": len(cards)},
@@ -166,11 +170,16 @@ class CdsService:
         ]
 
     async def _audit(
-        self, request: HookRequest, cards: list[Card], outcome: str, started: float
+        self,
+        service_id: str,
+        request: HookRequest,
+        cards: list[Card],
+        outcome: str,
+        started: float,
     ) -> None:
         record = EvaluationRecord(
             hook_instance=request.hookInstance,
-            service_id=self.config.service_id,
+            service_id=service_id,
             hook=request.hook,
             evaluated_at=self.clock(),
             outcome=outcome,

@@ -29,7 +29,7 @@ class EvaluationRecord:
     service_id: str
     hook: str
     evaluated_at: datetime
-    outcome: str  # "cards" | "no-ketamine-order" | "data-unavailable"
+    outcome: str  # "cards" | "no-ketamine-order" | "data-unavailable" | "not-checked"
     kb_version: str
     kb_digest: str
     cards: tuple[AuditedCard, ...]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
@@ -117,3 +118,25 @@ def test_hold_window_uses_the_configured_site_timezone(tmp_path) -> None:
 def test_unknown_site_timezone_is_refused_at_start_up(tmp_path) -> None:
     with pytest.raises(ValueError, match="Mars/Olympus"):
         make_settings(tmp_path, timezone="Mars/Olympus")
+
+
+def test_bare_order_select_answers_no_cards_and_logs_why(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The Sandbox re-sends order-select with only patientId and userId when Rx View is re-clicked.
+    body = hook_request(ketamine_order(), hook="order-select", medications=(CLONAZEPAM,))
+    del body["context"]["draftOrders"], body["context"]["selections"]
+    with caplog.at_level(logging.INFO, logger="cds_service.service"):
+        response = client.post("/cds-services/ketamine-infusion-order-select", json=body)
+    assert response.status_code == 200
+    assert response.json() == {"cards": []}
+    reasons = [getattr(r, "reason", "") for r in caplog.records]
+    assert any("without draftOrders or selections" in reason for reason in reasons)
+
+
+def test_bare_order_select_still_needs_the_fields_every_hook_carries(client: TestClient) -> None:
+    body = hook_request(ketamine_order(), hook="order-select")
+    body["context"] = {"userId": "Practitioner/1"}
+    response = client.post("/cds-services/ketamine-infusion-order-select", json=body)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["context.patientId"]
