@@ -28,6 +28,7 @@ from cds_service.settings import Settings
 from cds_service.store.records import AuditStore
 from cds_service.store.sqlite import SqliteAuditStore
 from cds_service.web import routes
+from cds_service.web.access import AccessLog
 from cds_service.web.body import BodyLimits
 from cds_service.web.openapi import openapi_document
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         allow_headers=["Authorization", "Content-Type", "Accept"],
         max_age=600,
     )
+    app.add_middleware(AccessLog)  # outermost: preflights answered by CORS are logged too
     app.include_router(routes.router)
     _register_error_handlers(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

@@ -97,6 +97,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             return 2
     import uvicorn
 
+    # uvicorn's own start-up lines are silenced (log_level warning): say where to point the EHR.
+    url = listen_url(args.host, args.port)
+    print(f"cds-service listening on {url} (discovery: {url}/cds-services)", flush=True)
     if args.workers > 1:
         # Workers import the factory themselves; settings come from the same environment.
         uvicorn.run(
@@ -110,6 +113,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         uvicorn.run(serving_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def listen_url(host: str, port: int) -> str:
+    """The base URL a server bound to ``host``:``port`` answers on (IPv6 hosts in brackets)."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
 
 
 def serving_app(settings: Settings | None = None) -> FastAPI:

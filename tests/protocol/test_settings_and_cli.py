@@ -172,3 +172,15 @@ def test_settings_leave_the_callers_values_unchanged() -> None:
     values = {"cors_origins": "https://a.example, https://b.example"}
     Settings.model_validate(values)
     assert values == {"cors_origins": "https://a.example, https://b.example"}
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("127.0.0.1", "http://127.0.0.1:8123"), ("::1", "http://[::1]:8123")],
+)
+def test_serve_prints_the_url_it_listens_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], host: str, url: str
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    assert cli.main(["serve", "--host", host, "--port", "8123"]) == 0
+    assert f"listening on {url} (discovery: {url}/cds-services)" in capsys.readouterr().out
