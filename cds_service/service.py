@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from cds_service.errors import (
 )
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
+from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
 from cds_service.rules.engine import evaluate
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.knowledge import CompiledKnowledgeBase
@@ -58,6 +59,7 @@ class ServiceConfig:
     include_esketamine: bool
     on_data_unavailable: str  # "412" | "card"
     deadline_seconds: float
+    profiles: ProfileChoice = field(default_factory=lambda: ProfileChoice(build_profiles()))
 
 
 class CdsService:
@@ -105,8 +107,9 @@ class CdsService:
                 log.info("answered without checking", extra={"reason": call.empty_reason})
                 await self._audit(service_id, request, [], "not-checked", started)
                 return CdsResponse(cards=[])
+            profile = self.config.profiles.choose(request.extension_keys)
             try:
-                cards, outcome = await self._cards_for(spec, request)
+                cards, outcome = await self._cards_for(spec, request, profile)
             except DataUnavailable:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
                 await self._audit(service_id, request, [], "data-unavailable", started)
@@ -119,11 +122,18 @@ class CdsService:
             await self._audit(service_id, request, cards, outcome, started)
             log.info(
                 "evaluated",
-                extra={"hook": request.hook, "outcome": outcome, "cards": len(cards)},
+                extra={
+                    "hook": request.hook,
+                    "outcome": outcome,
+                    "cards": len(cards),
+                    "profile": profile.name,
+                },
             )
             return CdsResponse(cards=cards)
 
-    async def _cards_for(self, spec: HookSpec, request: HookRequest) -> tuple[list[Card], str]:
+    async def _cards_for(
+        self, spec: HookSpec, request: HookRequest, profile: Profile
+    ) -> tuple[list[Card], str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
         ketamine = await self._triggers(spec, request, deadline)
@@ -135,8 +145,8 @@ class CdsService:
             if self.config.on_data_unavailable != "card":
                 raise
             gaps = [DataGap(what="Medication lists", reason=exc.message)]
-            return [self.renderer.data_gap_card(gaps)], "data-unavailable"
-        return self._cards_from_data(spec, request, ketamine[0], data), "cards"
+            return [self.renderer.data_gap_card(gaps, profile)], "data-unavailable"
+        return self._cards_from_data(spec, request, ketamine[0], data, profile), "cards"
 
     async def _triggers(
         self, spec: HookSpec, request: HookRequest, deadline: float
@@ -150,14 +160,19 @@ class CdsService:
         )
 
     def _cards_from_data(
-        self, spec: HookSpec, request: HookRequest, order: KetamineOrder, data: MedicationData
+        self,
+        spec: HookSpec,
+        request: HookRequest,
+        order: KetamineOrder,
+        data: MedicationData,
+        profile: Profile,
     ) -> list[Card]:
         facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
         now = self.clock()
         evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
-        # Relative wording on cards ("stopped 2 days ago") is computed against the evaluation time.
-        call = CallContext(patient_id=request.context.patientId, now=now)
+        # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
+        call = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
         return self.renderer.cards(evaluation, order, gaps, call)
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:

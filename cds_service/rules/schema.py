@@ -97,9 +97,17 @@ class SuggestionSpec(_Strict):
     is_recommended: bool = False
 
 
+NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+
+
 class OverrideReason(_Strict):
     code: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
     display: str = Field(min_length=3)
+    # The HL7 non-adherence-reason-codes system (CDS Hooks 3.0 ballot) where a standard code fits;
+    # absent: the knowledge base's own override_reason_system.
+    system: Literal["http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"] | None = (
+        None
+    )
 
 
 class RuleSpec(_Strict):
@@ -125,6 +133,14 @@ class RuleSpec(_Strict):
     evidence: Evidence
     override_reasons: tuple[OverrideReason, ...] = Field(min_length=1)
     suggestions: tuple[SuggestionSpec, ...] = ()
+    # The one or two actions the default (concise) card lists, in a few words each; the full
+    # recommendation is shown with CDS_CARD_DETAIL=full. Keep them consistent with it.
+    actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] = Field(
+        default=(), max_length=2
+    )
+    # Must interrupt the prescriber: the only cards a profile keeps critical (Oracle Health shows a
+    # critical card as a pop-up). Elsewhere the indicator alone decides.
+    interruptive: bool = False
     known_gaps: tuple[str, ...] = ()
     owner: str = Field(min_length=2)
     reviewed: date
