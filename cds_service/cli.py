@@ -23,6 +23,9 @@ from cds_service.web.body import parse_json
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from cds_service.rules.schema import RuleSpec
+    from cds_service.store.records import TopicFeedback
+
 log = logging.getLogger("cds_service.cli")
 
 
@@ -207,7 +210,7 @@ async def _evaluate_payload(settings: Settings, payload: object, service_id: str
 
 
 def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
-    from cds_service.store.records import TopicFeedback
+    from cds_service.rules.loader import load_knowledge_base
     from cds_service.store.sqlite import SqliteAuditStore
 
     async def fetch() -> list[TopicFeedback]:
@@ -218,15 +221,53 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
             await store.close()
 
     rows = asyncio.run(fetch())
+    displays = reason_displays(load_knowledge_base(settings.cards_dir).rules)
     if args.json:
-        print(json.dumps([asdict(row) for row in rows], indent=2))
+        print(json.dumps([_report_json(row, displays) for row in rows], indent=2))
         return 0
     print(f"{'topic':<16}{'shown':>7}{'accepted':>10}{'overridden':>12}  override reasons")
     for row in rows:
-        reasons = ", ".join(f"{code} ({n})" for code, n in row.override_reasons) or "-"
-        print(
-            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  {reasons}"
+        reasons = "; ".join(
+            f"{_display(displays, row.topic, code)} [{code}] ({n})"
+            for code, n in row.override_reasons
         )
+        print(
+            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  "
+            f"{reasons or '-'}"
+        )
+    for row in rows:
+        if row.accepted_and_overridden:
+            cards = "card was" if row.accepted_and_overridden == 1 else "cards were"
+            print(
+                f"note: {row.accepted_and_overridden} {row.topic} {cards} both accepted and "
+                "dismissed; each is counted once, as accepted."
+            )
     if not rows:
         print("(no evaluations or feedback recorded yet)")
     return 0
+
+
+def reason_displays(rules: Sequence[RuleSpec]) -> dict[tuple[str, str], str]:
+    """(topic, override code) -> the display text the card offered; "" topic: any card's."""
+    displays: dict[tuple[str, str], str] = {}
+    for rule in rules:
+        for reason in rule.override_reasons:
+            displays[(rule.id, reason.code)] = reason.display
+            displays.setdefault(("", reason.code), reason.display)
+    return displays
+
+
+def _display(displays: dict[tuple[str, str], str], topic: str, code: str) -> str:
+    if code == "(none given)":
+        return "no reason given"
+    return displays.get((topic, code)) or displays.get(("", code)) or "(not one of ours)"
+
+
+def _report_json(row: TopicFeedback, displays: dict[tuple[str, str], str]) -> dict[str, object]:
+    return {
+        **{key: value for key, value in asdict(row).items() if key != "override_reasons"},
+        "override_reasons": [
+            {"code": code, "display": _display(displays, row.topic, code), "cards": n}
+            for code, n in row.override_reasons
+        ],
+    }

@@ -169,16 +169,22 @@ class SqliteAuditStore:
                 "SELECT topic, COUNT(*) FROM evaluation_cards GROUP BY topic"
             ).fetchall()
         )
-        outcomes: dict[str, dict[str, int]] = {}
-        for topic, outcome, count in self._db.execute(
-            "SELECT COALESCE(c.topic, '(unknown card)'), f.outcome, COUNT(*) FROM feedback f "
-            "LEFT JOIN evaluation_cards c ON c.card_uuid = f.card_uuid GROUP BY 1, 2"
+        # One row per card: whether it was ever accepted, ever dismissed.
+        outcomes: dict[str, list[int]] = {}
+        for topic, accepted, overridden in self._db.execute(
+            "SELECT COALESCE(c.topic, '(unknown card)'), MAX(f.outcome = 'accepted'), "
+            "MAX(f.outcome = 'overridden') FROM feedback f "
+            "LEFT JOIN evaluation_cards c ON c.card_uuid = f.card_uuid GROUP BY 1, f.card_uuid"
         ):
-            outcomes.setdefault(topic, {})[outcome] = count
+            counts = outcomes.setdefault(topic, [0, 0, 0])
+            counts[0] += int(bool(accepted))
+            counts[1] += int(bool(overridden) and not accepted)
+            counts[2] += int(bool(accepted) and bool(overridden))
         reasons: dict[str, list[tuple[str, int]]] = {}
         for topic, code, count in self._db.execute(
             "SELECT COALESCE(c.topic, '(unknown card)'), COALESCE(f.override_code, '(none given)'), "
-            "COUNT(*) FROM feedback f LEFT JOIN evaluation_cards c ON c.card_uuid = f.card_uuid "
+            "COUNT(DISTINCT f.card_uuid) FROM feedback f "
+            "LEFT JOIN evaluation_cards c ON c.card_uuid = f.card_uuid "
             "WHERE f.outcome = 'overridden' GROUP BY 1, 2 ORDER BY 3 DESC, 2"
         ):
             reasons.setdefault(topic, []).append((code, count))
@@ -186,9 +192,10 @@ class SqliteAuditStore:
             TopicFeedback(
                 topic=topic,
                 cards_shown=shown.get(topic, 0),
-                accepted=outcomes.get(topic, {}).get("accepted", 0),
-                overridden=outcomes.get(topic, {}).get("overridden", 0),
+                accepted=outcomes.get(topic, [0, 0, 0])[0],
+                overridden=outcomes.get(topic, [0, 0, 0])[1],
                 override_reasons=tuple(reasons.get(topic, ())),
+                accepted_and_overridden=outcomes.get(topic, [0, 0, 0])[2],
             )
             for topic in sorted(set(shown) | set(outcomes))
         ]
