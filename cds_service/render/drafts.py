@@ -32,8 +32,6 @@ def validation_errors(resource: JsonObject) -> list[Any] | None:
         model.model_validate(resource)
     except ValidationError as exc:
         return list(exc.errors())
-    except (ValueError, TypeError):
-        return [{"type": "value_error", "loc": ()}]
     return None
 
 

@@ -146,8 +146,6 @@ def _create_order(
     if profile is not None and profile.codes_required and site_code is None:
         return None
     codings = [c for c in (_site_coding(site_code), coding) if c is not None]
-    if not codings:
-        return None
     resource = order_request(
         context.patient_id, tuple(_frozen(c) for c in codings), name, context.order.start
     )

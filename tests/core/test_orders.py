@@ -245,6 +245,7 @@ def test_find_when_service_request_is_ketamine_level_ignores_it(lexicon: Lexicon
             InfusionStart(day=date(2026, 11, 28)),
         ),
         ({"dosageInstruction": [{"timing": {"event": ["2026-11"]}}]}, None),
+        ({"dosageInstruction": [{"timing": {"event": ["2026-02-30"]}}]}, None),
         ({}, None),
     ],
 )

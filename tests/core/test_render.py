@@ -367,3 +367,22 @@ def test_render_member_note_is_shown_once():
     facts = [make_fact(), make_fact(ident="2")]
     (card,) = _cards(facts, make_rule(members=members))
     assert (card.detail or "").count("**clonazepam**: Never hold when given for seizures.") == 1
+
+
+def test_render_concise_lists_three_records_and_counts_the_rest():
+    facts = [make_fact(ident=str(n)) for n in range(5)]
+    (card,) = _cards(facts)
+    assert (card.detail or "").count("**clonazepam 0.5 MG Oral Tablet**") == 3
+    assert "+2 more records of this class." in (card.detail or "")
+
+
+@pytest.mark.parametrize(("detail", "shown"), [("concise", False), ("full", True)])
+def test_render_data_gap_card_gives_the_rule_recommendation_only_in_full(detail, shown):
+    gap_rule = make_rule(
+        "DATAGAP", kind="data-gap", members=[], recommendation="Review by hand now."
+    )
+    profile = build_profiles(detail=detail)["spec"]
+    card = _renderer(make_kb(gap_rule)).data_gap_card(
+        [DataGap("MedicationStatement list", "412")], profile
+    )
+    assert ("Review by hand now." in (card.detail or "")) is shown

@@ -71,3 +71,9 @@ def test_repaired_draft_missing_a_required_field_cannot_be_repaired(field: str) 
 
 def test_is_valid_unknown_resource_type_is_not_checked() -> None:
     assert is_valid({"resourceType": "NutritionOrder", "anything": True})
+
+
+def test_repaired_drops_a_list_item_that_cannot_be_what_the_list_holds() -> None:
+    fixed = repaired({**SANDBOX_DRAFT, "note": [{"text": "keep"}, "just a string"]})
+    assert fixed is not None
+    assert fixed["note"] == [{"text": "keep"}]

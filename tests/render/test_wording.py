@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cds_service.render.concise import advice_action
 from cds_service.render.links import link_label
-from cds_service.render.wording import clock, source_words, zone
+from cds_service.render.wording import clock, source_words, washout_text, zone
 from tests.core.rule_builders import make_fact
 
 
@@ -55,3 +56,19 @@ def test_clock_names_the_zone_and_the_date_of_every_time() -> None:
 )
 def test_link_label_is_short_and_names_the_source(citation: str, label: str) -> None:
     assert link_label(citation) == label
+
+
+def test_washout_without_any_date_says_recently() -> None:
+    fact = make_fact(status="stopped")
+    assert washout_text(fact, None, None, 3) == "stopped recently (within the 3-day washout)"
+
+
+@pytest.mark.parametrize(
+    ("advice", "action"),
+    [
+        ("Together they add sedation: monitor SpO2 continuously.", "Monitor SpO2 continuously."),
+        ("Monitor SpO2 continuously.", "Monitor SpO2 continuously."),
+    ],
+)
+def test_combination_advice_keeps_what_to_do(advice: str, action: str) -> None:
+    assert advice_action(advice) == action
