@@ -31,6 +31,7 @@ from cds_service.logs import configure_logging
 from cds_service.ops.metrics import Metrics
 from cds_service.ops.transport import MeteredTransport
 from cds_service.render.cards import CardRenderer, RenderOptions
+from cds_service.render.profiles import ProfileChoice, build_profiles
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
 from cds_service.service import CdsService, ServiceConfig
@@ -38,6 +39,7 @@ from cds_service.settings import Settings
 from cds_service.store.opening import check_database_url, open_store_or_degraded
 from cds_service.store.records import AuditStore
 from cds_service.web import ops, routes
+from cds_service.web.access import AccessLog
 from cds_service.web.body import BodyLimits
 from cds_service.web.openapi import openapi_document
 
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     kb = kb or load_knowledge_base(settings.cards_dir)
     check_settings(settings, kb)
     compiled = compile_knowledge_base(kb, settings.rule_overrides)
-    registry = HookRegistry.discover()
+    registry = HookRegistry.discover(settings.service_id)
     metrics = Metrics() if settings.metrics else None
 
     @asynccontextmanager
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         allow_headers=["Authorization", "Content-Type", "Accept"],
         max_age=600,
     )
+    app.add_middleware(AccessLog)  # outermost: preflights answered by CORS are logged too
     app.include_router(routes.router)
     app.include_router(ops.router)
     if metrics is not None:
@@ -100,6 +103,11 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     if settings.auth == "off":
         log.warning("CDS_AUTH=off: EHR JWTs are not verified; use only on a trusted network")
+    if settings.timezone is None:
+        log.warning(
+            "CDS_TIMEZONE is not set: card clock times follow each order's own offset, and a UTC "
+            "start is shown in UTC; set CDS_TIMEZONE to the site's zone (e.g. America/Chicago)"
+        )
     return app
 
 
@@ -139,27 +147,35 @@ def build_service(
         allow_insecure_fhir=settings.allow_insecure_fhir,
         max_bundle_entries=settings.max_bundle_entries,
     )
+    options = render_options(settings, kb)
     config = ServiceConfig(
         service_id=settings.service_id,
         include_esketamine=settings.trigger_on_esketamine,
         on_data_unavailable=settings.on_data_unavailable,
         deadline_seconds=settings.evaluation_deadline_seconds,
+        profiles=ProfileChoice(options.profiles, settings.ehr_profile),
     )
-    renderer = CardRenderer(kb, render_options(settings, kb))
+    renderer = CardRenderer(kb, options)
     return CdsService(config, kb, renderer, gatherer, store, registry=registry, observer=metrics)
 
 
 def render_options(settings: Settings, kb: CompiledKnowledgeBase) -> RenderOptions:
     """Card presentation from the settings, falling back to the knowledge base's manifest."""
     manifest = kb.manifest
+    profiles = build_profiles(
+        selection_behavior=settings.selection_behavior,
+        detail=settings.card_detail,
+        link_hosts=settings.link_allowlist,
+        preference_codes={str(k): v for k, v in settings.epic_preference_list_codes.items()},
+    )
     return RenderOptions(
         source_label=settings.source_label or manifest.source_label,
         source_url=settings.source_url
         or (str(manifest.source_url) if manifest.source_url else None),
         topic_system=manifest.topic_system,
         override_reason_system=manifest.override_reason_system,
-        selection_behavior=settings.selection_behavior,
         timezone=settings.timezone,
+        profiles=profiles,
     )
 
 

@@ -31,6 +31,9 @@ from cds_service.web.body import parse_json
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from cds_service.rules.schema import RuleSpec
+    from cds_service.store.records import TopicFeedback
+
 log = logging.getLogger("cds_service.cli")
 
 
@@ -161,23 +164,31 @@ def _share_metrics_between_workers() -> None:
 
 
 def _announce(args: argparse.Namespace, settings: Settings) -> None:
-    """The one start-up line an operator looks for: where it listens and how callers are checked."""
+    """Where it listens and how callers are checked: printed for the person who started it (uvicorn's
+    own start-up lines are silenced) and logged as the one line an operator looks for."""
     from cds_service.store.opening import describe
 
-    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = listen_url(args.host, args.port)
+    print(f"cds-service listening on {url} (discovery: {url}/cds-services)", flush=True)
     auth = (
         f"jwt ({len(settings.trusted_issuers)} trusted issuer(s))"
         if settings.auth == "jwt"
         else "off (EHR JWTs are not verified)"
     )
     log.warning(
-        f"cds-service listening on http://{host}:{args.port} (auth: {auth})",
+        f"cds-service listening on {url} (auth: {auth})",
         extra={
             "store": describe(settings.effective_database_url),
             "workers": args.workers,
             "metrics": settings.metrics,
         },
     )
+
+
+def listen_url(host: str, port: int) -> str:
+    """The base URL a server bound to ``host``:``port`` answers on (IPv6 hosts in brackets)."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
 
 
 def serving_app(settings: Settings | None = None) -> FastAPI:
@@ -283,8 +294,8 @@ def _kb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
+    from cds_service.rules.loader import load_knowledge_base
     from cds_service.store.opening import open_store
-    from cds_service.store.records import TopicFeedback
 
     async def fetch() -> list[TopicFeedback]:
         store = await open_store(settings.effective_database_url, timeout_seconds=5.0)
@@ -298,15 +309,27 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
     except Exception as exc:  # the store could not be opened or read: say which kind, no traceback
         print(f"error: the store is unavailable: {_store_problem(exc)}", file=sys.stderr)
         return 1
+    displays = reason_displays(load_knowledge_base(settings.cards_dir).rules)
     if args.json:
-        print(json.dumps([asdict(row) for row in rows], indent=2))
+        print(json.dumps([_report_json(row, displays) for row in rows], indent=2))
         return 0
     print(f"{'topic':<16}{'shown':>7}{'accepted':>10}{'overridden':>12}  override reasons")
     for row in rows:
-        reasons = ", ".join(f"{code} ({n})" for code, n in row.override_reasons) or "-"
-        print(
-            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  {reasons}"
+        reasons = "; ".join(
+            f"{_display(displays, row.topic, code)} [{code}] ({n})"
+            for code, n in row.override_reasons
         )
+        print(
+            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  "
+            f"{reasons or '-'}"
+        )
+    for row in rows:
+        if row.accepted_and_overridden:
+            cards = "card was" if row.accepted_and_overridden == 1 else "cards were"
+            print(
+                f"note: {row.accepted_and_overridden} {row.topic} {cards} both accepted and "
+                "dismissed; each is counted once, as accepted."
+            )
     if not rows:
         print("(no evaluations or feedback recorded yet)")
     return 0
@@ -315,3 +338,29 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
 def _store_problem(exc: Exception) -> str:
     message = getattr(exc, "message", None) or getattr(exc, "strerror", None)
     return str(message) if message else type(exc).__name__
+
+
+def reason_displays(rules: Sequence[RuleSpec]) -> dict[tuple[str, str], str]:
+    """(topic, override code) -> the display text the card offered; "" topic: any card's."""
+    displays: dict[tuple[str, str], str] = {}
+    for rule in rules:
+        for reason in rule.override_reasons:
+            displays[(rule.id, reason.code)] = reason.display
+            displays.setdefault(("", reason.code), reason.display)
+    return displays
+
+
+def _display(displays: dict[tuple[str, str], str], topic: str, code: str) -> str:
+    if code == "(none given)":
+        return "no reason given"
+    return displays.get((topic, code)) or displays.get(("", code)) or "(not one of ours)"
+
+
+def _report_json(row: TopicFeedback, displays: dict[tuple[str, str], str]) -> dict[str, object]:
+    return {
+        **{key: value for key, value in asdict(row).items() if key != "override_reasons"},
+        "override_reasons": [
+            {"code": code, "display": _display(displays, row.topic, code), "cards": n}
+            for code, n in row.override_reasons
+        ],
+    }

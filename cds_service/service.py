@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -29,10 +29,10 @@ from cds_service.errors import (
     DataUnavailable,
     FeedbackInvalid,
     InternalError,
-    UnknownService,
 )
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
+from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
 from cds_service.rules.engine import evaluate
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.knowledge import CompiledKnowledgeBase
@@ -69,6 +69,7 @@ class ServiceConfig:
     include_esketamine: bool
     on_data_unavailable: str  # "412" | "card"
     deadline_seconds: float
+    profiles: ProfileChoice = field(default_factory=lambda: ProfileChoice(build_profiles()))
 
 
 class CdsService:
@@ -91,33 +92,39 @@ class CdsService:
         self.renderer = renderer
         self.source = source
         self.store = store
-        self.registry = registry or HookRegistry.discover()
+        self.registry = registry or HookRegistry.discover(config.service_id)
         self.clock = clock
         self.observer = observer
 
     # ------------------------------------------------------------ discovery
 
     def discovery(self) -> Discovery:
-        """One id listed for order-select and order-sign: sign-time cards replace select-time ones."""
-        return discovery_document(self.registry, self.config.service_id)
+        """Each listed hook under its own id (the legacy id answers but is not listed)."""
+        return discovery_document(self.registry)
 
     def check_service(self, service_id: str) -> None:
-        if service_id != self.config.service_id:
-            raise UnknownService(f"No CDS service with id '{service_id[:64]}'")
+        """Raise ``UnknownService`` (404) for an id this service does not have."""
+        self.registry.check_service(service_id)
 
     # ------------------------------------------------------------ evaluation
 
     async def evaluate(self, service_id: str, payload: Any) -> CdsResponse:
         """Answer one hook call. Raises the domain errors that ``app.py`` maps to HTTP."""
         self.check_service(service_id)
-        spec, request = parse_hook_request(payload, self.registry)
+        call = parse_hook_request(payload, self.registry, service_id)
+        spec, request = call.spec, call.request
         with correlation(request.hookInstance):
             started = time.perf_counter()
+            if call.empty_reason is not None:
+                log.info("answered without checking", extra={"reason": call.empty_reason})
+                await self._audit(service_id, request, [], "not-checked", started)
+                return CdsResponse(cards=[])
+            profile = self.config.profiles.choose(request.extension_keys)
             try:
-                cards, outcome = await self._cards_for(spec, request)
+                cards, outcome = await self._cards_for(spec, request, profile)
             except DataUnavailable as exc:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
-                await self._audit(request, [], "data-unavailable", started)
+                await self._audit(service_id, request, [], "data-unavailable", started)
                 self._observe(request.hook, "data-unavailable", [], [_unavailable_gap(exc)])
                 raise
             except CdsError:
@@ -125,15 +132,22 @@ class CdsService:
             except Exception as exc:
                 log.exception("unexpected error", extra={"hook_instance": request.hookInstance})
                 raise InternalError(request.hookInstance) from exc
-            await self._audit(request, cards, outcome, started)
+            await self._audit(service_id, request, cards, outcome, started)
             self._observe(request.hook, outcome, cards, [])
             log.info(
                 "evaluated",
-                extra={"hook": request.hook, "outcome": outcome, "cards": len(cards)},
+                extra={
+                    "hook": request.hook,
+                    "outcome": outcome,
+                    "cards": len(cards),
+                    "profile": profile.name,
+                },
             )
             return CdsResponse(cards=cards)
 
-    async def _cards_for(self, spec: HookSpec, request: HookRequest) -> tuple[list[Card], str]:
+    async def _cards_for(
+        self, spec: HookSpec, request: HookRequest, profile: Profile
+    ) -> tuple[list[Card], str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
         ketamine = await self._triggers(spec, request, deadline)
@@ -147,8 +161,8 @@ class CdsService:
             gaps = [_unavailable_gap(exc)]
             if self.observer is not None:
                 self.observer.gaps(gaps)
-            return [self.renderer.data_gap_card(gaps)], "data-unavailable"
-        return self._cards_from_data(spec, request, ketamine[0], data), "cards"
+            return [self.renderer.data_gap_card(gaps, profile)], "data-unavailable"
+        return self._cards_from_data(spec, request, ketamine[0], data, profile), "cards"
 
     async def _triggers(
         self, spec: HookSpec, request: HookRequest, deadline: float
@@ -162,7 +176,12 @@ class CdsService:
         )
 
     def _cards_from_data(
-        self, spec: HookSpec, request: HookRequest, order: KetamineOrder, data: MedicationData
+        self,
+        spec: HookSpec,
+        request: HookRequest,
+        order: KetamineOrder,
+        data: MedicationData,
+        profile: Profile,
     ) -> list[Card]:
         facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
         now = self.clock()
@@ -170,8 +189,8 @@ class CdsService:
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         if self.observer is not None:
             self.observer.gaps(gaps)
-        # Relative wording on cards ("stopped 2 days ago") is computed against the evaluation time.
-        call = CallContext(patient_id=request.context.patientId, now=now)
+        # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
+        call = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
         return self.renderer.cards(evaluation, order, gaps, call)
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:
@@ -184,11 +203,16 @@ class CdsService:
         ]
 
     async def _audit(
-        self, request: HookRequest, cards: list[Card], outcome: str, started: float
+        self,
+        service_id: str,
+        request: HookRequest,
+        cards: list[Card],
+        outcome: str,
+        started: float,
     ) -> None:
         record = EvaluationRecord(
             hook_instance=request.hookInstance,
-            service_id=self.config.service_id,
+            service_id=service_id,
             hook=request.hook,
             evaluated_at=self.clock(),
             outcome=outcome,

@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     # IANA zone for clock times on cards; unset shows them in the offset the infusion start was given in.
     timezone: str | None = None
 
+    # --- EHR profiles and card form
+    ehr_profile: Literal["spec", "epic", "oracle"] | None = (
+        None  # None: spec, or epic when detected
+    )
+    card_detail: Literal["brief", "concise", "full"] | None = None  # None: the profile's own form
+    link_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
+    epic_preference_list_codes: dict[
+        Literal["add-hold-instruction", "order-bp-monitoring", "order-spo2-monitoring"],
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")],
+    ] = Field(default_factory=dict)
+
     # --- HTTP edge and hardening
     cors_origins: Annotated[tuple[str, ...], NoDecode] = (
         "http://127.0.0.1:18080",
@@ -97,7 +108,7 @@ class Settings(BaseSettings):
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
             data = dict(data)  # never change the caller's mapping
-            for key in ("cors_origins", "jwt_algorithms"):
+            for key in ("cors_origins", "jwt_algorithms", "link_allowlist"):
                 if key in data:
                     data[key] = _split_csv(data[key])
         return data

@@ -32,7 +32,7 @@ class EvaluationRecord:
     service_id: str
     hook: str
     evaluated_at: datetime
-    outcome: str  # "cards" | "no-ketamine-order" | "data-unavailable"
+    outcome: str  # "cards" | "no-ketamine-order" | "data-unavailable" | "not-checked"
     kb_version: str
     kb_digest: str
     cards: tuple[AuditedCard, ...]
@@ -41,11 +41,15 @@ class EvaluationRecord:
 
 @dataclass(frozen=True, slots=True)
 class TopicFeedback:
+    """Feedback per card topic, counted in cards: a card reported twice, or both accepted and then
+    dismissed (the Sandbox keeps a card on screen after a suggestion is taken), counts once."""
+
     topic: str
     cards_shown: int
-    accepted: int
-    overridden: int
-    override_reasons: tuple[tuple[str, int], ...]  # (reason code or "(none given)", count)
+    accepted: int  # cards with a suggestion accepted (whether or not also dismissed)
+    overridden: int  # cards dismissed without any suggestion accepted
+    override_reasons: tuple[tuple[str, int], ...]  # (reason code or "(none given)", cards)
+    accepted_and_overridden: int = 0  # of ``accepted``: cards that were dismissed as well
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from cds_service.auth.authenticator import ClientAuthenticator, expected_audience
 from cds_service.cdshooks.models import Discovery
 from cds_service.service import CdsService
+from cds_service.web.access import remember_hook_instance
 from cds_service.web.body import BodyLimits, read_json
 from cds_service.web.openapi import json_body
 
@@ -80,6 +81,7 @@ async def call_service(service_id: str, request: Request) -> Response:
     service = await _service(request)
     service.check_service(service_id)
     payload = await read_json(request, (await _edge(request)).limits)
+    remember_hook_instance(request.state, payload)
     response = await service.evaluate(service_id, payload)
     return Response(response.to_json_bytes(), media_type="application/json")
 

@@ -13,7 +13,8 @@ from cds_service.clinical import medications as meds
 from cds_service.clinical import orders
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.types import KetamineOrder, Origin, SourcedResource
-from cds_service.render.cards import CallContext, CardRenderer, RenderOptions
+from cds_service.render.cards import SPEC_PROFILE, CallContext, CardRenderer, RenderOptions
+from cds_service.render.profiles import Profile
 from cds_service.rules.engine import evaluate
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
@@ -100,6 +101,7 @@ def run(
     now: str | datetime | None = None,
     overrides: Mapping[str, RuleOverride] | None = None,
     hook: str = "order-sign",
+    profile: Profile | None = None,
 ) -> tuple[Evaluation | None, list[Card]]:
     """Evaluation and cards; (None, []) when the order is not a ketamine infusion."""
     kb = compile_knowledge_base(knowledge_base(), overrides) if overrides else compiled()
@@ -110,7 +112,7 @@ def run(
     records, medications = sourced(resources)
     facts = meds.normalise(records, kb.lexicon, medications)
     evaluation = evaluate(kb, facts, found, hook=hook, now=moment)
-    call = CallContext(patient_id="example", now=moment)
+    call = CallContext(patient_id="example", now=moment, profile=profile or SPEC_PROFILE)
     return evaluation, renderer(kb).cards(evaluation, found, [], call)
 
 

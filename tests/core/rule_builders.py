@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cds_service.clinical.types import KetamineOrder, MedicationFact, Origin
+from cds_service.clinical.types import InfusionStart, KetamineOrder, MedicationFact, Origin
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Manifest, RuleSpec
 
@@ -123,7 +123,7 @@ def make_fact(
 
 
 def make_order(
-    start: datetime | None = START, resource: dict[str, Any] | None = None
+    start: datetime | InfusionStart | None = START, resource: dict[str, Any] | None = None
 ) -> KetamineOrder:
     body = resource or {
         "resourceType": "MedicationRequest",
@@ -138,5 +138,5 @@ def make_order(
         resource_type=body["resourceType"],
         display="ketamine infusion",
         resource=body,
-        start=start,
+        start=InfusionStart.instant(start) if isinstance(start, datetime) else start,
     )

@@ -52,7 +52,7 @@ def test_benzodiazepine_with_opioid_raises_the_benzodiazepine_card_and_names_bot
     bzd = cards_of(cards, "BZD")[0]
     assert bzd.indicator == "warning"
     assert bzd.detail is not None
-    assert "lorazepam (benzodiazepine) and oxycodone (opioid)" in bzd.detail
+    assert "(lorazepam with oxycodone)" in bzd.detail
     assert "SpO2" in bzd.detail
     opioid = cards_of(cards, "OPIOID")[0]
     assert opioid.detail is not None

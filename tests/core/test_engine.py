@@ -111,10 +111,10 @@ def test_evaluate_rule_that_raises_is_reported_and_others_still_run(monkeypatch)
 
     original = engine.match_rule
 
-    def broken(rule, members, facts, now):
+    def broken(rule, members, facts, now, start=None):
         if rule.id == "BZD":
             raise ValueError("boom")
-        return original(rule, members, facts, now)
+        return original(rule, members, facts, now, start)
 
     monkeypatch.setattr(engine, "match_rule", broken)
     other = make_rule("LTG", members=[{"name": "clonazepam"}])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.orders import find_ketamine_orders, unresolved_medication_references
+from cds_service.clinical.types import InfusionStart
 from cds_service.rules.knowledge import compile_knowledge_base
 from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
@@ -205,7 +206,7 @@ def test_find_when_service_request_names_ketamine_infusion_detects_it(
         bundle(service), None, lexicon, include_esketamine=False, medications={}
     )
     assert [(order.reference, order.start, order.display) for order in orders] == [
-        (f"{resource_type}/s1", START, "Ketamine infusion")
+        (f"{resource_type}/s1", InfusionStart.instant(START), "Ketamine infusion")
     ]
 
 
@@ -238,18 +239,23 @@ def test_find_when_service_request_is_ketamine_level_ignores_it(lexicon: Lexicon
         ),
         ({"dosageInstruction": [{"timing": {"event": "2026-11-28T09:00:00Z"}}]}, START),
         ({"dosageInstruction": [{"timing": {"event": ["soon"]}}]}, None),
+        # A date alone is a date with an unknown time, never midnight UTC (the Sandbox sends one).
         (
             {"dosageInstruction": {"timing": {"event": ["2026-11-28"]}}},
-            datetime(2026, 11, 28, tzinfo=UTC),
+            InfusionStart(day=date(2026, 11, 28)),
         ),
+        ({"dosageInstruction": [{"timing": {"event": ["2026-11"]}}]}, None),
+        ({"dosageInstruction": [{"timing": {"event": ["2026-02-30"]}}]}, None),
         ({}, None),
     ],
 )
 def test_find_when_medication_request_timing_reads_start(
-    lexicon: Lexicon, fields: dict[str, Any], expected: datetime | None
+    lexicon: Lexicon, fields: dict[str, Any], expected: datetime | InfusionStart | None
 ) -> None:
     drafts = bundle(request(medicationCodeableConcept=coded("6130"), **fields))
     orders = find_ketamine_orders(drafts, None, lexicon, include_esketamine=False, medications={})
+    if isinstance(expected, datetime):
+        expected = InfusionStart.instant(expected)
     assert orders[0].start == expected
 
 
@@ -273,7 +279,7 @@ def test_find_when_service_request_occurrence_reads_start(
     orders = find_ketamine_orders(
         bundle(service), None, lexicon, include_esketamine=False, medications={}
     )
-    assert orders[0].start == START
+    assert orders[0].start == InfusionStart.instant(START)
 
 
 def test_find_keeps_whole_resource_and_default_display(lexicon: Lexicon) -> None:

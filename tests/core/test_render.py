@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import count
 from typing import Any
 from uuid import UUID
@@ -12,8 +13,11 @@ from uuid import UUID
 import pytest
 
 from cds_service.cdshooks.models import Card
-from cds_service.clinical.types import DataGap, KetamineOrder, MedicationFact
-from cds_service.render.cards import CallContext, CardRenderer, RenderOptions, truncate
+from cds_service.clinical.types import DataGap, InfusionStart, KetamineOrder, MedicationFact
+from cds_service.render.cards import CallContext, CardRenderer, RenderOptions
+from cds_service.render.profiles import build_profiles
+from cds_service.render.summary import truncate
+from cds_service.render.wording import duration_words
 from cds_service.rules.engine import evaluate
 from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import RuleSpec
@@ -44,8 +48,13 @@ def _cards(
     order = order or make_order()
     compiled = compile_knowledge_base(kb)
     evaluation = evaluate(compiled, facts, order, hook="order-sign", now=NOW)
-    call = CallContext(patient_id="p1", now=options.pop("now", NOW))
-    return CardRenderer(compiled, _options(kb, **options)).cards(
+    profiles = build_profiles(
+        selection_behavior=options.pop("selection_behavior", "at-most-one"),
+        detail=options.pop("detail", None),
+    )
+    profile = profiles[options.pop("profile", "spec")]
+    call = CallContext(patient_id="p1", now=options.pop("now", NOW), profile=profile)
+    return CardRenderer(compiled, _options(kb, profiles=profiles, **options)).cards(
         evaluation, order, list(gaps), call
     )
 
@@ -97,39 +106,70 @@ def test_render_light_variant_uses_light_summary_and_info():
 
 
 def test_render_strong_variant_says_do_not_stop_prominently():
-    (card,) = _cards([make_fact(daily_mg=1, started=NOW - timedelta(days=60))])
+    (card,) = _cards([make_fact(daily_mg=1, started=NOW - timedelta(days=60))], detail="full")
     assert "do not stop abruptly" in card.summary
     assert card.detail is not None
     important = card.detail.index("> **Important:** Do not stop a regularly taken")
     assert important < card.detail.index("Recommendation")
     assert "about 20 mg/day diazepam-equivalent" in card.detail
-    assert "taken for 60 days" in card.detail
+    assert "taken for about 2 months" in card.detail
 
 
-def test_render_unknown_dose_says_not_estimated():
-    (card,) = _cards([make_fact()])
-    assert "dose unknown: not estimated" in (card.detail or "")
-
-
-def test_render_detail_lists_source_and_reported_by_patient():
-    (card,) = _cards([make_fact(reported=True, display="Klonopin 0.5mg")])
+def test_render_concise_strong_variant_keeps_dose_duration_and_do_not_stop():
+    (card,) = _cards([make_fact(daily_mg=1, started=NOW - timedelta(days=60))])
     detail = card.detail or ""
-    assert "| Klonopin 0.5mg |" in detail
-    assert "prefetch (medicationStatements), MedicationStatement/1; reported by patient" in detail
+    assert "**clonazepam 0.5 MG Oral Tablet**: 0.5 mg twice daily" in detail
+    assert "for about 2 months" in detail
+    assert "Diazepam-equivalent: about 20 mg/day (above the 8 mg/day" in detail
+    assert "**Important:** Do not stop a regularly taken benzodiazepine abruptly." in detail
+    assert "_Evidence grade C (observational data); advisory only._" in detail
 
 
-def test_render_washout_record_says_days_since_stop():
+@pytest.mark.parametrize("detail", ["concise", "full"])
+def test_render_unknown_dose_says_not_estimated(detail):
+    (card,) = _cards([make_fact()], detail=detail)
+    assert "not estimated" in (card.detail or "")
+
+
+def test_render_full_detail_lists_source_in_clinician_words():
+    (card,) = _cards([make_fact(reported=True, display="Klonopin 0.5mg")], detail="full")
+    detail = card.detail or ""
+    assert "| Klonopin 0.5mg | not recorded | no | active | patient-reported |" in detail
+    assert "prefetch" not in detail
+    assert "MedicationStatement/1" not in detail
+
+
+@pytest.mark.parametrize("detail", ["brief", "concise", "full"])
+def test_render_no_detail_form_writes_markdown_links(detail):
+    (card,) = _cards([make_fact(daily_mg=1)], detail=detail)
+    assert "](" not in (card.detail or "")
+    assert "https://" not in (card.detail or "")
+    assert card.links
+
+
+def test_render_washout_record_is_counted_back_from_the_infusion_start():
     (card,) = _cards([make_fact(status="stopped", ended=NOW - timedelta(days=2))])
-    assert "stopped 2 days ago (within the 3-day washout)" in (card.detail or "")
+    assert "stopped 2 days before the infusion on 27 Nov (within the 3-day washout)" in (
+        card.detail or ""
+    )
     assert card.summary == "Recently stopped clonazepam may still interact with ketamine: review"
     assert card.extension is None  # no hold for a medication already stopped
+
+
+def test_render_washout_without_start_says_days_ago():
+    facts = [make_fact(status="stopped", ended=NOW - timedelta(days=2))]
+    (card,) = _cards(facts, order=make_order(start=None))
+    assert "stopped 2 days ago (within the 3-day washout)" in (card.detail or "")
 
 
 def test_render_hold_with_start_uses_clock_times_in_site_zone():
     (card,) = _cards([make_fact()], timezone="Europe/Prague")
     detail = card.detail or ""
-    assert "No clonazepam from 22:00 on 26 Nov (12 h before the 10:00 start on 27 Nov)" in detail
-    assert "resume after 14:00" in detail
+    assert (
+        "No clonazepam from 22:00 CET on 26 Nov (12 h before the start, 10:00 CET on 27 Nov)"
+        in detail
+    )
+    assert "resume after 14:00 CET on 27 Nov" in detail
     assert card.extension is not None
     (window,) = card.extension["ketamineCds.holdWindows"]
     assert window == {
@@ -142,7 +182,25 @@ def test_render_hold_with_start_uses_clock_times_in_site_zone():
 
 def test_render_unknown_zone_falls_back_to_utc():
     (card,) = _cards([make_fact()], timezone="Mars/Olympus")
-    assert "No clonazepam from 21:00 on 26 Nov" in (card.detail or "")
+    assert "No clonazepam from 21:00 UTC on 26 Nov" in (card.detail or "")
+
+
+def test_render_utc_start_without_site_zone_names_utc_and_the_date_on_every_clock_time():
+    (card,) = _cards([make_fact()])
+    detail = card.detail or ""
+    assert "from 21:00 UTC on 26 Nov" in detail
+    assert "the start, 09:00 UTC on 27 Nov" in detail
+    assert "resume after 13:00 UTC on 27 Nov" in detail
+
+
+@pytest.mark.parametrize("detail", ["brief", "concise", "full"])
+def test_render_date_only_start_never_gives_clock_times(detail):
+    start = InfusionStart(day=date(2026, 12, 3))
+    (card,) = _cards([make_fact()], order=make_order(start=start), detail=detail)
+    text = card.detail or ""
+    assert "Infusion on 3 Dec, start time not given: no dose of clonazepam within 12 h" in text
+    assert re.search(r"\d{2}:\d{2}", text) is None
+    assert card.extension is None
 
 
 def test_render_hold_without_start_is_relative_and_has_no_extension():
@@ -165,9 +223,9 @@ def test_render_card_carries_source_topic_override_reasons_and_links():
     assert card.source.topic is not None
     assert (card.source.topic.system, card.source.topic.code) == ("http://example.org/topic", "BZD")
     assert [r.system for r in card.overrideReasons or []] == ["http://example.org/override"]
-    assert [link.url for link in card.links or []] == [
-        "https://doi.org/10.3389/fpsyt.2020.00844",
-        "https://www.benzo.org.uk/manual/bzcha01.htm",
+    assert [(link.label, link.url) for link in card.links or []] == [
+        ("Andrashko 2020", "https://doi.org/10.3389/fpsyt.2020.00844"),
+        ("Benzodiazepine equivalence table", "https://www.benzo.org.uk/manual/bzcha01.htm"),
     ]
     assert card.uuid == "uuid-1"
 
@@ -250,28 +308,49 @@ def test_render_as_needed_only_hold_still_names_hours_for_regular_user():
     assert card.extension is None
 
 
-def test_render_long_use_is_shown_in_years():
-    (card,) = _cards([make_fact(started=NOW - timedelta(days=3000))])
-    assert "taken for about 8 years" in (card.detail or "")
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [
+        (1, "1 day"),
+        (5, "5 days"),
+        (21, "3 weeks"),
+        (20, "about 3 weeks"),
+        (60, "about 2 months"),
+        (549, "about 18 months"),
+        (3000, "about 8 years"),
+    ],
+)
+def test_duration_words_say_durations_as_people_do(days, words):
+    assert duration_words(days) == words
 
 
-def test_render_washout_without_now_gives_stop_date():
+def test_render_duration_is_measured_to_the_infusion_start():
+    start = make_order(start=NOW + timedelta(days=30))
+    (card,) = _cards([make_fact(started=NOW - timedelta(days=30))], order=start)
+    assert "for about 2 months" in (card.detail or "")
+
+
+def test_render_washout_without_now_or_start_gives_stop_date():
     facts = [make_fact(status="stopped", ended=NOW - timedelta(days=2))]
-    (card,) = _cards(facts, now=None)
+    (card,) = _cards(facts, now=None, order=make_order(start=None))
     assert "stopped on 25 Nov (within the 3-day washout)" in (card.detail or "")
 
 
-def test_render_combination_product_is_listed_once():
+@pytest.mark.parametrize(
+    ("detail", "row"), [("full", "| combo pill |"), ("concise", "**combo pill**")]
+)
+def test_render_combination_product_is_listed_once(detail, row):
     fact = make_fact()
     combo = replace(fact, ingredients=frozenset({"clonazepam", "lorazepam"}), display="combo pill")
-    (card,) = _cards([combo])
-    assert (card.detail or "").count("| combo pill |") == 1
+    (card,) = _cards([combo], detail=detail)
+    assert (card.detail or "").count(row) == 1
     assert "clonazepam and lorazepam" in card.summary
 
 
 def test_render_naive_stop_date_is_read_as_utc():
     naive = (NOW - timedelta(days=1)).replace(tzinfo=None)
-    (card,) = _cards([make_fact(status="completed", ended=naive)])
+    facts = [make_fact(status="completed", ended=naive)]
+    (card,) = _cards(facts, order=make_order(start=None))
     assert "stopped 1 day ago" in (card.detail or "")
 
 
@@ -288,3 +367,22 @@ def test_render_member_note_is_shown_once():
     facts = [make_fact(), make_fact(ident="2")]
     (card,) = _cards(facts, make_rule(members=members))
     assert (card.detail or "").count("**clonazepam**: Never hold when given for seizures.") == 1
+
+
+def test_render_concise_lists_three_records_and_counts_the_rest():
+    facts = [make_fact(ident=str(n)) for n in range(5)]
+    (card,) = _cards(facts)
+    assert (card.detail or "").count("**clonazepam 0.5 MG Oral Tablet**") == 3
+    assert "+2 more records of this class." in (card.detail or "")
+
+
+@pytest.mark.parametrize(("detail", "shown"), [("concise", False), ("full", True)])
+def test_render_data_gap_card_gives_the_rule_recommendation_only_in_full(detail, shown):
+    gap_rule = make_rule(
+        "DATAGAP", kind="data-gap", members=[], recommendation="Review by hand now."
+    )
+    profile = build_profiles(detail=detail)["spec"]
+    card = _renderer(make_kb(gap_rule)).data_gap_card(
+        [DataGap("MedicationStatement list", "412")], profile
+    )
+    assert ("Review by hand now." in (card.detail or "")) is shown

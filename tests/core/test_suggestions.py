@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import count
 from typing import Any
 
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.cdshooks.models import Suggestion
 from cds_service.clinical.types import KetamineOrder
-from cds_service.render import suggestions
-from cds_service.render.suggestions import SuggestionContext, build_suggestion, is_valid
+from cds_service.render.drafts import is_valid
+from cds_service.render.suggestions import SuggestionContext, build_suggestion, hold_update
 from cds_service.rules.schema import SuggestionKind, SuggestionSpec
 from tests.core.rule_builders import START, make_order
 
@@ -39,9 +41,14 @@ def _resource(suggestion: Suggestion | None) -> dict[str, Any]:
     return resource
 
 
+def _hold(order: KetamineOrder, *notes: str) -> Suggestion | None:
+    shared = hold_update(order, notes or (HOLD,), "clonazepam")
+    return _build("add-hold-instruction", replace(_context(order), shared_hold=shared))
+
+
 def test_add_hold_instruction_updates_whole_draft_with_note():
     order = make_order()
-    suggestion = _build("add-hold-instruction", _context(order))
+    suggestion = _hold(order)
     assert suggestion is not None
     (action,) = suggestion.actions
     assert action.type == "update"
@@ -53,25 +60,39 @@ def test_add_hold_instruction_updates_whole_draft_with_note():
     assert (suggestion.uuid, suggestion.isRecommended) == ("uuid-1", True)
 
 
+def test_add_hold_instruction_carries_every_hold_of_the_response_in_one_update():
+    suggestion = _hold(make_order(), HOLD, "Ketamine infusion: no lamotrigine from 21:00")
+    resource = _resource(suggestion)
+    assert [note["text"] for note in resource["note"]] == [
+        HOLD,
+        "Ketamine infusion: no lamotrigine from 21:00",
+    ]
+    assert suggestion is not None
+    assert suggestion.label == "Add the clonazepam holds to the ketamine order"
+
+
 def test_add_hold_instruction_keeps_existing_notes():
     order = make_order(resource={**make_order().resource, "note": [{"text": "first"}]})
-    resource = _resource(_build("add-hold-instruction", _context(order)))
-    assert resource["note"] == [{"text": "first"}, {"text": HOLD}]
+    assert _resource(_hold(order))["note"] == [{"text": "first"}, {"text": HOLD}]
 
 
 def test_add_hold_instruction_when_draft_note_is_one_object_keeps_it_whole():
     # The Sandbox sends some arrays as lone objects; unpacking one would keep only its keys.
     order = make_order(resource={**make_order().resource, "note": {"text": "first"}})
-    resource = _resource(_build("add-hold-instruction", _context(order)))
-    assert resource["note"] == [{"text": "first"}, {"text": HOLD}]
+    assert _resource(_hold(order))["note"] == [{"text": "first"}, {"text": HOLD}]
 
 
-def test_add_hold_instruction_on_imperfect_sandbox_draft_keeps_every_field():
-    draft = {**make_order().resource, "category": {"text": "community"}, "x-vendor": 1}
+def test_add_hold_instruction_repairs_the_sandbox_draft_so_it_validates_as_r4():
+    category = {"coding": [{"code": "community"}]}
+    reason = {"text": "Treatment-resistant depression"}
+    draft = {**make_order().resource, "category": category, "reasonCode": reason, "x-vendor": 1}
     assert not is_valid(draft)
-    resource = _resource(_build("add-hold-instruction", _context(make_order(resource=draft))))
-    assert resource["category"] == {"text": "community"}
-    assert resource["x-vendor"] == 1
+    resource = _resource(_hold(make_order(resource=draft)))
+    MedicationRequest.model_validate(resource)
+    assert resource["category"] == [category]
+    assert resource["reasonCode"] == [reason]
+    assert "x-vendor" not in resource
+    assert draft["category"] == category  # the client's draft is left as it was
 
 
 def test_add_hold_instruction_without_hold_is_omitted():
@@ -80,7 +101,12 @@ def test_add_hold_instruction_without_hold_is_omitted():
 
 def test_add_hold_instruction_without_order_id_is_omitted():
     body = {k: v for k, v in make_order().resource.items() if k != "id"}
-    assert _build("add-hold-instruction", _context(make_order(resource=body))) is None
+    assert _hold(make_order(resource=body)) is None
+
+
+def test_add_hold_instruction_on_a_draft_missing_what_r4_requires_is_omitted():
+    body = {k: v for k, v in make_order().resource.items() if k != "intent"}
+    assert _hold(make_order(resource=body)) is None
 
 
 def test_cancel_ketamine_order_deletes_by_resource_id():
@@ -120,17 +146,3 @@ def test_order_spo2_monitoring_without_start_has_no_occurrence():
 
 def test_is_valid_unknown_resource_type_is_not_checked():
     assert is_valid({"resourceType": "NutritionOrder", "anything": True})
-
-
-def test_add_hold_instruction_that_would_break_a_valid_draft_is_omitted(monkeypatch):
-    def rejects_notes(notes: list[Any]) -> bool:
-        return not notes
-
-    monkeypatch.setattr(suggestions, "notes_valid", rejects_notes)
-    assert _build("add-hold-instruction") is None
-
-
-def test_note_that_is_not_an_annotation_is_invalid():
-    assert suggestions.notes_valid([{"text": "Hold clonazepam from 21:00"}])
-    assert not suggestions.notes_valid([{"text": 12, "time": "yesterday"}])
-    assert not suggestions.notes_valid(["just a string"])

@@ -63,7 +63,8 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 
 def test_real_server_discovery_hook_call_and_feedback(server: str) -> None:
     services = httpx.get(f"{server}/cds-services").json()["services"]
-    service_url = f"{server}/cds-services/{services[0]['id']}"
+    sign = next(service for service in services if service["hook"] == "order-sign")
+    service_url = f"{server}/cds-services/{sign['id']}"
     response = httpx.post(
         service_url, json=hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     )

@@ -18,7 +18,7 @@ SERVICE = "/cds-services/ketamine-infusion-check"
 
 def test_serve_logs_one_start_up_line_with_the_url_and_the_auth_mode(tmp_path: Path) -> None:
     with serving(tmp_path, "s", CDS_AUTH="off") as service:
-        lines = [json.loads(line) for line in service.log().splitlines()]
+        lines = [json.loads(line) for line in service.log().splitlines() if line.startswith("{")]
     messages = [line["message"] for line in lines if "listening" in line["message"]]
     assert messages == [
         f"cds-service listening on {service.base} (auth: off (EHR JWTs are not verified))"

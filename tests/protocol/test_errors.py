@@ -144,3 +144,12 @@ def test_unexpected_error_is_500_without_internals_and_logged_with_hook_instance
     records = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert records
     assert any(getattr(r, "hook_instance", None) == body["hookInstance"] for r in records)
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])
+def test_hook_call_media_type_is_matched_case_insensitively(
+    client: TestClient, content_type: str
+) -> None:
+    body = json.dumps(hook_request(ketamine_order(), medications=(CLONAZEPAM,)))
+    response = client.post(SERVICE_URL, content=body, headers={"content-type": content_type})
+    assert response.status_code == 200

@@ -107,3 +107,14 @@ def test_feedback_to_unknown_service_is_404(client: TestClient) -> None:
 def test_feedback_with_malformed_json_is_400(client: TestClient) -> None:
     response = client.post(FEEDBACK_URL, content=b"{", headers={"content-type": "application/json"})
     assert response.status_code == 400
+
+
+def test_feedback_card_dismissed_twice_counts_as_one_card(
+    client: TestClient, settings: Settings
+) -> None:
+    first = _overridden(card="card-1")
+    again = {**first, "outcomeTimestamp": "2026-11-27T15:05:00Z"}
+    assert client.post(FEEDBACK_URL, json={"feedback": [first, again]}).status_code == 200
+    rows = _report(settings)
+    assert sum(row.overridden for row in rows) == 1
+    assert dict(reason for row in rows for reason in row.override_reasons) == {"already-held": 1}

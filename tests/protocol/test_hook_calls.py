@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
 
 import pytest
@@ -98,7 +100,7 @@ def test_hold_window_is_shown_in_the_offset_the_infusion_start_was_given_in(
     client: TestClient,
 ) -> None:
     card = _bzd_card(client, "2026-12-01T09:00:00-05:00")
-    assert "09:00 start" in card["detail"]
+    assert "the start, 09:00 UTC-05:00 on 1 Dec" in card["detail"]
     window = card["extension"]["ketamineCds.holdWindows"][0]
     assert window["holdFrom"] == "2026-11-30T21:00:00-05:00"
     assert window["reference"] == "MedicationStatement/ms-clonazepam"
@@ -108,7 +110,7 @@ def test_hold_window_uses_the_configured_site_timezone(tmp_path) -> None:
     app = create_app(make_settings(tmp_path, timezone="Europe/London"))
     with TestClient(app) as client:
         card = _bzd_card(client, "2026-12-01T09:00:00-05:00")
-    assert "14:00 start" in card["detail"]
+    assert "the start, 14:00 GMT on 1 Dec" in card["detail"]
     assert (
         card["extension"]["ketamineCds.holdWindows"][0]["holdFrom"] == "2026-12-01T02:00:00+00:00"
     )
@@ -117,3 +119,43 @@ def test_hold_window_uses_the_configured_site_timezone(tmp_path) -> None:
 def test_unknown_site_timezone_is_refused_at_start_up(tmp_path) -> None:
     with pytest.raises(ValueError, match="Mars/Olympus"):
         make_settings(tmp_path, timezone="Mars/Olympus")
+
+
+def test_bare_order_select_answers_no_cards_and_logs_why(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The Sandbox re-sends order-select with only patientId and userId when Rx View is re-clicked.
+    body = hook_request(ketamine_order(), hook="order-select", medications=(CLONAZEPAM,))
+    del body["context"]["draftOrders"], body["context"]["selections"]
+    with caplog.at_level(logging.INFO, logger="cds_service.service"):
+        response = client.post("/cds-services/ketamine-infusion-order-select", json=body)
+    assert response.status_code == 200
+    assert response.json() == {"cards": []}
+    reasons = [getattr(r, "reason", "") for r in caplog.records]
+    assert any("without draftOrders or selections" in reason for reason in reasons)
+
+
+def test_bare_order_select_still_needs_the_fields_every_hook_carries(client: TestClient) -> None:
+    body = hook_request(ketamine_order(), hook="order-select")
+    body["context"] = {"userId": "Practitioner/1"}
+    response = client.post("/cds-services/ketamine-infusion-order-select", json=body)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["context.patientId"]
+
+
+def test_date_only_start_from_the_sandbox_gives_no_clock_time(client: TestClient) -> None:
+    card = _bzd_card(client, "2026-12-03")
+    assert "Infusion on 3 Dec, start time not given" in card["detail"]
+    assert re.search(r"\d{2}:\d{2}", card["detail"]) is None
+
+
+def test_service_warns_at_start_up_when_no_site_timezone_is_set(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        create_app(make_settings(tmp_path))
+    assert any("CDS_TIMEZONE is not set" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        create_app(make_settings(tmp_path, timezone="Europe/London"))
+    assert not any("CDS_TIMEZONE" in r.getMessage() for r in caplog.records)

@@ -126,28 +126,64 @@ def test_cli_evaluate_missing_file_exits_non_zero(
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_cli_feedback_report_counts_per_topic(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _feedback(card: str, outcome: str, at: str, code: str | None = None) -> dict:
+    item: dict = {"card": card, "outcome": outcome, "outcomeTimestamp": at}
+    if outcome == "accepted":
+        item["acceptedSuggestions"] = [{"id": "s-1"}]
+    if code:
+        system = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+        item["overrideReason"] = {"reason": {"code": code, "system": system}}
+    return item
+
+
+def _report_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list, capsys, *flags: str
+) -> str:
     monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
     app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
     with TestClient(app) as client:
         cards = client.post(
-            "/cds-services/ketamine-infusion-check",
+            "/cds-services/ketamine-infusion-order-sign",
             json=hook_request(ketamine_order(), medications=(CLONAZEPAM,)),
         ).json()["cards"]
-        feedback = {
-            "card": cards[0]["uuid"],
-            "outcome": "overridden",
-            "outcomeTimestamp": "2026-11-27T10:00:00Z",
-            "overrideReason": {"reason": {"code": "already-held", "system": "urn:x"}},
-        }
-        client.post("/cds-services/ketamine-infusion-check/feedback", json={"feedback": [feedback]})
-    assert cli.main(["feedback-report", "--json"]) == 0
-    rows = {row["topic"]: row for row in json.loads(capsys.readouterr().out)}
+        feedback = [{**item, "card": cards[0]["uuid"]} for item in items]
+        url = "/cds-services/ketamine-infusion-order-sign/feedback"
+        assert client.post(url, json={"feedback": feedback}).status_code == 200
+    capsys.readouterr()
+    assert cli.main(["feedback-report", *flags]) == 0
+    return capsys.readouterr().out
+
+
+def test_cli_feedback_report_counts_per_topic_with_display_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = [_feedback("x", "overridden", "2026-11-27T10:00:00Z", "action-completed")]
+    out = _report_after(tmp_path, monkeypatch, items, capsys, "--json")
+    rows = {row["topic"]: row for row in json.loads(out)}
     assert rows["BZD"]["cards_shown"] == 1
     assert rows["BZD"]["overridden"] == 1
-    assert rows["BZD"]["override_reasons"] == [["already-held", 1]]
+    assert rows["BZD"]["override_reasons"] == [
+        {
+            "code": "action-completed",
+            "display": "Dose already held or timed around the infusion",
+            "cards": 1,
+        }
+    ]
+
+
+def test_cli_feedback_report_counts_a_card_accepted_then_dismissed_once_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The Sandbox keeps a card on screen after its suggestion is taken; the clinician then dismisses it.
+    items = [
+        _feedback("x", "accepted", "2026-11-27T10:00:00Z"),
+        _feedback("x", "overridden", "2026-11-27T10:00:05Z", "risk-benefit-ratio"),
+    ]
+    out = _report_after(tmp_path, monkeypatch, items, capsys)
+    (bzd,) = [line for line in out.splitlines() if line.startswith("BZD")]
+    assert bzd.split()[1:4] == ["1", "1", "0"]  # shown, accepted, overridden
+    assert "Benefit outweighs the risk for this patient [risk-benefit-ratio] (1)" in bzd
+    assert "1 BZD card was both accepted and dismissed; each is counted once, as accepted." in out
 
 
 @pytest.mark.parametrize(
@@ -172,3 +208,15 @@ def test_settings_leave_the_callers_values_unchanged() -> None:
     values = {"cors_origins": "https://a.example, https://b.example"}
     Settings.model_validate(values)
     assert values == {"cors_origins": "https://a.example, https://b.example"}
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("127.0.0.1", "http://127.0.0.1:8123"), ("::1", "http://[::1]:8123")],
+)
+def test_serve_prints_the_url_it_listens_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], host: str, url: str
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    assert cli.main(["serve", "--host", host, "--port", "8123"]) == 0
+    assert f"listening on {url} (discovery: {url}/cds-services)" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from cds_service.rules.schema.common import (
 )
 from cds_service.rules.schema.manifest import Combination, CombinationGroup, KetamineTerms, Manifest
 from cds_service.rules.schema.rule import (
+    NON_ADHERENCE_SYSTEM,
     DosePolicy,
     Hold,
     IndicatorPolicy,
@@ -41,6 +42,7 @@ from cds_service.rules.schema.valuesets import (
 
 __all__ = [
     "INGREDIENT_PATTERN",
+    "NON_ADHERENCE_SYSTEM",
     "RXNORM_SYSTEM",
     "TOPIC_PATTERN",
     "Case",

@@ -138,6 +138,9 @@ class SuggestionSpec(Strict):
     )
 
 
+NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+
+
 class OverrideReason(Strict):
     """A coded reason the clinician may give for not following the card."""
 
@@ -145,6 +148,13 @@ class OverrideReason(Strict):
         pattern=r"^[a-z0-9-]{2,40}$", description="Stable code under override_reason_system."
     )
     display: str = Field(min_length=3, description="What the clinician reads.")
+    system: Literal["http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"] | None = (
+        Field(
+            default=None,
+            description="The HL7 non-adherence-reason-codes system (CDS Hooks 3.0 ballot) where a "
+            "standard code fits; absent: the manifest's own override_reason_system.",
+        )
+    )
 
 
 class RuleSpec(Strict):
@@ -195,6 +205,17 @@ class RuleSpec(Strict):
     )
     suggestions: tuple[SuggestionSpec, ...] = Field(
         default=(), description="Concrete actions the card offers."
+    )
+    actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] = Field(
+        default=(),
+        max_length=2,
+        description="The one or two actions the default (concise) card lists, a few words each; "
+        "the full recommendation is shown with CDS_CARD_DETAIL=full. Keep them consistent with it.",
+    )
+    interruptive: bool = Field(
+        default=False,
+        description="Must interrupt the prescriber: the only cards a profile keeps critical (Oracle "
+        "Health shows a critical card as a pop-up).",
     )
     known_gaps: tuple[str, ...] = Field(
         default=(),
