@@ -15,7 +15,7 @@ from cds_service.cdshooks.models import Card
 from cds_service.render.profiles import build_profiles
 from cds_service.rules.findings import Finding
 from cds_service.rules.overrides import RuleOverride
-from tests.core.pipeline import cards_of, run
+from tests.pipeline import cards_of, run
 from tests.rules.test_rule_cases import _case_files
 
 CONCISE_ONE_DRUG_MAX = 700

@@ -17,7 +17,7 @@ from cds_service.render.profiles import (
     build_profiles,
 )
 from cds_service.rules.overrides import RuleOverride
-from tests.core.pipeline import DEFAULT_ORDER, cards_of, run
+from tests.pipeline import DEFAULT_ORDER, cards_of, run
 
 _MODELS: dict[str, Any] = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
 CODES = {

@@ -10,7 +10,7 @@ import pytest
 from cds_service.render.concise import advice_action
 from cds_service.render.links import link_label
 from cds_service.render.wording import clock, source_words, washout_text, zone
-from tests.core.rule_builders import make_fact
+from tests.rule_builders import make_fact
 
 
 @pytest.mark.parametrize(

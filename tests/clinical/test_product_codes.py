@@ -15,7 +15,7 @@ import yaml
 from cds_service.clinical.medications import normalise
 from cds_service.clinical.types import Origin, SourcedResource
 from cds_service.rules.loader import load_knowledge_base
-from tests.core.pipeline import CARDS_DIR, REPO, SHARED, cards_of, lexicon, run
+from tests.pipeline import CARDS_DIR, REPO, SHARED, cards_of, lexicon, run
 
 RXNORM_URI = "http://www.nlm.nih.gov/research/umls/rxnorm"
 TABLE = CARDS_DIR / "valuesets" / "rxnorm-products.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.core.pipeline import cards_of, run
+from tests.pipeline import cards_of, run
 
 NOW = "2026-11-27T08:00:00+00:00"
 

@@ -21,8 +21,8 @@ from cds_service.render.wording import duration_words
 from cds_service.rules.engine import evaluate
 from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import RuleSpec
-from tests.core.card_checks import assert_card_follows_spec
-from tests.core.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
+from tests.card_checks import assert_card_follows_spec
+from tests.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
 
 CALL = CallContext(patient_id="p1", now=NOW)
 

@@ -11,7 +11,7 @@ from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.orders import find_ketamine_orders, unresolved_medication_references
 from cds_service.clinical.types import InfusionStart
 from cds_service.rules.knowledge import compile_knowledge_base
-from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon
+from tests.clinical.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 

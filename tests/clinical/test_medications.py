@@ -11,7 +11,7 @@ from cds_service.clinical.fhirjson import parse_instant
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.medications import normalise, normalise_with_stats
 from cds_service.clinical.types import MedicationFact, Origin, SourcedResource
-from tests.core.lexicon_builders import RXNORM, SNOMED, built_lexicon
+from tests.clinical.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from cds_service.errors import RuleSetInvalid
 from cds_service.rules.loader import load_knowledge_base
 from cds_service.rules.overrides import RuleOverride
-from tests.core.pipeline import CARDS_DIR, cards_of, run
+from tests.pipeline import CARDS_DIR, cards_of, run
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from cds_service.cdshooks.models import Card
-from tests.core.card_checks import assert_card_follows_spec
-from tests.core.pipeline import SHARED, run
+from tests.card_checks import assert_card_follows_spec
+from tests.pipeline import SHARED, run
 
 SAMPLES = SHARED / "reference" / "fhir-samples"
 SYNTHEA = SAMPLES / "synthea-smart-r4-2019"

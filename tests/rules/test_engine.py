@@ -14,7 +14,7 @@ from cds_service.rules.findings import Evaluation
 from cds_service.rules.knowledge import compile_knowledge_base
 from cds_service.rules.overrides import RuleOverride, effective_rule
 from cds_service.rules.schema import RuleSpec
-from tests.core.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
+from tests.rule_builders import NOW, START, make_fact, make_kb, make_order, make_rule
 
 
 def _run(

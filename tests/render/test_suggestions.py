@@ -14,7 +14,7 @@ from cds_service.clinical.types import KetamineOrder
 from cds_service.render.drafts import is_valid
 from cds_service.render.suggestions import SuggestionContext, build_suggestion, hold_update
 from cds_service.rules.schema import SuggestionKind, SuggestionSpec
-from tests.core.rule_builders import START, make_order
+from tests.rule_builders import START, make_order
 
 HOLD = "Ketamine infusion: no clonazepam from 21:00"
 

@@ -9,7 +9,7 @@ import pytest
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.medications import normalise
 from cds_service.clinical.types import MedicationFact, Origin, SourcedResource
-from tests.core.lexicon_builders import built_lexicon
+from tests.clinical.lexicon_builders import built_lexicon
 
 BID = {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}
 

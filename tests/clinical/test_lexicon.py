@@ -7,7 +7,7 @@ import pytest
 from cds_service.clinical.lexicon import Lexicon, code_system_kind
 from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import Member
-from tests.core.lexicon_builders import (
+from tests.clinical.lexicon_builders import (
     KETAMINE,
     RXNORM,
     SNOMED,
