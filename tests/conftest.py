@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 from cds_service.app import create_app
 from cds_service.settings import Settings
 
-# Every test run sweeps all log records for tokens and patient identifiers (tests/hardening/logsweep.py).
-pytest_plugins = ["tests.hardening.logsweep", "tests.postgres_server"]
+# Every test run sweeps all log records for tokens and patient identifiers (tests/hardening/logsweep.py),
+# can reach a real PostgreSQL (tests/postgres_server.py) and runs offline: only loopback can be reached
+# (tests/offline.py).
+pytest_plugins = ["tests.hardening.logsweep", "tests.postgres_server", "tests.offline"]
 
 SERVICE_URL = "/cds-services/ketamine-infusion-check"
 
