@@ -14,9 +14,15 @@ from cds_service.app import create_app
 from cds_service.settings import Settings
 
 # Every test run sweeps all log records for tokens and patient identifiers (tests/hardening/logsweep.py),
-# can reach a real PostgreSQL (tests/postgres_server.py) and runs offline: only loopback can be reached
-# (tests/offline.py).
-pytest_plugins = ["tests.hardening.logsweep", "tests.postgres_server", "tests.offline"]
+# can reach a real PostgreSQL (tests/postgres_server.py), runs offline: only loopback can be reached
+# (tests/offline.py), and skips the tests marked reference_data, with one reason, when
+# ../shared/reference/ is absent (tests/reference_data.py).
+pytest_plugins = [
+    "tests.hardening.logsweep",
+    "tests.postgres_server",
+    "tests.offline",
+    "tests.reference_data",
+]
 
 SERVICE_URL = "/cds-services/ketamine-infusion-check"
 

@@ -23,7 +23,6 @@ from cds_service.rules.overrides import RuleOverride
 
 REPO = Path(__file__).resolve().parents[1]
 CARDS_DIR = REPO / "cards"
-SHARED = REPO / ".." / "shared"
 DEFAULT_NOW = "2026-11-27T08:00:00+00:00"
 DEFAULT_ORDER: dict[str, Any] = {
     "resourceType": "MedicationRequest",

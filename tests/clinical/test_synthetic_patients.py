@@ -14,14 +14,15 @@ import pytest
 
 from cds_service.cdshooks.models import Card
 from tests.card_checks import assert_card_follows_spec
-from tests.pipeline import SHARED, run
+from tests.pipeline import run
+from tests.reference_data import FHIR_SAMPLES
 
-SAMPLES = SHARED / "reference" / "fhir-samples"
+SAMPLES = FHIR_SAMPLES
 SYNTHEA = SAMPLES / "synthea-smart-r4-2019"
 HL7 = SAMPLES / "hl7-r4-spec-examples"
 NOW = "2026-11-27T08:00:00+00:00"
 
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared reference data not present")
+pytestmark = pytest.mark.reference_data
 
 PATIENTS = {
     "Alberto_Atencio": {"BZD", "AED", "CYPIND"},  # clonazepam; carbamazepine (AED and inducer)

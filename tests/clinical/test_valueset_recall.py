@@ -1,7 +1,8 @@
 """Every product of the published value sets lands in the right class, by code and by display text.
 
-The sets are read in place from ../shared/reference/valuesets (never copied into the repo); a missing
-folder fails the run. By code, products resolve through cards/valuesets/rxnorm-products.yaml, which
+The sets are read in place from ../shared/reference/valuesets (never copied into the repo): without
+../shared/reference the module is skipped (tests/reference_data.py); a file missing from it fails.
+By code, products resolve through cards/valuesets/rxnorm-products.yaml, which
 scripts/build_product_codes.py derives from these same sets: the by-code pass therefore checks the
 table is complete and wired in, and the AHRQ hold-out below (no displays, not used to build the
 table, RxNorm 2023-05) is the independent measure.
@@ -13,7 +14,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +22,9 @@ import yaml
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
+from tests.reference_data import REPO, VALUESETS
 
-REPO = Path(__file__).resolve().parents[2]
-VALUESETS = REPO / ".." / "shared" / "reference" / "valuesets"
+pytestmark = pytest.mark.reference_data
 VSAC = "valueset-2.16.840.1.113762.1.4."
 ECQM = "valueset-2.16.840.1.113883.3.464.1003."
 MIN_RECALL = 0.95
