@@ -23,6 +23,7 @@ from tests.integration.conftest import LoadedServer
 from tests.payloads import ketamine_order
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+HANDWRITTEN_PATIENT = "ket-lamotrigine"  # tests/fixtures/fhir/handwritten-patients.json
 
 
 @pytest.fixture
@@ -78,6 +79,7 @@ def _codes(data: MedicationData) -> dict[str, str]:
     return found
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_reads_alberto_benzodiazepine_and_inducer(
     sekmet: LoadedServer,
 ) -> None:
@@ -89,12 +91,14 @@ async def test_gather_from_server_reads_alberto_benzodiazepine_and_inducer(
     assert data.gaps == ()
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_includes_stopped_orders(sekmet: LoadedServer) -> None:
     data = await _gather(_request(sekmet, sekmet.patients["Rachael"]))
 
     assert _codes(data)["1153378"] == "stopped"
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_follows_every_page_of_a_long_history(
     sekmet: LoadedServer,
 ) -> None:
@@ -105,6 +109,7 @@ async def test_gather_from_server_follows_every_page_of_a_long_history(
     assert data.gaps == ()
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_stops_at_the_page_cap_and_says_so(sekmet: LoadedServer) -> None:
     data = await _gather(_request(sekmet, sekmet.patients["bulk"]), max_pages=3)
 
@@ -143,7 +148,7 @@ async def test_gather_from_server_with_a_wrong_token_is_data_unavailable(
     sekmet: LoadedServer,
 ) -> None:
     with pytest.raises(DataUnavailable) as caught:
-        await _gather(_request(sekmet, sekmet.patients["Alberto"], token="not-the-token"))
+        await _gather(_request(sekmet, HANDWRITTEN_PATIENT, token="not-the-token"))
 
     assert caught.value.failures == (
         "MedicationStatement list: FHIR server answered 401",
@@ -151,6 +156,7 @@ async def test_gather_from_server_with_a_wrong_token_is_data_unavailable(
     )
 
 
+@pytest.mark.reference_data
 async def test_gather_with_prefetch_equals_gather_without(sekmet: LoadedServer) -> None:
     patient_id = sekmet.patients["Gerardo"]
     fetched = await _gather(_request(sekmet, patient_id))
@@ -204,7 +210,7 @@ def _full_prefetch(loaded: LoadedServer, patient_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("patient", "drug"),
     [
-        ("Alberto", "clonazepam"),
+        pytest.param("Alberto", "clonazepam", marks=pytest.mark.reference_data),
         ("ket-lamotrigine", "lamotrigine"),
         ("ket-maoi", "phenelzine"),
         ("ket-epic", "tranylcypromine"),
@@ -214,13 +220,14 @@ def _full_prefetch(loaded: LoadedServer, patient_id: str) -> dict[str, Any]:
 def test_hook_call_without_prefetch_reads_the_server_and_warns(
     sekmet: LoadedServer, app_client: TestClient, patient: str, drug: str
 ) -> None:
-    patient_id = sekmet.patients.get(patient, patient)
+    patient_id = sekmet.patients.get(patient, patient)  # a Synthea name, or a hand-written id
 
     response = app_client.post(SERVICE_URL, json=_hook_body(sekmet, patient_id))
 
     assert any(drug in summary.lower() for summary in _summaries(response)), response.json()
 
 
+@pytest.mark.reference_data
 def test_hook_call_cards_match_with_full_partial_and_no_prefetch(
     sekmet: LoadedServer, app_client: TestClient
 ) -> None:
@@ -240,7 +247,7 @@ def test_hook_call_cards_match_with_full_partial_and_no_prefetch(
 def test_hook_call_with_a_refused_token_answers_412(
     sekmet: LoadedServer, app_client: TestClient
 ) -> None:
-    body = _hook_body(sekmet, sekmet.patients["Alberto"])
+    body = _hook_body(sekmet, HANDWRITTEN_PATIENT)
     body["fhirAuthorization"]["access_token"] = "wrong-token"
 
     response = app_client.post(SERVICE_URL, json=body)
