@@ -264,9 +264,8 @@ def test_parse_instant_when_fhir_date_forms_returns_aware_datetime(
     assert parsed is None or parsed.tzinfo is not None
 
 
-def test_normalise_when_thousand_statements_is_fast(lexicon: Lexicon) -> None:
-    import time
-
+def test_normalise_when_thousand_statements_gives_one_fact_each(lexicon: Lexicon) -> None:
+    # How fast is the benchmark's question (cds-service bench, 1000 medications); this is what.
     resources = [
         sourced(
             statement(
@@ -285,9 +284,7 @@ def test_normalise_when_thousand_statements_is_fast(lexicon: Lexicon) -> None:
         )
         for i in range(1000)
     ]
-    began = time.perf_counter()
     facts = normalise(resources, lexicon, {})
-    elapsed = time.perf_counter() - began
-    assert len(facts) == 1000
-    assert facts[0].daily_mg == {"clonazepam": 20.0}
-    assert elapsed < 0.25, f"normalising 1000 statements took {elapsed * 1000:.1f} ms"
+
+    assert [fact.reference for fact in facts] == [f"MedicationStatement/s{i}" for i in range(1000)]
+    assert all(fact.daily_mg == {"clonazepam": 20.0} for fact in facts)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -134,11 +133,8 @@ def test_table_covers_each_class_ingredient_by_product(ingredient: str) -> None:
     assert any(ingredient in names for names in table()["products"].values())
 
 
-def test_load_with_product_table_stays_under_200_ms() -> None:
-    timings = []
-    for _ in range(3):  # best of three: start-up cost, not scheduler noise
-        started = time.perf_counter()
-        kb = load_knowledge_base(CARDS_DIR)
-        timings.append(time.perf_counter() - started)
-    assert len(kb.product_codes) > 2000
-    assert min(timings) < 0.2, f"knowledge base with product table: {min(timings) * 1000:.0f} ms"
+def test_load_when_product_table_committed_indexes_every_code_of_it() -> None:
+    # Its load time is part of start-up, which the benchmark measures.
+    kb = load_knowledge_base(CARDS_DIR)
+
+    assert set(kb.product_codes) == {str(code) for code in table()["products"]}

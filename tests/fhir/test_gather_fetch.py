@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import httpx
 import pytest
@@ -12,6 +11,7 @@ import respx
 
 from tests.fhir.builders import (
     BASE,
+    SAFETY_NET_SECONDS,
     TOKEN,
     gather,
     hook_request,
@@ -88,12 +88,12 @@ async def test_gather_when_type_search_is_404_treats_it_as_empty_and_logs_once(
 
         gatherer = MedicationGatherer(
             client,
-            timeout_seconds=1.0,
+            timeout_seconds=SAFETY_NET_SECONDS,
             max_pages=5,
             allow_insecure_fhir=False,
             max_bundle_entries=100,
         )
-        deadline = asyncio.get_running_loop().time() + 3
+        deadline = asyncio.get_running_loop().time() + SAFETY_NET_SECONDS
         first = await gatherer.gather(hook_request(), deadline=deadline)
         second = await gatherer.gather(hook_request(), deadline=deadline)
 
@@ -121,7 +121,7 @@ async def test_gather_runs_both_searches_concurrently(fhir_server: respx.MockRou
     def waits_for_the_other(resource_type: str, other: str, body: dict[str, object]):  # type: ignore[no-untyped-def]
         async def respond(request: httpx.Request) -> httpx.Response:
             arrived[resource_type].set()
-            await asyncio.wait_for(arrived[other].wait(), timeout=1)
+            await asyncio.wait_for(arrived[other].wait(), timeout=SAFETY_NET_SECONDS)
             return httpx.Response(200, json=body)
 
         return respond
@@ -143,24 +143,6 @@ async def test_gather_runs_both_searches_concurrently(fhir_server: respx.MockRou
     assert sorted(str(s.resource["id"]) for s in data.resources) == ["r1", "s1"]
 
 
-async def test_gather_two_slow_searches_take_about_one_delay(fhir_server: respx.MockRouter) -> None:
-    async def slow(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0.2)
-        kind = request.url.path.rsplit("/", 1)[-1]
-        return httpx.Response(
-            200, json=searchset(order("r1") if "Request" in kind else statement("s1"))
-        )
-
-    fhir_server.get(path__regex=r"/Medication(Statement|Request)$").mock(side_effect=slow)
-
-    started = time.perf_counter()
-    data = await gather(hook_request())
-    elapsed = time.perf_counter() - started
-
-    assert len(data.resources) == 2
-    assert elapsed < 0.35
-
-
 async def test_gather_reads_referenced_medications_concurrently_with_the_token(
     fhir_server: respx.MockRouter,
 ) -> None:
@@ -169,7 +151,8 @@ async def test_gather_reads_referenced_medications_concurrently_with_the_token(
     async def read(request: httpx.Request) -> httpx.Response:
         rid = request.url.path.rsplit("/", 1)[-1]
         arrived[rid].set()
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in arrived.values())), timeout=1)
+        both = asyncio.gather(*(e.wait() for e in arrived.values()))
+        await asyncio.wait_for(both, timeout=SAFETY_NET_SECONDS)
         return httpx.Response(200, json=medication(rid))
 
     reads = fhir_server.get(path__regex=r"/Medication/m\d$").mock(side_effect=read)
@@ -229,9 +212,13 @@ async def test_read_medications_returns_them_keyed_by_reference(
 
     async with httpx.AsyncClient() as client:
         gatherer = MedicationGatherer(
-            client, timeout_seconds=1, max_pages=1, allow_insecure_fhir=False, max_bundle_entries=10
+            client,
+            timeout_seconds=SAFETY_NET_SECONDS,
+            max_pages=1,
+            allow_insecure_fhir=False,
+            max_bundle_entries=10,
         )
-        deadline = asyncio.get_running_loop().time() + 2
+        deadline = asyncio.get_running_loop().time() + SAFETY_NET_SECONDS
         found = await gatherer.read_medications(
             hook_request(),
             ["Medication/m5", "https://elsewhere.example/Medication/m6"],
