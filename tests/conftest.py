@@ -1,4 +1,4 @@
-"""Shared fixtures: explicit settings, an app per test, and a TestClient that runs the lifespan."""
+"""Shared fixtures: explicit settings, an app per test on one shared knowledge base, and a TestClient."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
-from cds_service.settings import Settings
+from cds_service.settings import Settings, default_cards_dir
+from tests.pipeline import knowledge_base
 
 # Every test run sweeps all log records for tokens and patient identifiers (tests/hardening/logsweep.py),
 # can reach a real PostgreSQL (tests/postgres_server.py), runs offline: only loopback can be reached
@@ -33,6 +34,15 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def make_app(settings: Settings) -> FastAPI:
+    """``create_app`` on the session's one loaded knowledge base (loading it is the slow part).
+
+    Settings that name another ``cards_dir`` get that knowledge base, loaded for them.
+    """
+    bundled = settings.cards_dir == default_cards_dir()
+    return create_app(settings, kb=knowledge_base() if bundled else None)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
@@ -40,7 +50,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    return make_app(settings)
 
 
 @pytest.fixture

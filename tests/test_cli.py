@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cds_service import cli
-from cds_service.app import create_app
 from cds_service.fhir.urls import is_loopback
 from cds_service.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order
 
 
@@ -43,7 +42,7 @@ def test_app_with_auth_off_warns_at_start_up(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        create_app(make_settings(tmp_path, auth="off"))
+        make_app(make_settings(tmp_path, auth="off"))
     assert any("CDS_AUTH=off" in r.getMessage() for r in caplog.records)
 
 
@@ -140,7 +139,7 @@ def _report_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list, capsys, *flags: str
 ) -> str:
     monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
-    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    app = make_app(Settings(_env_file=None))  # type: ignore[call-arg]
     with TestClient(app) as client:
         cards = client.post(
             "/cds-services/ketamine-infusion-order-sign",

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order
 
 ROOT_TOKEN = re.compile(r"\{\{context\.(patientId|userId|encounterId)\}\}")
@@ -68,7 +67,7 @@ def test_legacy_id_still_answers_every_order_hook(client: TestClient, hook: str)
 
 
 def test_legacy_id_follows_the_configured_service_id(tmp_path) -> None:
-    app = create_app(make_settings(tmp_path, service_id="old-ketamine"))
+    app = make_app(make_settings(tmp_path, service_id="old-ketamine"))
     body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     with TestClient(app) as client:
         assert client.post("/cds-services/old-ketamine", json=body).status_code == 200

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.medications import is_local_product, normalise
 from cds_service.clinical.types import Origin, SourcedResource
-from cds_service.rules.knowledge import compile_knowledge_base
-from cds_service.rules.loader import load_knowledge_base
+from tests.pipeline import lexicon
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-CARDS = Path(__file__).resolve().parents[2] / "cards"
-
-
-@cache
-def lexicon() -> Lexicon:
-    return compile_knowledge_base(load_knowledge_base(CARDS)).lexicon
 
 
 def _ingredients(resource: dict[str, Any]) -> set[str]:

@@ -10,7 +10,7 @@ import pytest
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.orders import find_ketamine_orders, unresolved_medication_references
 from cds_service.clinical.types import InfusionStart
-from cds_service.rules.knowledge import compile_knowledge_base
+from tests import pipeline
 from tests.clinical.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -321,12 +321,7 @@ def test_find_when_junk_beside_ketamine_still_detects_it(lexicon: Lexicon) -> No
 
 
 def test_find_with_shipped_knowledge_base_detects_sandbox_and_service_orders() -> None:
-    from pathlib import Path
-
-    from cds_service.rules.loader import load_knowledge_base
-
-    cards = Path(__file__).resolve().parents[2] / "cards"
-    shipped = compile_knowledge_base(load_knowledge_base(cards)).lexicon
+    shipped = pipeline.lexicon()
     drafts = bundle(
         request(
             "a",

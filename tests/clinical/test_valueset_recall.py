@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import pytest
 import yaml
 
-from cds_service.clinical.lexicon import Lexicon
-from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
-from cds_service.rules.loader import load_knowledge_base
+from tests.pipeline import lexicon
 from tests.reference_data import REPO, VALUESETS
 
 pytestmark = pytest.mark.reference_data
@@ -109,16 +106,6 @@ NEGATIVE = (
     (f"{VSAC}1248.134.json", "BZD", mentions("lamotrigine", "gabapentin", "pregabalin")),
     ("amphetamines-class-medications.json", "OPIOID", lambda display: True),
 )
-
-
-@cache
-def knowledge_base() -> KnowledgeBase:
-    return load_knowledge_base(REPO / "cards")
-
-
-@cache
-def lexicon() -> Lexicon:
-    return compile_knowledge_base(knowledge_base()).lexicon
 
 
 def concepts(file: str) -> list[dict[str, Any]]:

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_app, make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order
 
 SIGN_URL = "/cds-services/ketamine-infusion-order-sign"
@@ -56,7 +55,7 @@ def test_configured_epic_profile_with_preference_codes_orders_the_hold_instructi
         ehr_profile="epic",
         epic_preference_list_codes={"add-hold-instruction": "12345"},
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         card = _card(client)
     (suggestion,) = card["suggestions"]
     (action,) = suggestion["actions"]
@@ -65,14 +64,14 @@ def test_configured_epic_profile_with_preference_codes_orders_the_hold_instructi
 
 
 def test_configured_full_detail_keeps_the_long_form(tmp_path) -> None:
-    with TestClient(create_app(make_settings(tmp_path, card_detail="full"))) as client:
+    with TestClient(make_app(make_settings(tmp_path, card_detail="full"))) as client:
         card = _card(client)
     assert "**Recommendation**" in card["detail"]
 
 
 def test_oracle_profile_sends_links_only_to_allowlisted_hosts(tmp_path) -> None:
     settings = make_settings(tmp_path, ehr_profile="oracle", link_allowlist="doi.org, www.fda.gov")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         card = _card(client)
     assert {link["url"].split("/")[2] for link in card["links"]} <= {"doi.org", "www.fda.gov"}
 

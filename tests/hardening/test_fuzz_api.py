@@ -10,7 +10,7 @@ import respx
 import schemathesis
 from hypothesis import HealthCheck, event, given, settings
 
-from cds_service.app import create_app
+from tests.conftest import make_app
 from tests.hardening.harness import hardening_settings
 
 SERVICE_ID = "ketamine-infusion-check"
@@ -19,7 +19,7 @@ FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=list(Heal
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    app = create_app(hardening_settings(tmp_path_factory.mktemp("fuzz-api")))
+    app = make_app(hardening_settings(tmp_path_factory.mktemp("fuzz-api")))
     # fhirServer values are fuzzed too: any outbound call the service makes gets a 503, not the network.
     with respx.mock(assert_all_called=False) as outbound:
         outbound.route().respond(503)

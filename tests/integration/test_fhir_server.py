@@ -12,13 +12,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
 from cds_service.cdshooks.models import HookRequest
 from cds_service.cdshooks.prefetch import MEDICATION_KEYS, render_query
 from cds_service.clinical.types import MedicationData, Origin
 from cds_service.errors import DataUnavailable
 from cds_service.fhir.gatherer import MedicationGatherer
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 from tests.integration.conftest import LoadedServer
 from tests.payloads import ketamine_order
 
@@ -189,7 +188,7 @@ def _hook_body(loaded: LoadedServer, patient_id: str, **extra: Any) -> dict[str,
 
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(tmp_path))) as client:
+    with TestClient(make_app(make_settings(tmp_path))) as client:
         yield client
 
 

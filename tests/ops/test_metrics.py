@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from cds_service.app import create_app
 from cds_service.ops.metrics import GAP_REASONS, Metrics, gap_reason
 from cds_service.ops.transport import MeteredTransport
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 from tests.payloads import CLONAZEPAM, PATIENT_ID, bundle, hook_request, ketamine_order
 
 
@@ -36,7 +35,7 @@ def scraped(tmp_path: Path) -> tuple[str, dict, list[str]]:
     with_cards = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     # Statements in prefetch, requests neither prefetched nor fetchable: a data gap.
     with_gap = hook_request(ketamine_order(), prefetch={"medicationStatements": bundle(CLONAZEPAM)})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         cards = client.post(SERVICE_URL, json=with_cards).json()["cards"]
         assert client.post(SERVICE_URL, json=with_gap).status_code == 200
         feedback = {"card": cards[0]["uuid"], "outcome": "overridden"}

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
-from cds_service.rules.loader import load_knowledge_base
 from cds_service.store.records import AuditedCard, EvaluationRecord
 from cds_service.store.sqlite import SqliteAuditStore, sqlite_path
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 from tests.payloads import CLONAZEPAM, PATIENT_ID, hook_request, ketamine_order
+from tests.pipeline import knowledge_base
 
 TOKEN = "test-secret-token-audit-9f1c"
 
@@ -82,13 +81,13 @@ def test_evaluation_audit_keeps_hook_instance_and_topics_but_no_patient_id_or_to
     body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     body["fhirServer"] = "https://ehr.example.org/fhir"
     body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "subject": "x"}
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         cards = client.post(SERVICE_URL, json=body).json()["cards"]
     db_path = Path(settings.effective_database_url.removeprefix("sqlite:///"))
     with sqlite3.connect(db_path) as db:
         rows = db.execute("SELECT hook_instance, outcome, kb_version FROM evaluations").fetchall()
         card_rows = db.execute("SELECT card_uuid, topic FROM evaluation_cards").fetchall()
-    kb_version = load_knowledge_base(settings.cards_dir).manifest.version
+    kb_version = knowledge_base().manifest.version
     assert rows == [(body["hookInstance"], "cards", kb_version)]
     assert card_rows == [(cards[0]["uuid"], "BZD")]
     raw = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
@@ -131,7 +130,7 @@ def test_store_when_a_batch_write_fails_retries_it_and_loses_nothing(
 def test_call_answered_412_is_audited_as_data_unavailable(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     body = hook_request(ketamine_order(), prefetch={})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         assert client.post(SERVICE_URL, json=body).status_code == 412
     db_path = Path(settings.effective_database_url.removeprefix("sqlite:///"))
     with sqlite3.connect(db_path) as db:

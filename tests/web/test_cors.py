@@ -8,8 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 
 SANDBOX = "http://127.0.0.1:18080"
 
@@ -40,7 +39,7 @@ def test_preflight_from_the_sandbox_origin_succeeds_without_a_token(
     issuers = {"https://ehr.example.org": {"jwks_url": "https://ehr.example.org/jwks"}}
     trusted = issuers if auth == "jwt" else {}
     settings = make_settings(tmp_path, auth=auth, cors_origins=(SANDBOX,), trusted_issuers=trusted)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         response = _preflight(client, path, method, headers)
     assert response.status_code == 200
     allowed = response.headers["access-control-allow-headers"].lower()
@@ -55,7 +54,7 @@ def test_actual_response_to_the_sandbox_origin_carries_allow_origin(client: Test
 
 
 def test_origin_not_configured_gets_no_allow_origin(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path, cors_origins=(SANDBOX,)))
+    app = make_app(make_settings(tmp_path, cors_origins=(SANDBOX,)))
     with TestClient(app) as client:
         response = client.get("/cds-services", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
@@ -65,7 +64,7 @@ def test_cors_origins_are_read_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CDS_CORS_ORIGINS", "https://ehr.example.org, http://localhost:3000")
-    app = create_app(make_settings(tmp_path))
+    app = make_app(make_settings(tmp_path))
     with TestClient(app) as client:
         response = _preflight(client, "/cds-services", "GET", "authorization")
         ok = client.get("/cds-services", headers={"Origin": "https://ehr.example.org"})

@@ -9,8 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order
 
 
@@ -78,7 +77,7 @@ def test_hook_call_to_unknown_service_is_404(client: TestClient) -> None:
 
 
 def test_hook_call_body_over_the_limit_is_413(tmp_path) -> None:
-    app = create_app(make_settings(tmp_path, max_body_bytes=2_000))
+    app = make_app(make_settings(tmp_path, max_body_bytes=2_000))
     body = hook_request(ketamine_order(), medications=tuple([CLONAZEPAM] * 20))
     with TestClient(app) as client:
         response = client.post(SERVICE_URL, json=body)
@@ -119,7 +118,7 @@ def test_ketamine_order_without_any_medication_source_is_412(client: TestClient)
 def test_ketamine_order_without_data_in_card_mode_answers_200_with_a_data_gap_card(
     tmp_path,
 ) -> None:
-    app = create_app(make_settings(tmp_path, on_data_unavailable="card"))
+    app = make_app(make_settings(tmp_path, on_data_unavailable="card"))
     with TestClient(app) as client:
         response = client.post(SERVICE_URL, json=hook_request(ketamine_order(), prefetch={}))
     assert response.status_code == 200

@@ -9,8 +9,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order, statement
 
 
@@ -107,7 +106,7 @@ def test_hold_window_is_shown_in_the_offset_the_infusion_start_was_given_in(
 
 
 def test_hold_window_uses_the_configured_site_timezone(tmp_path) -> None:
-    app = create_app(make_settings(tmp_path, timezone="Europe/London"))
+    app = make_app(make_settings(tmp_path, timezone="Europe/London"))
     with TestClient(app) as client:
         card = _bzd_card(client, "2026-12-01T09:00:00-05:00")
     assert "the start, 14:00 GMT on 1 Dec" in card["detail"]
@@ -153,9 +152,9 @@ def test_service_warns_at_start_up_when_no_site_timezone_is_set(
     tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        create_app(make_settings(tmp_path))
+        make_app(make_settings(tmp_path))
     assert any("CDS_TIMEZONE is not set" in r.getMessage() for r in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        create_app(make_settings(tmp_path, timezone="Europe/London"))
+        make_app(make_settings(tmp_path, timezone="Europe/London"))
     assert not any("CDS_TIMEZONE" in r.getMessage() for r in caplog.records)

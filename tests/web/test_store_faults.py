@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
 from cds_service.settings import Settings
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order
 
 FEEDBACK_URL = f"{SERVICE_URL}/feedback"
@@ -63,7 +62,7 @@ def test_feedback_behind_a_lock_held_elsewhere_is_503_after_the_bounded_wait(
     tmp_path: Path,
 ) -> None:
     settings = make_settings(tmp_path, store_timeout_seconds=0.05)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         other = sqlite3.connect(_db_path(settings), isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")
         try:
@@ -83,7 +82,7 @@ def test_service_whose_store_cannot_be_opened_starts_degraded_and_serves_cards(
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the data directory should be")
     settings = make_settings(tmp_path, data_dir=blocker / "data")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(make_app(settings)) as client:
         cards = client.post(SERVICE_URL, json=_hook_call())
         feedback = client.post(FEEDBACK_URL, json=_feedback())
         ready = client.get("/ready")
