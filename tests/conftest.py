@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -26,6 +28,14 @@ pytest_plugins = [
 ]
 
 SERVICE_URL = "/cds-services/ketamine-infusion-check"
+# A new httpx client loads the CA bundle (about 20 ms); the tests' own clients, mocked or on loopback,
+# share this one context instead of loading it again per test.
+TLS = ssl.create_default_context()
+
+# The fuzz tests (hypothesis, schemathesis) bound their own example counts; none may fail on how long
+# one example took on a busy machine, and a failure prints the blob that replays it.
+hypothesis.settings.register_profile("cds-tests", deadline=None, print_blob=True)
+hypothesis.settings.load_profile("cds-tests")
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

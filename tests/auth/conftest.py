@@ -17,6 +17,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.settings import Settings
+from tests.conftest import TLS
 
 ISS = "https://ehr.example.org"
 JWKS_URL = "https://ehr.example.org/.well-known/jwks.json"
@@ -136,7 +137,7 @@ def jwks_server(ec_key: SigningKey, rsa_key: SigningKey) -> Iterator[respx.MockR
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=TLS) as client:
         yield client
 
 
