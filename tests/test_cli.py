@@ -1,52 +1,20 @@
-"""Settings, start-up safety (auth off on a public address), the health check and the command line."""
+"""The command line: serve (start-up safety on a public address), evaluate, and feedback-report."""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cds_service import cli
-from cds_service.fhir.urls import is_loopback
 from cds_service.settings import Settings
-from tests.conftest import make_app, make_settings
+from tests.conftest import make_app
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order
 
 
-def test_settings_read_cds_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CDS_AUTH", "jwt")
-    monkeypatch.setenv("CDS_RULE_OVERRIDES", '{"BZD": {"hold_before_hours": 24}}')
-    monkeypatch.setenv("CDS_DATABASE_URL", "sqlite:////tmp/x.db")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.auth == "jwt"
-    assert settings.rule_overrides["BZD"].hold_before_hours == 24
-    assert settings.effective_database_url == "sqlite:////tmp/x.db"
-
-
-def test_settings_refuse_symmetric_jwt_algorithms() -> None:
-    with pytest.raises(ValueError, match="HS256"):
-        Settings(_env_file=None, jwt_algorithms=("ES384", "HS256"))  # type: ignore[call-arg]
-
-
-def test_default_database_is_a_sqlite_file_under_the_data_dir(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    assert (
-        settings.effective_database_url == f"sqlite:///{(tmp_path / 'data' / 'cds.db').resolve()}"
-    )
-
-
-def test_app_with_auth_off_warns_at_start_up(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.WARNING):
-        make_app(make_settings(tmp_path, auth="off"))
-    assert any("CDS_AUTH=off" in r.getMessage() for r in caplog.records)
-
-
-def test_serve_refuses_a_public_address_with_auth_off(
+def test_serve_when_public_address_and_auth_off_refuses_to_bind(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CDS_AUTH", "off")
@@ -58,7 +26,9 @@ def test_serve_refuses_a_public_address_with_auth_off(
     assert "refusing to bind 0.0.0.0" in capsys.readouterr().err
 
 
-def test_serve_binds_a_public_address_when_told_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_when_public_bind_allowed_explicitly_binds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("CDS_AUTH", "off")
     monkeypatch.setenv("CDS_ALLOW_UNAUTHENTICATED_PUBLIC_BIND", "true")
     started: list[dict[str, object]] = []
@@ -68,18 +38,7 @@ def test_serve_binds_a_public_address_when_told_explicitly(monkeypatch: pytest.M
     assert started[0]["port"] == 8123
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
-def test_loopback_addresses_are_recognised(host: str) -> None:
-    assert is_loopback(host)
-
-
-def test_health_answers_without_patient_data(client: TestClient) -> None:
-    response = client.get("/health")
-    assert response.status_code == 200
-    assert response.json()["status"] == "ok"
-
-
-def test_cli_evaluate_prints_the_cds_hooks_response(
+def test_evaluate_when_ketamine_and_clonazepam_prints_the_bzd_card(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
@@ -90,7 +49,7 @@ def test_cli_evaluate_prints_the_cds_hooks_response(
     assert [c["source"]["topic"]["code"] for c in cards] == ["BZD"]
 
 
-def test_cli_evaluate_non_ketamine_order_prints_no_cards(
+def test_evaluate_when_order_not_ketamine_prints_no_cards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
@@ -104,7 +63,7 @@ def test_cli_evaluate_non_ketamine_order_prints_no_cards(
     ("content", "message"),
     [("{not json", "is not JSON"), ('{"hook": "order-sign"}', "invalid hook request")],
 )
-def test_cli_evaluate_invalid_input_exits_non_zero_with_a_message(
+def test_evaluate_when_input_invalid_exits_non_zero_with_a_message(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -118,7 +77,7 @@ def test_cli_evaluate_invalid_input_exits_non_zero_with_a_message(
     assert message in capsys.readouterr().err
 
 
-def test_cli_evaluate_missing_file_exits_non_zero(
+def test_evaluate_when_file_missing_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["evaluate", str(tmp_path / "absent.json")]) == 2
@@ -153,7 +112,7 @@ def _report_after(
     return capsys.readouterr().out
 
 
-def test_cli_feedback_report_counts_per_topic_with_display_texts(
+def test_feedback_report_when_card_overridden_counts_it_per_topic_with_display_texts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     items = [_feedback("x", "overridden", "2026-11-27T10:00:00Z", "action-completed")]
@@ -170,7 +129,7 @@ def test_cli_feedback_report_counts_per_topic_with_display_texts(
     ]
 
 
-def test_cli_feedback_report_counts_a_card_accepted_then_dismissed_once_and_says_so(
+def test_feedback_report_when_card_accepted_then_dismissed_counts_it_once_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The Sandbox keeps a card on screen after its suggestion is taken; the clinician then dismisses it.
@@ -190,7 +149,7 @@ def test_cli_feedback_report_counts_a_card_accepted_then_dismissed_once_and_says
     ['{"hook": NaN}', "[" * 3000 + "]" * 3000],
     ids=["nan", "nested-3000-deep"],
 )
-def test_cli_evaluate_refuses_what_the_http_route_refuses(
+def test_evaluate_when_json_refused_by_the_http_route_exits_2(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -203,17 +162,11 @@ def test_cli_evaluate_refuses_what_the_http_route_refuses(
     assert "is not JSON the service accepts" in capsys.readouterr().err
 
 
-def test_settings_leave_the_callers_values_unchanged() -> None:
-    values = {"cors_origins": "https://a.example, https://b.example"}
-    Settings.model_validate(values)
-    assert values == {"cors_origins": "https://a.example, https://b.example"}
-
-
 @pytest.mark.parametrize(
     ("host", "url"),
     [("127.0.0.1", "http://127.0.0.1:8123"), ("::1", "http://[::1]:8123")],
 )
-def test_serve_prints_the_url_it_listens_on(
+def test_serve_when_started_prints_the_url_it_listens_on(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], host: str, url: str
 ) -> None:
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)

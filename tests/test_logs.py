@@ -12,7 +12,7 @@ def _format(record: logging.LogRecord) -> dict[str, object]:
     return json.loads(JsonFormatter().format(record))
 
 
-def test_log_line_inside_a_correlation_block_carries_the_hook_instance() -> None:
+def test_log_line_when_inside_a_correlation_block_carries_the_hook_instance() -> None:
     record = logging.makeLogRecord(
         {"name": "cds_service.test", "msg": "evaluated", "levelname": "INFO"}
     )
@@ -23,19 +23,19 @@ def test_log_line_inside_a_correlation_block_carries_the_hook_instance() -> None
     assert line["level"] == "INFO"
 
 
-def test_log_line_outside_a_correlation_block_has_no_hook_instance() -> None:
+def test_log_line_when_outside_a_correlation_block_has_no_hook_instance() -> None:
     record = logging.makeLogRecord({"name": "x", "msg": "start", "levelname": "INFO"})
     assert "hookInstance" not in _format(record)
 
 
-def test_extra_fields_are_emitted_as_json_fields() -> None:
+def test_log_line_when_extra_fields_given_emits_them_as_json_fields() -> None:
     record = logging.makeLogRecord({"name": "x", "msg": "m", "outcome": "cards", "cards": 2})
     line = _format(record)
     assert line["outcome"] == "cards"
     assert line["cards"] == 2
 
 
-def test_exceptions_are_logged_by_type_and_stack_not_by_message() -> None:
+def test_log_line_when_exception_logged_names_type_and_stack_not_message() -> None:
     patient = "-".join(["Patient/secret", "123"])
     try:
         raise ValueError(f"{patient} could not be parsed")
@@ -46,4 +46,4 @@ def test_exceptions_are_logged_by_type_and_stack_not_by_message() -> None:
     line = _format(record)
     assert line["exception"] == "ValueError"
     assert "secret-123" not in json.dumps(line)
-    assert "test_exceptions_are_logged" in str(line["stack"])
+    assert "tests/test_logs.py" in str(line["stack"])

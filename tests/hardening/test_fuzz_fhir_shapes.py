@@ -158,7 +158,7 @@ def test_hook_when_body_is_arbitrary_bytes_never_answers_5xx(send: Send, raw: by
     assert response.status_code < 500, response.text[:500]
 
 
-def test_hook_when_body_nested_past_the_limit_refuses_quickly(send: Send) -> None:
+def test_hook_when_body_nested_past_the_limit_refuses_it(send: Send) -> None:
     deep = b"[" * 200_000 + b"]" * 200_000
 
     response = send("POST", SERVICE_PATH, content=deep, headers=JSON)

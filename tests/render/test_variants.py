@@ -29,31 +29,31 @@ def _statement(stmt_id: str, text: str, *, days: int | None, prn: bool = False) 
     return record
 
 
-def test_nightly_zolpidem_for_months_gets_the_do_not_stop_wording() -> None:
+def test_card_when_zolpidem_nightly_for_months_gets_the_do_not_stop_wording() -> None:
     _, cards = run([_statement("z", "Zolpidem 10 MG Oral Tablet", days=90)], now=NOW)
     assert cards_of(cards, "ZDRUG")[0].summary.startswith("Nightly zolpidem: review")
 
 
-def test_zolpidem_started_last_week_keeps_the_default_wording() -> None:
+def test_card_when_zolpidem_started_last_week_keeps_the_default_wording() -> None:
     _, cards = run([_statement("z", "Zolpidem 10 MG Oral Tablet", days=5)], now=NOW)
     assert cards_of(cards, "ZDRUG")[0].summary.startswith("Skip zolpidem the night before")
 
 
-def test_methadone_taken_for_months_is_continue_never_hold() -> None:
+def test_card_when_methadone_taken_for_months_says_continue_never_hold() -> None:
     _, cards = run(
         [_statement("m", "Methadone Hydrochloride 10 MG Oral Tablet", days=200)], now=NOW
     )
     assert "never hold for OUD" in cards_of(cards, "OPIOID")[0].summary
 
 
-def test_scheduled_benzodiazepine_of_unknown_duration_gets_the_careful_wording() -> None:
+def test_card_when_benzodiazepine_scheduled_for_unknown_time_gets_careful_wording() -> None:
     _, cards = run([_statement("k", "Klonopin", days=None)], now=NOW)
     card = cards_of(cards, "BZD")[0]
     assert card.summary.startswith("Regular clonazepam may blunt ketamine: review")
     assert "abruptly" in card.summary
 
 
-def test_strong_benzodiazepine_card_preselects_no_hold() -> None:
+def test_card_when_benzodiazepine_wording_strong_preselects_no_hold() -> None:
     _, cards = run([_statement("k", "Clonazepam 1 MG Oral Tablet", days=365)], now=NOW)
     card = cards_of(cards, "BZD")[0]
     assert card.suggestions

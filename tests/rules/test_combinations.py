@@ -42,12 +42,12 @@ PRN_LORAZEPAM = _statement(
 OXYCODONE = _statement("oxy", "Oxycodone Hydrochloride 5 MG Oral Tablet")
 
 
-def test_as_needed_low_dose_benzodiazepine_alone_is_an_info_card() -> None:
+def test_bzd_card_when_as_needed_low_dose_alone_is_info() -> None:
     _, cards = run([PRN_LORAZEPAM])
     assert [card.indicator for card in cards_of(cards, "BZD")] == ["info"]
 
 
-def test_benzodiazepine_with_opioid_raises_the_benzodiazepine_card_and_names_both() -> None:
+def test_combination_when_bzd_with_opioid_raises_bzd_card_naming_both() -> None:
     _, cards = run([PRN_LORAZEPAM, OXYCODONE])
     bzd = cards_of(cards, "BZD")[0]
     assert bzd.indicator == "warning"
@@ -59,7 +59,7 @@ def test_benzodiazepine_with_opioid_raises_the_benzodiazepine_card_and_names_bot
     assert "Combined respiratory depression" in opioid.detail
 
 
-def test_combination_does_not_touch_classes_outside_it() -> None:
+def test_combination_when_another_class_fires_leaves_its_card_unchanged() -> None:
     records = [
         _statement("lt4", "Levothyroxine Sodium 0.1 MG Oral Tablet"),
         PRN_LORAZEPAM,
@@ -72,13 +72,13 @@ def test_combination_does_not_touch_classes_outside_it() -> None:
     assert "Combined respiratory depression" not in thyroid.detail
 
 
-def test_site_can_disable_a_combination_by_its_id() -> None:
+def test_combination_when_site_disables_its_id_no_longer_applies() -> None:
     overrides = {"RESPDEP": RuleOverride(enabled=False)}
     _, cards = run([PRN_LORAZEPAM, OXYCODONE], overrides=overrides)
     assert cards_of(cards, "BZD")[0].indicator == "info"
 
 
-def test_combination_naming_an_unknown_ingredient_stops_the_load(tmp_path: Path) -> None:
+def test_load_when_combination_names_an_unknown_ingredient_raises(tmp_path: Path) -> None:
     cards = tmp_path / "cards"
     shutil.copytree(CARDS_DIR, cards)
     manifest = cards / "knowledge-base.yaml"

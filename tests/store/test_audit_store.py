@@ -37,7 +37,7 @@ def _record(hook_instance: str) -> EvaluationRecord:
     )
 
 
-def test_store_creates_and_migrates_the_database_file(tmp_path: Path) -> None:
+def test_store_when_opened_twice_creates_and_migrates_the_file_once(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "cds.db"
 
     async def open_twice() -> None:
@@ -53,7 +53,7 @@ def test_store_creates_and_migrates_the_database_file(tmp_path: Path) -> None:
     assert {"evaluations", "evaluation_cards", "feedback", "replay_tokens"} <= tables
 
 
-def test_store_writes_every_evaluation_handed_to_it_before_closing(tmp_path: Path) -> None:
+def test_store_when_closed_has_written_every_evaluation_handed_to_it(tmp_path: Path) -> None:
     path = tmp_path / "cds.db"
 
     async def write() -> None:
@@ -74,7 +74,7 @@ def test_sqlite_path_reads_sqlite_urls_only() -> None:
         sqlite_path("mysql://db/cds")
 
 
-def test_evaluation_audit_keeps_hook_instance_and_topics_but_no_patient_id_or_token(
+def test_audit_when_hook_answered_keeps_hook_instance_and_topics_not_patient_or_token(
     tmp_path: Path,
 ) -> None:
     settings = make_settings(tmp_path)
@@ -127,7 +127,7 @@ def test_store_when_a_batch_write_fails_retries_it_and_loses_nothing(
     assert rows == [("retried",), ("kept",)]
 
 
-def test_call_answered_412_is_audited_as_data_unavailable(tmp_path: Path) -> None:
+def test_audit_when_call_answered_412_records_data_unavailable(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     body = hook_request(ketamine_order(), prefetch={})
     with TestClient(make_app(settings)) as client:

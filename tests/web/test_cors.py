@@ -33,7 +33,7 @@ def _preflight(client: TestClient, path: str, method: str, headers: str) -> http
         (f"{SERVICE_URL}/feedback", "POST", "authorization,content-type"),
     ],
 )
-def test_preflight_from_the_sandbox_origin_succeeds_without_a_token(
+def test_preflight_when_from_the_sandbox_origin_succeeds_without_a_token(
     tmp_path: Path, auth: str, path: str, method: str, headers: str
 ) -> None:
     issuers = {"https://ehr.example.org": {"jwks_url": "https://ehr.example.org/jwks"}}
@@ -48,19 +48,19 @@ def test_preflight_from_the_sandbox_origin_succeeds_without_a_token(
     assert response.headers["access-control-allow-origin"] == SANDBOX
 
 
-def test_actual_response_to_the_sandbox_origin_carries_allow_origin(client: TestClient) -> None:
+def test_response_when_to_the_sandbox_origin_carries_allow_origin(client: TestClient) -> None:
     response = client.get("/cds-services", headers={"Origin": SANDBOX})
     assert response.headers["access-control-allow-origin"] == SANDBOX
 
 
-def test_origin_not_configured_gets_no_allow_origin(tmp_path: Path) -> None:
+def test_response_when_origin_not_configured_has_no_allow_origin(tmp_path: Path) -> None:
     app = make_app(make_settings(tmp_path, cors_origins=(SANDBOX,)))
     with TestClient(app) as client:
         response = client.get("/cds-services", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
 
 
-def test_cors_origins_are_read_from_the_environment(
+def test_cors_origins_when_set_in_the_environment_replace_the_defaults(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CDS_CORS_ORIGINS", "https://ehr.example.org, http://localhost:3000")

@@ -18,7 +18,7 @@ def _issue(response_json: dict) -> dict:
     return response_json["issue"][0]
 
 
-def test_hook_call_with_malformed_json_is_400_with_operation_outcome(client: TestClient) -> None:
+def test_hook_call_when_json_malformed_answers_400_with_outcome(client: TestClient) -> None:
     response = client.post(
         SERVICE_URL, content=b'{"hook": "order-sign",', headers={"content-type": "application/json"}
     )
@@ -37,7 +37,7 @@ def test_hook_call_with_malformed_json_is_400_with_operation_outcome(client: Tes
         ("hook", "hook"),
     ],
 )
-def test_hook_call_missing_required_field_is_400_naming_the_field(
+def test_hook_call_when_required_field_missing_answers_400_naming_it(
     client: TestClient, remove: str, field: str
 ) -> None:
     body = hook_request(ketamine_order())
@@ -53,7 +53,7 @@ def test_hook_call_missing_required_field_is_400_naming_the_field(
     assert issue["expression"] == [field]
 
 
-def test_order_select_without_selections_is_400_naming_the_field(client: TestClient) -> None:
+def test_order_select_when_selections_missing_answers_400_naming_it(client: TestClient) -> None:
     body = hook_request(ketamine_order(), hook="order-select")
     del body["context"]["selections"]
     response = client.post(SERVICE_URL, json=body)
@@ -61,7 +61,7 @@ def test_order_select_without_selections_is_400_naming_the_field(client: TestCli
     assert _issue(response.json())["expression"] == ["context.selections"]
 
 
-def test_hook_call_with_a_hook_this_service_does_not_serve_is_400(client: TestClient) -> None:
+def test_hook_call_when_hook_not_served_answers_400(client: TestClient) -> None:
     body = hook_request(ketamine_order(), hook="patient-view")
     response = client.post(SERVICE_URL, json=body)
     assert response.status_code == 400
@@ -70,13 +70,13 @@ def test_hook_call_with_a_hook_this_service_does_not_serve_is_400(client: TestCl
     assert "patient-view" in issue["diagnostics"]
 
 
-def test_hook_call_to_unknown_service_is_404(client: TestClient) -> None:
+def test_hook_call_when_service_unknown_answers_404(client: TestClient) -> None:
     response = client.post("/cds-services/no-such-service", json=hook_request(ketamine_order()))
     assert response.status_code == 404
     assert _issue(response.json())["code"] == "not-found"
 
 
-def test_hook_call_body_over_the_limit_is_413(tmp_path) -> None:
+def test_hook_call_when_body_over_the_limit_answers_413(tmp_path) -> None:
     app = make_app(make_settings(tmp_path, max_body_bytes=2_000))
     body = hook_request(ketamine_order(), medications=tuple([CLONAZEPAM] * 20))
     with TestClient(app) as client:
@@ -85,7 +85,7 @@ def test_hook_call_body_over_the_limit_is_413(tmp_path) -> None:
     assert "2000 bytes" in _issue(response.json())["diagnostics"]
 
 
-def test_hook_call_with_non_json_content_type_is_415(client: TestClient) -> None:
+def test_hook_call_when_content_type_not_json_answers_415(client: TestClient) -> None:
     response = client.post(
         SERVICE_URL,
         content=json.dumps(hook_request(ketamine_order())),
@@ -95,7 +95,7 @@ def test_hook_call_with_non_json_content_type_is_415(client: TestClient) -> None
     assert "text/plain" in _issue(response.json())["diagnostics"]
 
 
-def test_hook_call_nested_deeper_than_the_limit_is_rejected_not_500(client: TestClient) -> None:
+def test_hook_call_when_nested_past_the_limit_answers_413(client: TestClient) -> None:
     body = hook_request(ketamine_order())
     deep: dict = {}
     node = deep
@@ -108,14 +108,14 @@ def test_hook_call_nested_deeper_than_the_limit_is_rejected_not_500(client: Test
     assert "nesting" in _issue(response.json())["diagnostics"]
 
 
-def test_ketamine_order_without_any_medication_source_is_412(client: TestClient) -> None:
+def test_hook_call_when_no_medication_source_answers_412(client: TestClient) -> None:
     body = hook_request(ketamine_order(), prefetch={})
     response = client.post(SERVICE_URL, json=body)
     assert response.status_code == 412
     assert _issue(response.json())["diagnostics"]
 
 
-def test_ketamine_order_without_data_in_card_mode_answers_200_with_a_data_gap_card(
+def test_hook_call_when_no_data_in_card_mode_answers_a_data_gap_card(
     tmp_path,
 ) -> None:
     app = make_app(make_settings(tmp_path, on_data_unavailable="card"))
@@ -127,7 +127,7 @@ def test_ketamine_order_without_data_in_card_mode_answers_200_with_a_data_gap_ca
     assert cards[0]["indicator"] == "warning"
 
 
-def test_unexpected_error_is_500_without_internals_and_logged_with_hook_instance(
+def test_hook_call_when_unexpected_error_answers_500_without_internals(
     app: FastAPI, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def explode(*args: object, **kwargs: object) -> None:

@@ -47,7 +47,7 @@ def _report(settings: Settings) -> list[Any]:
     return asyncio.run(read())
 
 
-def test_feedback_accepted_with_suggestions_is_stored(
+def test_feedback_when_accepted_with_suggestions_is_stored(
     client: TestClient, settings: Settings
 ) -> None:
     response = client.post(FEEDBACK_URL, json={"feedback": [_accepted()]})
@@ -55,7 +55,7 @@ def test_feedback_accepted_with_suggestions_is_stored(
     assert sum(row.accepted for row in _report(settings)) == 1
 
 
-def test_feedback_overridden_with_and_without_reason_is_stored(
+def test_feedback_when_overridden_with_or_without_reason_is_stored(
     client: TestClient, settings: Settings
 ) -> None:
     body = {"feedback": [_overridden(), _overridden(reason=None)]}
@@ -66,7 +66,7 @@ def test_feedback_overridden_with_and_without_reason_is_stored(
     assert reasons == {"already-held": 1, "(none given)": 1}
 
 
-def test_feedback_posted_twice_counts_once(client: TestClient, settings: Settings) -> None:
+def test_feedback_when_posted_twice_counts_once(client: TestClient, settings: Settings) -> None:
     body = {"feedback": [_accepted(card="card-1"), _overridden(card="card-2")]}
     assert client.post(FEEDBACK_URL, json=body).status_code == 200
     assert client.post(FEEDBACK_URL, json=body).status_code == 200
@@ -85,7 +85,7 @@ def test_feedback_posted_twice_counts_once(client: TestClient, settings: Setting
         ({"card": ""}, "feedback.0.card"),
     ],
 )
-def test_feedback_breaking_the_spec_is_400_naming_the_field(
+def test_feedback_when_breaking_the_spec_answers_400_naming_the_field(
     client: TestClient, change: dict[str, Any], field: str
 ) -> None:
     item = {k: v for k, v in {**_accepted(), **change}.items() if v is not None}
@@ -94,17 +94,17 @@ def test_feedback_breaking_the_spec_is_400_naming_the_field(
     assert response.json()["issue"][0]["expression"] == [field]
 
 
-def test_feedback_without_items_is_400(client: TestClient) -> None:
+def test_feedback_when_no_items_answers_400(client: TestClient) -> None:
     assert client.post(FEEDBACK_URL, json={"feedback": []}).status_code == 400
     assert client.post(FEEDBACK_URL, json={}).status_code == 400
 
 
-def test_feedback_to_unknown_service_is_404(client: TestClient) -> None:
+def test_feedback_when_service_unknown_answers_404(client: TestClient) -> None:
     response = client.post("/cds-services/nope/feedback", json={"feedback": [_accepted()]})
     assert response.status_code == 404
 
 
-def test_feedback_with_malformed_json_is_400(client: TestClient) -> None:
+def test_feedback_when_json_malformed_answers_400(client: TestClient) -> None:
     response = client.post(FEEDBACK_URL, content=b"{", headers={"content-type": "application/json"})
     assert response.status_code == 400
 
