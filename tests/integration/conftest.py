@@ -23,7 +23,7 @@ from tests.integration.sekmet import (
 from tests.reference_data import reference_data_present
 
 BULK_PATIENT = "79a66c97-6131-3213-f3c9-4606946ab056"
-SYNTHEA_PATIENTS = ("Alberto", "Delbert", "Rachael", "Gerardo")
+SYNTHEA_PATIENTS = ("Alberto", "Rachael", "Gerardo")  # the ones the tests read
 
 
 @dataclass(frozen=True)
