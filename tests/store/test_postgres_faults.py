@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -11,6 +12,7 @@ import pytest
 from cds_service.cdshooks.models import FeedbackItem
 from cds_service.errors import StoreUnavailable
 from cds_service.store.opening import open_store, open_store_or_degraded
+from cds_service.store.postgres import PostgresAuditStore
 from tests.postgres_server import database_url
 
 ITEM = FeedbackItem.model_validate(
@@ -45,8 +47,16 @@ def test_store_whose_database_was_dropped_refuses_feedback_and_readiness(
 
 
 def test_postgres_that_cannot_be_reached_at_start_up_gives_a_degraded_store(
-    postgres_server: str,
+    postgres_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The pool retries a refused connection for its whole connect window (5 s): what is tested is
+    # the degraded store at the end of it, so the window is shortened here, not waited out.
+    opened = PostgresAuditStore.open
+
+    async def open_quickly(url: str, **kwargs: Any) -> PostgresAuditStore:
+        return await opened(url, connect_timeout_seconds=0.3, **kwargs)
+
+    monkeypatch.setattr(PostgresAuditStore, "open", open_quickly)
     parts = urlsplit(postgres_server)
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
     dead = urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:1", parts.path, "", ""))
