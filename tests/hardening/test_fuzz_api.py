@@ -15,7 +15,7 @@ from tests.hardening.harness import hardening_settings
 
 SERVICE_ID = "ketamine-infusion-check"
 # Every run draws new cases (no fixed seed), so runs add up; the count bounds what one run costs.
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(scope="module")

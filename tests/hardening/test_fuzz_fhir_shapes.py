@@ -91,12 +91,12 @@ BASE_PATHS = [p for p in _paths(hook_body()) if p and p[0] in {"context", "prefe
 mutation = st.tuples(st.sampled_from(BASE_PATHS), hostile_values, st.booleans())
 # Every run draws new examples (no fixed seed), so runs add up; the counts bound what one run costs.
 FUZZ = settings(
-    max_examples=80,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-# Drawing nested JSON for three bundles is most of this test's time: it gets half the examples.
-FUZZ_BUNDLES = settings(FUZZ, max_examples=40)
+# Drawing nested JSON for three bundles is most of this test's time: it gets fewer examples.
+FUZZ_BUNDLES = settings(FUZZ, max_examples=25)
 
 
 @pytest.fixture(scope="module")
