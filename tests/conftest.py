@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,6 @@ pytest_plugins = [
 ]
 
 SERVICE_URL = "/cds-services/ketamine-infusion-check"
-# A new httpx client loads the CA bundle (about 20 ms); the tests' own clients, mocked or on loopback,
-# share this one context instead of loading it again per test.
-TLS = ssl.create_default_context()
 
 # The fuzz tests (hypothesis, schemathesis) bound their own example counts; none may fail on how long
 # one example took on a busy machine, and a failure prints the blob that replays it.

@@ -5,12 +5,17 @@ address that is not loopback, and any name lookup other than a loopback name, ra
 Each refusal is also recorded and fails the test it happened in, so a product path that swallows the
 error (and answers "unreachable", say) cannot hide it. Child processes (the e2e server, the FHIR
 server) are not covered: they are started on 127.0.0.1 by the tests themselves.
+
+Offline, no test makes a TLS connection to a public server, so the session's clients trust no CA
+roots: SSL_CERT_FILE is dropped and SSL_CERT_DIR points at an empty folder. Loading the system
+bundle cost about 20 ms per httpx client, and every app a test builds makes one.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,6 +72,10 @@ def pytest_configure(config: pytest.Config) -> None:
     mp.setattr(socket.socket, "connect", _guard_connect(socket.socket.connect))
     mp.setattr(socket.socket, "connect_ex", _guard_connect(socket.socket.connect_ex))
     mp.setattr(socket, "getaddrinfo", _guard_lookup(socket.getaddrinfo))
+    no_roots = tempfile.TemporaryDirectory(prefix="tests-no-ca-roots-")
+    mp.delenv("SSL_CERT_FILE", raising=False)
+    mp.setenv("SSL_CERT_DIR", no_roots.name)
+    config.add_cleanup(no_roots.cleanup)
     config.add_cleanup(mp.undo)
 
 

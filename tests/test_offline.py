@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -42,3 +44,11 @@ def test_connect_when_address_is_loopback_reaches_the_listener() -> None:
             accepted.close()
 
     assert take_attempts() == []
+
+
+def test_tls_context_when_built_by_httpx_in_a_test_trusts_no_ca_roots() -> None:
+    context = httpx.create_ssl_context()
+
+    assert "SSL_CERT_FILE" not in os.environ
+    assert list(Path(os.environ["SSL_CERT_DIR"]).iterdir()) == []
+    assert context.cert_store_stats()["x509_ca"] == 0

@@ -17,7 +17,6 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.settings import Settings
-from tests.conftest import TLS
 
 ISS = "https://ehr.example.org"
 JWKS_URL = "https://ehr.example.org/.well-known/jwks.json"
@@ -137,7 +136,7 @@ def jwks_server(ec_key: SigningKey, rsa_key: SigningKey) -> Iterator[respx.MockR
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=TLS) as client:
+    async with httpx.AsyncClient() as client:
         yield client
 
 

@@ -10,7 +10,6 @@ import httpx
 from cds_service.cdshooks.models import HookRequest
 from cds_service.clinical.types import JsonObject, MedicationData
 from cds_service.fhir.gatherer import MedicationGatherer
-from tests.conftest import TLS
 
 BASE = "https://ehr.example.org/fhir"
 TOKEN = "tok-9f8e7d6c-secret"
@@ -112,7 +111,7 @@ async def gather(
     max_bundle_entries: int = 1000,
     budget_seconds: float = 3 * SAFETY_NET_SECONDS,
 ) -> MedicationData:
-    async with httpx.AsyncClient(verify=TLS) as client:
+    async with httpx.AsyncClient() as client:
         gatherer = MedicationGatherer(
             client,
             timeout_seconds=timeout_seconds,
