@@ -17,8 +17,8 @@ import yaml
 
 from cds_service.rules.overrides import RuleOverride
 from cds_service.rules.schema import Case, CaseFile
-from tests.core.card_checks import assert_card_follows_spec
-from tests.core.pipeline import CARDS_DIR, cards_of, ketamine_order, run
+from tests.card_checks import assert_card_follows_spec
+from tests.pipeline import CARDS_DIR, cards_of, ketamine_order, run
 
 
 def _case_files() -> list[CaseFile]:
