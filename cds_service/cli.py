@@ -1,4 +1,4 @@
-"""Command line: ``serve``, ``evaluate REQUEST.json``, ``feedback-report`` and ``bench`` (``python -m cds_service``)."""
+"""Command line: ``serve``, ``evaluate``, ``kb check``, ``feedback-report`` and ``bench`` (``python -m cds_service``)."""
 
 from __future__ import annotations
 
