@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,27 +16,34 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cds_service.auth.authenticator import ClientAuthenticator
+from cds_service.auth.replay import ReplayCache, SharedReplayCache
 from cds_service.cdshooks.intake import first_error
 from cds_service.cdshooks.registry import HookRegistry
 from cds_service.errors import (
     AuthenticationFailed,
     ClientDisconnected,
+    ConfigurationInvalid,
     DataUnavailable,
     RequestRejected,
+    StoreUnavailable,
 )
 from cds_service.fhir.connections import ServerPools
 from cds_service.fhir.gatherer import MedicationGatherer
 from cds_service.fhir.outbound import OutboundPolicy
 from cds_service.fhir.reader import FetchLimits
 from cds_service.logs import configure_logging
+from cds_service.ops.metrics import Metrics
+from cds_service.ops.transport import MeteredTransport
 from cds_service.render.cards import CardRenderer, RenderOptions
+from cds_service.render.profiles import ProfileChoice, build_profiles
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
 from cds_service.service import CdsService, ServiceConfig
 from cds_service.settings import Settings
+from cds_service.store.opening import check_database_url, open_store_or_degraded
 from cds_service.store.records import AuditStore
-from cds_service.store.sqlite import SqliteAuditStore
-from cds_service.web import routes
+from cds_service.web import ops, routes
+from cds_service.web.access import AccessLog
 from cds_service.web.body import BodyLimits
 from cds_service.web.guard import UnexpectedErrors
 from cds_service.web.openapi import openapi_document
@@ -51,19 +58,27 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     """
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    compiled = compile_knowledge_base(
-        kb or load_knowledge_base(settings.cards_dir), settings.rule_overrides
-    )
-    registry = HookRegistry.discover()
+    kb = kb or load_knowledge_base(settings.cards_dir)
+    check_settings(settings, kb)
+    compiled = compile_knowledge_base(kb, settings.rule_overrides)
+    registry = HookRegistry.discover(settings.service_id)
+    metrics = Metrics() if settings.metrics else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The shared client fetches JWKS only; FHIR servers each get a pool of their own.
         async with httpx.AsyncClient(follow_redirects=False) as client:
-            pools = ServerPools(max_connections=settings.fhir_max_connections)
-            store = SqliteAuditStore.open(settings.effective_database_url)
-            app.state.service = build_service(settings, compiled, pools, store, registry)
-            app.state.edge = _edge(settings, client)
+            pools = ServerPools(
+                max_connections=settings.fhir_max_connections, wrap=_metered(metrics)
+            )
+            store = await open_store_or_degraded(
+                settings.effective_database_url,
+                timeout_seconds=settings.store_timeout_seconds,
+                pool_size=settings.database_pool_size,
+            )
+            app.state.service = build_service(settings, compiled, pools, store, registry, metrics)
+            app.state.edge = _edge(settings, client, store)
+            app.state.metrics = metrics
             try:
                 yield
             finally:
@@ -86,12 +101,42 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         allow_headers=["Authorization", "Content-Type", "Accept"],
         max_age=600,
     )
+    app.add_middleware(AccessLog)  # outermost: preflights answered by CORS are logged too
     app.include_router(routes.router)
+    app.include_router(ops.router)
+    if metrics is not None:
+        app.include_router(ops.metrics_router)
+        app.add_middleware(ops.RequestMetering, metrics=metrics)
     _register_error_handlers(app)
     app.openapi = lambda: openapi_document(app, registry)  # type: ignore[method-assign]
     if settings.auth == "off":
         log.warning("CDS_AUTH=off: EHR JWTs are not verified; use only on a trusted network")
+    if settings.timezone is None:
+        log.warning(
+            "CDS_TIMEZONE is not set: card clock times follow each order's own offset, and a UTC "
+            "start is shown in UTC; set CDS_TIMEZONE to the site's zone (e.g. America/Chicago)"
+        )
     return app
+
+
+def check_settings(settings: Settings, kb: KnowledgeBase) -> None:
+    """Refuse, naming the setting, what would start a service that cannot work as configured."""
+    check_database_url(settings.effective_database_url)
+    if settings.auth == "jwt" and not settings.trusted_issuers:
+        raise ConfigurationInvalid(
+            "CDS_TRUSTED_ISSUERS",
+            "CDS_AUTH=jwt needs at least one trusted issuer (every call would answer 401)",
+        )
+    known = {rule.id for rule in kb.rules} | {c.id for c in kb.manifest.combinations}
+    for topic in settings.rule_overrides:
+        if topic not in known:
+            raise ConfigurationInvalid("CDS_RULE_OVERRIDES", _unknown_topic(topic, known))
+
+
+def _unknown_topic(topic: str, known: set[str]) -> str:
+    same_case = [k for k in known if k.lower() == topic.lower()]
+    hint = f" (did you mean {same_case[0]!r}?)" if same_case else ""
+    return f"unknown topic {topic[:40]!r}{hint}; known topics: {', '.join(sorted(known))}"
 
 
 def build_service(
@@ -100,17 +145,20 @@ def build_service(
     pools: ServerPools,
     store: AuditStore,
     registry: HookRegistry | None = None,
+    metrics: Metrics | None = None,
 ) -> CdsService:
     """Wire the use cases from settings; shared by the HTTP app and the command line."""
     gatherer = MedicationGatherer(pools, outbound_policy(settings), fetch_limits(settings))
+    options = render_options(settings, kb)
     config = ServiceConfig(
         service_id=settings.service_id,
         include_esketamine=settings.trigger_on_esketamine,
         on_data_unavailable=settings.on_data_unavailable,
         deadline_seconds=settings.evaluation_deadline_seconds,
+        profiles=ProfileChoice(options.profiles, settings.ehr_profile),
     )
-    renderer = CardRenderer(kb, render_options(settings, kb))
-    return CdsService(config, kb, renderer, gatherer, store, registry=registry)
+    renderer = CardRenderer(kb, options)
+    return CdsService(config, kb, renderer, gatherer, store, registry=registry, observer=metrics)
 
 
 def outbound_policy(settings: Settings) -> OutboundPolicy:
@@ -147,14 +195,20 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 def render_options(settings: Settings, kb: CompiledKnowledgeBase) -> RenderOptions:
     """Card presentation from the settings, falling back to the knowledge base's manifest."""
     manifest = kb.manifest
+    profiles = build_profiles(
+        selection_behavior=settings.selection_behavior,
+        detail=settings.card_detail,
+        link_hosts=settings.link_allowlist,
+        preference_codes={str(k): v for k, v in settings.epic_preference_list_codes.items()},
+    )
     return RenderOptions(
         source_label=settings.source_label or manifest.source_label,
         source_url=settings.source_url
         or (str(manifest.source_url) if manifest.source_url else None),
         topic_system=manifest.topic_system,
         override_reason_system=manifest.override_reason_system,
-        selection_behavior=settings.selection_behavior,
         timezone=settings.timezone,
+        profiles=profiles,
     )
 
 
@@ -168,15 +222,35 @@ def body_limits(settings: Settings) -> BodyLimits:
     )
 
 
-def _edge(settings: Settings, client: httpx.AsyncClient) -> routes.Edge:
+def _edge(settings: Settings, client: httpx.AsyncClient, store: AuditStore) -> routes.Edge:
     authenticator = (
-        ClientAuthenticator(settings.auth_config, client) if settings.auth == "jwt" else None
+        ClientAuthenticator(settings.auth_config, client, replay_cache=_replay(settings, store))
+        if settings.auth == "jwt"
+        else None
     )
     return routes.Edge(
         limits=body_limits(settings),
         authenticator=authenticator,
         public_base_url=settings.public_base_url,
     )
+
+
+def _metered(
+    metrics: Metrics | None,
+) -> Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]:
+    """What wraps each FHIR server's transport: the metering one when metrics are on."""
+    if metrics is None:
+        return lambda transport: transport
+    observe = metrics.fhir_request
+    return lambda transport: MeteredTransport(transport, observe)
+
+
+def _replay(settings: Settings, store: AuditStore) -> ReplayCache | None:
+    """The shared cache through the store, or None for the authenticator's in-process one."""
+    if settings.effective_replay_cache != "store":
+        return None
+    skew = float(settings.jwt_clock_skew_seconds)
+    return SharedReplayCache(store.remember_token, skew_seconds=skew)
 
 
 # ------------------------------------------------------------------ errors -> HTTP
@@ -210,6 +284,13 @@ def _register_error_handlers(app: FastAPI) -> None:
     async def unavailable(_: Request, exc: DataUnavailable) -> JSONResponse:
         log.warning("medication data unavailable", extra={"failures": list(exc.failures)})
         return JSONResponse(operation_outcome("transient", exc.message), status_code=412)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        # Never 200 for what was not stored: the EHR may retry (feedback is idempotent).
+        log.error("store unavailable", extra={"reason": exc.message})
+        body = operation_outcome("transient", f"Feedback not stored: {exc.message}; retry later")
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(AuthenticationFailed)
     async def unauthenticated(_: Request, exc: AuthenticationFailed) -> Response:

@@ -1,4 +1,4 @@
-"""Command line: ``serve``, ``evaluate REQUEST.json``, ``feedback-report`` and ``bench`` (``python -m cds_service``)."""
+"""Command line: ``serve``, ``evaluate``, ``kb check``, ``feedback-report`` and ``bench`` (``python -m cds_service``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -14,14 +15,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from cds_service.errors import CdsError, DataUnavailable, RequestRejected, RuleSetInvalid
+from cds_service.errors import (
+    CdsError,
+    ConfigurationInvalid,
+    DataUnavailable,
+    RequestRejected,
+    RuleSetInvalid,
+)
 from cds_service.fhir.urls import is_loopback
 from cds_service.settings import Settings
 from cds_service.web.body import parse_json
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from cds_service.rules.schema import RuleSpec
+    from cds_service.store.records import TopicFeedback
 
 log = logging.getLogger("cds_service.cli")
 
@@ -32,15 +43,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except ValidationError as exc:
-        print(f"error: invalid configuration:\n{exc}", file=sys.stderr)
+    except (ValidationError, SettingsError) as exc:
+        print(f"error: invalid configuration: {settings_error_line(exc)}", file=sys.stderr)
         return 2
     try:
         result: int = args.run(args, settings)
     except RuleSetInvalid as exc:
         print(f"error: knowledge base invalid: {exc}", file=sys.stderr)
         return 2
+    except ConfigurationInvalid as exc:
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     return result
+
+
+def settings_error_line(exc: ValidationError | SettingsError) -> str:
+    """One line naming each setting that failed (``CDS_NAME``) and why; never the value's text."""
+    if isinstance(exc, SettingsError):
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = f"CDS_{match.group(1).upper()}" if match else "a setting"
+        return f"{name}: not valid JSON (or not a valid value)"
+    parts = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = f"CDS_{loc[0].upper()}" if loc else "settings"
+        where = "".join(f"[{part}]" for part in loc[1:])
+        parts.append(f"{name}{where}: {error['msg']}")
+    return "; ".join(parts)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         "--service-id", default=None, help="service id to call (default: the configured one)"
     )
     evaluate.set_defaults(run=_evaluate)
+
+    kb = commands.add_parser("kb", help="check the knowledge base, or regenerate its schemas")
+    kb.add_argument("action", choices=("check", "schemas"), help="list problems / write schema/")
+    kb.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="default: the bundled cards/")
+    kb.set_defaults(run=_kb)
 
     report = commands.add_parser(
         "feedback-report", help="acceptance and override counts per card topic"
@@ -86,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0 < args.port < 65536:
+        print(f"error: --port {args.port}: must be between 1 and 65535", file=sys.stderr)
+        return 2
     if settings.auth == "off" and not is_loopback(args.host):
         if not settings.allow_unauthenticated_public_bind:
             print(
@@ -99,6 +136,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from cds_service.logs import uvicorn_log_config
 
+    if settings.metrics and args.workers > 1:
+        _share_metrics_between_workers()
+    app = serving_app(settings)  # built here first: a bad setting stops start-up in one line
+    _announce(args, settings)
     log_config = uvicorn_log_config(settings.log_level)
     if args.workers > 1:
         # Workers import the factory themselves; settings come from the same environment.
@@ -112,9 +153,46 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             log_config=log_config,
         )
     else:
-        app = serving_app(settings)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=log_config)
     return 0
+
+
+def _share_metrics_between_workers() -> None:
+    # prometheus-client's multiprocess mode: each worker writes its series to files in this
+    # directory and /metrics sums them, whichever worker answers the scrape.
+    import os
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")
+
+
+def _announce(args: argparse.Namespace, settings: Settings) -> None:
+    """Where it listens and how callers are checked: printed for the person who started it (uvicorn's
+    own start-up lines are silenced) and logged as the one line an operator looks for."""
+    from cds_service.store.opening import describe
+
+    url = listen_url(args.host, args.port)
+    print(f"cds-service listening on {url} (discovery: {url}/cds-services)", flush=True)
+    auth = (
+        f"jwt ({len(settings.trusted_issuers)} trusted issuer(s))"
+        if settings.auth == "jwt"
+        else "off (EHR JWTs are not verified)"
+    )
+    log.warning(
+        f"cds-service listening on {url} (auth: {auth})",
+        extra={
+            "store": describe(settings.effective_database_url),
+            "workers": args.workers,
+            "metrics": settings.metrics,
+        },
+    )
+
+
+def listen_url(host: str, port: int) -> str:
+    """The base URL a server bound to ``host``:``port`` answers on (IPv6 hosts in brackets)."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
 
 
 def serving_app(settings: Settings | None = None) -> FastAPI:
@@ -173,6 +251,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     except DataUnavailable as exc:
         print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
         return 3
+    except ConfigurationInvalid:
+        raise
     except CdsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -181,14 +261,16 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _evaluate_payload(settings: Settings, payload: object, service_id: str | None) -> object:
-    from cds_service.app import build_service
+    from cds_service.app import build_service, check_settings
     from cds_service.fhir.connections import ServerPools
     from cds_service.rules.knowledge import compile_knowledge_base
     from cds_service.rules.loader import load_knowledge_base
-    from cds_service.store.sqlite import SqliteAuditStore
+    from cds_service.store.opening import open_store_or_degraded
 
-    kb = compile_knowledge_base(load_knowledge_base(settings.cards_dir), settings.rule_overrides)
-    store = SqliteAuditStore.open(settings.effective_database_url)
+    loaded = load_knowledge_base(settings.cards_dir)
+    check_settings(settings, loaded)
+    kb = compile_knowledge_base(loaded, settings.rule_overrides)
+    store = await open_store_or_degraded(settings.effective_database_url)
     pools = ServerPools(max_connections=settings.fhir_max_connections)
     try:
         service = build_service(settings, kb, pools, store)
@@ -199,30 +281,90 @@ async def _evaluate_payload(settings: Settings, payload: object, service_id: str
         await store.close()
 
 
+# ------------------------------------------------------------------ kb
+
+
+def _kb(args: argparse.Namespace, settings: Settings) -> int:
+    from cds_service.rules import loader
+    from cds_service.settings import default_cards_dir
+
+    cards_dir = args.dir or default_cards_dir()
+    if args.action == "schemas":
+        return loader.schemas_command(cards_dir)
+    return loader.check_command(cards_dir)
+
+
 # ------------------------------------------------------------------ feedback-report
 
 
 def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
-    from cds_service.store.records import TopicFeedback
-    from cds_service.store.sqlite import SqliteAuditStore
+    from cds_service.rules.loader import load_knowledge_base
+    from cds_service.store.opening import open_store
 
     async def fetch() -> list[TopicFeedback]:
-        store = SqliteAuditStore.open(settings.effective_database_url)
+        store = await open_store(settings.effective_database_url, timeout_seconds=5.0)
         try:
             return list(await store.feedback_report())
         finally:
             await store.close()
 
-    rows = asyncio.run(fetch())
+    try:
+        rows = asyncio.run(fetch())
+    except Exception as exc:  # the store could not be opened or read: say which kind, no traceback
+        print(f"error: the store is unavailable: {_store_problem(exc)}", file=sys.stderr)
+        return 1
+    displays = reason_displays(load_knowledge_base(settings.cards_dir).rules)
     if args.json:
-        print(json.dumps([asdict(row) for row in rows], indent=2))
+        print(json.dumps([_report_json(row, displays) for row in rows], indent=2))
         return 0
     print(f"{'topic':<16}{'shown':>7}{'accepted':>10}{'overridden':>12}  override reasons")
     for row in rows:
-        reasons = ", ".join(f"{code} ({n})" for code, n in row.override_reasons) or "-"
-        print(
-            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  {reasons}"
+        reasons = "; ".join(
+            f"{_display(displays, row.topic, code)} [{code}] ({n})"
+            for code, n in row.override_reasons
         )
+        print(
+            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  "
+            f"{reasons or '-'}"
+        )
+    for row in rows:
+        if row.accepted_and_overridden:
+            cards = "card was" if row.accepted_and_overridden == 1 else "cards were"
+            print(
+                f"note: {row.accepted_and_overridden} {row.topic} {cards} both accepted and "
+                "dismissed; each is counted once, as accepted."
+            )
     if not rows:
         print("(no evaluations or feedback recorded yet)")
     return 0
+
+
+def _store_problem(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or getattr(exc, "strerror", None)
+    return str(message) if message else type(exc).__name__
+
+
+def reason_displays(rules: Sequence[RuleSpec]) -> dict[tuple[str, str], str]:
+    """(topic, override code) -> the display text the card offered; "" topic: any card's."""
+    displays: dict[tuple[str, str], str] = {}
+    for rule in rules:
+        for reason in rule.override_reasons:
+            displays[(rule.id, reason.code)] = reason.display
+            displays.setdefault(("", reason.code), reason.display)
+    return displays
+
+
+def _display(displays: dict[tuple[str, str], str], topic: str, code: str) -> str:
+    if code == "(none given)":
+        return "no reason given"
+    return displays.get((topic, code)) or displays.get(("", code)) or "(not one of ours)"
+
+
+def _report_json(row: TopicFeedback, displays: dict[tuple[str, str], str]) -> dict[str, object]:
+    return {
+        **{key: value for key, value in asdict(row).items() if key != "override_reasons"},
+        "override_reasons": [
+            {"code": code, "display": _display(displays, row.topic, code), "cards": n}
+            for code, n in row.override_reasons
+        ],
+    }

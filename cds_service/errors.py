@@ -18,6 +18,8 @@ CdsError
 │   └── FhirFatalError               4xx, bodies that are not FHIR JSON
 │       ├── NotSupported             the server does not offer the resource type (404, not-supported)
 │       └── NotFhirJson              JSON that is not the FHIR resource expected
+├── StoreUnavailable                 503  the audit/feedback store cannot be written (nothing is acknowledged)
+├── ConfigurationInvalid             a setting is wrong: the service refuses to start, naming it
 ├── RuleSetInvalid                   a knowledge-base file is invalid: the app refuses to start
 └── InternalError                    500  an unexpected failure, logged where it happened
 """
@@ -137,6 +139,26 @@ class NotSupported(FhirFatalError):
 
 class NotFhirJson(FhirFatalError):
     """JSON that is not the FHIR resource expected (no resourceType, wrong shape)."""
+
+
+class StoreUnavailable(CdsError):
+    """The store cannot take a write now (down, locked past the bounded wait, file deleted or replaced).
+
+    ``message`` names the kind of fault only; it is safe to log and to show the caller.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigurationInvalid(CdsError):
+    """A setting the service cannot run with; ``setting`` is its environment name (``CDS_...``)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+        self.message = message
 
 
 class RuleSetInvalid(CdsError):

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -29,10 +29,10 @@ from cds_service.errors import (
     DataUnavailable,
     FeedbackInvalid,
     InternalError,
-    UnknownService,
 )
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
+from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
 from cds_service.rules.engine import evaluate
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.knowledge import CompiledKnowledgeBase
@@ -58,6 +58,16 @@ class MedicationSource(Protocol):
     ) -> dict[str, JsonObject]: ...
 
 
+class Observer(Protocol):
+    """Who counts what the use cases did (``ops.metrics.Metrics``); never given patient data."""
+
+    def evaluated(self, hook: str, outcome: str, cards: Sequence[Card]) -> None: ...
+
+    def gaps(self, gaps: Sequence[DataGap]) -> None: ...
+
+    def feedback_stored(self, topic: str, outcome: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
     """The settings the use cases read, passed down from the composition root."""
@@ -66,6 +76,7 @@ class ServiceConfig:
     include_esketamine: bool
     on_data_unavailable: str  # "412" | "card"
     deadline_seconds: float
+    profiles: ProfileChoice = field(default_factory=lambda: ProfileChoice(build_profiles()))
 
 
 class CdsService:
@@ -81,24 +92,26 @@ class CdsService:
         *,
         registry: HookRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: Observer | None = None,
     ) -> None:
         self.config = config
         self.kb = kb
         self.renderer = renderer
         self.source = source
         self.store = store
-        self.registry = registry or HookRegistry.discover()
+        self.registry = registry or HookRegistry.discover(config.service_id)
         self.clock = clock
+        self.observer = observer
 
     # ------------------------------------------------------------ discovery
 
     def discovery(self) -> Discovery:
-        """One id listed for order-select and order-sign: sign-time cards replace select-time ones."""
-        return discovery_document(self.registry, self.config.service_id)
+        """Each listed hook under its own id (the legacy id answers but is not listed)."""
+        return discovery_document(self.registry)
 
     def check_service(self, service_id: str) -> None:
-        if service_id != self.config.service_id:
-            raise UnknownService(f"No CDS service with id '{service_id[:64]}'")
+        """Raise ``UnknownService`` (404) for an id this service does not have."""
+        self.registry.check_service(service_id)
 
     # ------------------------------------------------------------ evaluation
 
@@ -110,29 +123,42 @@ class CdsService:
         ``issuer`` is the verified caller's JWT ``iss`` (JWT mode): which FHIR servers it may name.
         """
         self.check_service(service_id)
-        spec, request = parse_hook_request(payload, self.registry)
+        call = parse_hook_request(payload, self.registry, service_id)
+        spec, request = call.spec, call.request
         with correlation(request.hookInstance):
             started = time.perf_counter()
+            if call.empty_reason is not None:
+                log.info("answered without checking", extra={"reason": call.empty_reason})
+                await self._audit(service_id, request, [], "not-checked", started)
+                return CdsResponse(cards=[])
+            profile = self.config.profiles.choose(request.extension_keys)
             try:
-                cards, outcome = await self._cards_for(spec, request, issuer)
-            except DataUnavailable:
+                cards, outcome = await self._cards_for(spec, request, profile, issuer)
+            except DataUnavailable as exc:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
-                await self._audit(request, [], "data-unavailable", started)
+                await self._audit(service_id, request, [], "data-unavailable", started)
+                self._observe(request.hook, "data-unavailable", [], [_unavailable_gap(exc)])
                 raise
             except CdsError:
                 raise
             except Exception as exc:
                 log.exception("unexpected error", extra={"hook_instance": request.hookInstance})
                 raise InternalError(request.hookInstance) from exc
-            await self._audit(request, cards, outcome, started)
+            await self._audit(service_id, request, cards, outcome, started)
+            self._observe(request.hook, outcome, cards, [])
             log.info(
                 "evaluated",
-                extra={"hook": request.hook, "outcome": outcome, "cards": len(cards)},
+                extra={
+                    "hook": request.hook,
+                    "outcome": outcome,
+                    "cards": len(cards),
+                    "profile": profile.name,
+                },
             )
             return CdsResponse(cards=cards)
 
     async def _cards_for(
-        self, spec: HookSpec, request: HookRequest, issuer: str | None
+        self, spec: HookSpec, request: HookRequest, profile: Profile, issuer: str | None
     ) -> tuple[list[Card], str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
@@ -144,9 +170,11 @@ class CdsService:
         except DataUnavailable as exc:
             if self.config.on_data_unavailable != "card":
                 raise
-            gaps = [DataGap(what="Medication lists", reason=exc.message)]
-            return [self.renderer.data_gap_card(gaps)], "data-unavailable"
-        return self._cards_from_data(spec, request, ketamine[0], data), "cards"
+            gaps = [_unavailable_gap(exc)]
+            if self.observer is not None:
+                self.observer.gaps(gaps)
+            return [self.renderer.data_gap_card(gaps, profile)], "data-unavailable"
+        return self._cards_from_data(spec, request, ketamine[0], data, profile), "cards"
 
     async def _triggers(
         self, spec: HookSpec, request: HookRequest, deadline: float, issuer: str | None
@@ -162,14 +190,21 @@ class CdsService:
         )
 
     def _cards_from_data(
-        self, spec: HookSpec, request: HookRequest, order: KetamineOrder, data: MedicationData
+        self,
+        spec: HookSpec,
+        request: HookRequest,
+        order: KetamineOrder,
+        data: MedicationData,
+        profile: Profile,
     ) -> list[Card]:
         facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
         now = self.clock()
         evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
-        # Relative wording on cards ("stopped 2 days ago") is computed against the evaluation time.
-        call = CallContext(patient_id=request.context.patientId, now=now)
+        if self.observer is not None:
+            self.observer.gaps(gaps)
+        # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
+        call = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
         return self.renderer.cards(evaluation, order, gaps, call)
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:
@@ -182,11 +217,16 @@ class CdsService:
         ]
 
     async def _audit(
-        self, request: HookRequest, cards: list[Card], outcome: str, started: float
+        self,
+        service_id: str,
+        request: HookRequest,
+        cards: list[Card],
+        outcome: str,
+        started: float,
     ) -> None:
         record = EvaluationRecord(
             hook_instance=request.hookInstance,
-            service_id=self.config.service_id,
+            service_id=service_id,
             hook=request.hook,
             evaluated_at=self.clock(),
             outcome=outcome,
@@ -213,7 +253,31 @@ class CdsService:
             request = FeedbackRequest.model_validate(payload)
         except ValueError as exc:
             raise _feedback_error(exc) from exc
-        return await self.store.record_feedback(service_id, request.feedback)
+        added = await self.store.record_feedback(service_id, request.feedback)
+        await self._observe_feedback(request)
+        return added
+
+    def _observe(
+        self, hook: str, outcome: str, cards: Sequence[Card], gaps: Sequence[DataGap]
+    ) -> None:
+        if self.observer is not None:
+            self.observer.evaluated(hook, outcome, cards)
+            if gaps:
+                self.observer.gaps(gaps)
+
+    async def _observe_feedback(self, request: FeedbackRequest) -> None:
+        if self.observer is None:
+            return
+        try:
+            topics = await self.store.card_topics([item.card for item in request.feedback])
+        except CdsError:  # already stored: the count is only less precise
+            topics = {}
+        for item in request.feedback:
+            self.observer.feedback_stored(topics.get(item.card, "unknown"), item.outcome)
+
+
+def _unavailable_gap(exc: DataUnavailable) -> DataGap:
+    return DataGap(what="Medication lists", reason=exc.message)
 
 
 def _feedback_error(exc: ValueError) -> FeedbackInvalid:

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     cards_dir: Path = Field(default_factory=default_cards_dir)
     rule_overrides: dict[str, RuleOverride] = Field(default_factory=dict)
+    # Longest wait for the store (a lock, a pooled connection) before feedback answers 503.
+    store_timeout_seconds: float = Field(default=0.3, gt=0, le=10)
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # --- operations
+    metrics: bool = False
 
     # --- clinical behaviour
     trigger_on_esketamine: bool = False
@@ -57,6 +63,17 @@ class Settings(BaseSettings):
     on_data_unavailable: Literal["412", "card"] = "412"
     # IANA zone for clock times on cards; unset shows them in the offset the infusion start was given in.
     timezone: str | None = None
+
+    # --- EHR profiles and card form
+    ehr_profile: Literal["spec", "epic", "oracle"] | None = (
+        None  # None: spec, or epic when detected
+    )
+    card_detail: Literal["brief", "concise", "full"] | None = None  # None: the profile's own form
+    link_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
+    epic_preference_list_codes: dict[
+        Literal["add-hold-instruction", "order-bp-monitoring", "order-spo2-monitoring"],
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")],
+    ] = Field(default_factory=dict)
 
     # --- HTTP edge and hardening
     cors_origins: Annotated[tuple[str, ...], NoDecode] = (
@@ -90,13 +107,15 @@ class Settings(BaseSettings):
     jwt_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
     jwks_min_refresh_seconds: float = Field(default=60.0, ge=0)
     replay_cache_max_entries: int = Field(default=100_000, gt=0)
+    # "store": JWT ids shared by every replica through the store; unset: "store" on PostgreSQL.
+    replay_cache: Literal["memory", "store"] | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
             data = dict(data)  # never change the caller's mapping
-            for key in ("cors_origins", "jwt_algorithms", "fhir_allowlist"):
+            for key in ("cors_origins", "jwt_algorithms", "link_allowlist", "fhir_allowlist"):
                 if key in data:
                     data[key] = _split_csv(data[key])
         return data
@@ -143,6 +162,13 @@ class Settings(BaseSettings):
             jwks_min_refresh_seconds=self.jwks_min_refresh_seconds,
             replay_cache_max_entries=self.replay_cache_max_entries,
         )
+
+    @property
+    def effective_replay_cache(self) -> str:
+        """``CDS_REPLAY_CACHE``, else the shared store when the store is PostgreSQL."""
+        if self.replay_cache is not None:
+            return self.replay_cache
+        return "store" if self.effective_database_url.startswith("postgres") else "memory"
 
     @property
     def effective_database_url(self) -> str:

@@ -25,15 +25,18 @@ ALLOWED: dict[str, frozenset[str]] = {
     "fhir": frozenset({"cdshooks", "clinical", "errors"}),
     "auth": frozenset({"errors"}),
     "store": frozenset({"cdshooks", "errors"}),
+    # Operations (metrics): reads the wire Card and the DataGap type to label series, nothing else.
+    "ops": frozenset({"cdshooks.models", "clinical", "errors"}),
     # settings validates the FHIR bases of the outbound allowlist with fhir.urls' one definition.
     "settings": frozenset({"rules", "auth", "fhir", "errors"}),
     "service": frozenset(
         {"cdshooks", "fhir", "store", "render", "rules", "clinical", "errors", "logs"}
     ),
-    "web": frozenset({"service", "auth", "cdshooks", "errors", "logs"}),
+    # web may read ops: the /metrics route and the request-metering middleware.
+    "web": frozenset({"service", "auth", "cdshooks", "errors", "logs", "ops"}),
     "app": frozenset(
         {"web", "service", "settings", "fhir", "auth", "store", "render", "rules", "clinical"}
-        | {"cdshooks", "errors", "logs"}
+        | {"cdshooks", "errors", "logs", "ops"}
     ),
     "cli": frozenset(
         {"app", "web", "service", "settings", "fhir", "store", "rules", "render", "clinical"}
@@ -54,7 +57,7 @@ THIRD_PARTY_IO = (
     "psycopg",
     "psycopg_pool",
 )
-HTTPX_USERS = frozenset({"fhir", "auth", "app", "cli", "bench"})
+HTTPX_USERS = frozenset({"fhir", "auth", "app", "cli", "bench", "ops"})
 # Below httpx: only fhir's connection pools open sockets themselves (addresses checked at connect).
 HTTPCORE_USERS = frozenset({"fhir"})
 # Wire models are plain pydantic types: the renderer builds them without knowing the rest of cdshooks.

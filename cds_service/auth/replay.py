@@ -1,11 +1,11 @@
-"""JWT replay protection: the ``jti`` store interface and a bounded in-process implementation."""
+"""JWT replay protection: the ``jti`` store interface, a bounded in-process cache and a shared one."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 
@@ -65,3 +65,20 @@ class InMemoryReplayCache:
     def _drop_soonest(self) -> None:
         _, jti = heapq.heappop(self._queue)
         self._expiry.pop(jti, None)
+
+
+class SharedReplayCache:
+    """``jti``s recorded in a store every replica shares (a unique insert with expiry, purged later).
+
+    ``remember`` is the store's ``remember_token``: True when the key was new. A store that is down
+    raises, and the authenticator then refuses the token (fail closed).
+    """
+
+    def __init__(
+        self, remember: Callable[[str, float], Awaitable[bool]], *, skew_seconds: float = 60.0
+    ) -> None:
+        self._remember = remember
+        self._skew = skew_seconds
+
+    async def seen(self, jti: str, expires_at: float) -> bool:
+        return not await self._remember(jti, expires_at + self._skew)

@@ -26,7 +26,7 @@ from cds_service.bench.load import LoadResult, percentile
 from cds_service.bench.servers import INLINE_BASE, REFERENCED_BASE, REFERENCED_MEDICATIONS
 
 HOST = "127.0.0.1"
-REPO_ROOT = Path(__file__).resolve().parents[2]  # cds_service/bench/runner.py -> the clone
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True, slots=True)

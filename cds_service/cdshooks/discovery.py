@@ -1,4 +1,4 @@
-"""The discovery document: each listed hook of the registry under the service id, with its prefetch."""
+"""The discovery document: each listed hook of the registry under its own service id, with its prefetch."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from cds_service.cdshooks.prefetch import TEMPLATES
 from cds_service.cdshooks.registry import HookRegistry
 
 
-def discovery_document(registry: HookRegistry, service_id: str) -> Discovery:
-    """One entry per listed hook; templates use only 2.0.1 root-level tokens."""
+def discovery_document(registry: HookRegistry) -> Discovery:
+    """One entry per listed hook, each id once; templates use only 2.0.1 root-level tokens."""
     services = []
     for spec, listing in registry.listings:
         services.append(
@@ -16,7 +16,7 @@ def discovery_document(registry: HookRegistry, service_id: str) -> Discovery:
                 hook=spec.name,
                 title=listing.title,
                 description=listing.description,
-                id=service_id,
+                id=str(spec.service_id),
                 prefetch={key: TEMPLATES[key] for key in spec.prefetch_keys} or None,
                 usageRequirements=listing.usage,
             )

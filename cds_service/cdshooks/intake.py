@@ -3,30 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from cds_service.cdshooks.models import HookRequest
+from cds_service.cdshooks.models import HookContext, HookRequest
 from cds_service.cdshooks.registry import HookRegistry, HookSpec
-from cds_service.errors import HookNotServed, HookRequestInvalid
+from cds_service.errors import HookRequestInvalid
 
 
-def parse_hook_request(data: Any, registry: HookRegistry) -> tuple[HookSpec, HookRequest]:
-    """Validate a hook call with its hook's context model; the error names the first bad field."""
+@dataclass(frozen=True, slots=True)
+class HookCall:
+    """A validated hook call: its hook, the request, and why it is answered unchecked (if it is)."""
+
+    spec: HookSpec
+    request: HookRequest
+    empty_reason: str | None = None
+
+
+def parse_hook_request(data: Any, registry: HookRegistry, service_id: str) -> HookCall:
+    """Validate a call to ``service_id`` with its hook's context model; errors name the first bad field."""
     if not isinstance(data, dict):
         raise HookRequestInvalid("The request body must be a JSON object")
     hook = data.get("hook")
     if not isinstance(hook, str) or not hook:
         raise HookRequestInvalid("Missing or invalid required field 'hook'", field="hook")
-    spec = registry.get(hook)
-    if spec is None:
-        raise HookNotServed(f"This service does not serve the hook '{hook[:64]}'", field="hook")
+    spec = registry.spec_for(service_id, hook)
     context = data.get("context")
     if not isinstance(context, dict):
         raise HookRequestInvalid("Missing or invalid required field 'context'", field="context")
+    empty_reason = spec.answer_empty(context)
+    # A context answered unchecked is still validated for what every hook carries.
+    model = HookContext if empty_reason else spec.context_model
     try:
-        parsed = spec.context_model.model_validate(spec.prepare(context))
+        parsed = model.model_validate(context if empty_reason else spec.prepare(context))
     except ValidationError as exc:
         raise _field_error(exc, "context") from exc
     try:
@@ -34,7 +45,7 @@ def parse_hook_request(data: Any, registry: HookRegistry) -> tuple[HookSpec, Hoo
     except ValidationError as exc:
         raise _field_error(exc) from exc
     _check_fhir_access(request)
-    return spec, request
+    return HookCall(spec, request, empty_reason)
 
 
 def _check_fhir_access(request: HookRequest) -> None:

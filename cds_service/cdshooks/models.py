@@ -63,6 +63,13 @@ class HookRequest(_Inbound):
     # Validated by the hook's own context model at intake; a subclass instance of HookContext.
     context: HookContext
     prefetch: dict[str, Any] | None = None
+    # Namespaced client extensions (Epic sends com.epic.cdshooks.request.*); read, never required.
+    extension: Any = None
+
+    @property
+    def extension_keys(self) -> tuple[str, ...]:
+        """The keys of the request's ``extension`` object (none when it is absent or not an object)."""
+        return tuple(self.extension) if isinstance(self.extension, dict) else ()
 
 
 # ---------------------------------------------------------------- discovery

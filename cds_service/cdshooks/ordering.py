@@ -11,7 +11,6 @@ from cds_service.clinical import orders
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.types import JsonObject, KetamineOrder
 
-TITLE = "Ketamine infusion: concomitant medication check"
 DESCRIPTION = (
     "Checks the patient's medications (MedicationStatement and MedicationRequest) when an IV ketamine "
     "infusion is ordered, and returns advisory cards: hold windows before the infusion (benzodiazepines, "
@@ -19,11 +18,21 @@ DESCRIPTION = (
     "never advises stopping a benzodiazepine abruptly."
 )
 USAGE = (
-    "Send order-select and order-sign with context.draftOrders. Prefetch the templates below or give "
-    "fhirServer (https) and fhirAuthorization so the service can read the medications itself; it answers "
-    "412 when it cannot read any medication list."
+    "Send {hook} with context.draftOrders. Prefetch the templates below or give fhirServer (https) "
+    "and fhirAuthorization so the service can read the medications itself; it answers 412 when it "
+    "cannot read any medication list."
 )
-LISTING = Listing(title=TITLE, description=DESCRIPTION, usage=USAGE)
+
+
+def listing(hook: str, moment: str) -> Listing:
+    """The discovery text of one order hook; ``moment`` says when it fires ("when an order is signed")."""
+    return Listing(
+        title=f"Ketamine infusion medication check ({moment})",
+        description=DESCRIPTION,
+        usage=USAGE.format(hook=hook),
+    )
+
+
 PREFETCH_KEYS = (PATIENT, MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
 
 

@@ -1,8 +1,13 @@
 """The hook registry: every hook the service answers is one module of ``cdshooks.hooks``.
 
-A hook module declares a ``HOOK = HookSpec(...)``: its name, its context model, how the context is
-prepared before validation (legacy shapes), which orders in it trigger the checks, the rule hook its
-cards follow, and how it is listed in discovery. Adding a hook is adding a module; nothing else changes.
+A hook module declares a ``HOOK = HookSpec(...)``: its name, the service id it is listed under, its
+context model, how the context is prepared before validation (legacy shapes), which orders in it
+trigger the checks, the rule hook its cards follow, and how it is listed in discovery. Adding a hook
+is adding a module; nothing else changes.
+
+Service ids: each listed hook has its own id, listed once (clients such as the CDS Hooks Sandbox keep
+one service per id, so two hooks under one id lose one of them). The legacy id (``CDS_SERVICE_ID``)
+is not listed but still answers the hooks that declare ``on_legacy_id`` for existing registrations.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from typing import Any
 from cds_service.cdshooks.models import HookContext
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.types import JsonObject, KetamineOrder
+from cds_service.errors import HookNotServed, UnknownService
 
 ContextPreparer = Callable[[dict[str, Any]], dict[str, Any]]
 TriggerFinder = Callable[[Any, Lexicon, Mapping[str, JsonObject], bool], tuple[KetamineOrder, ...]]
 ReferenceFinder = Callable[[Any], tuple[str, ...]]
+EmptyReason = Callable[[dict[str, Any]], str | None]
+LEGACY_SERVICE_ID = "ketamine-infusion-check"
 
 
 def _unchanged(context: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +37,10 @@ def _unchanged(context: dict[str, Any]) -> dict[str, Any]:
 
 def _no_references(_context: Any) -> tuple[str, ...]:
     return ()
+
+
+def _always_checked(_context: dict[str, Any]) -> str | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +66,23 @@ class HookSpec:
     # Medication references the triggers may need read from the FHIR server first.
     references_to_read: ReferenceFinder = _no_references
     prepare: ContextPreparer = _unchanged  # raises HookRequestInvalid for a context it refuses
+    # A client quirk answered with no cards rather than an error: returns why, or None to check.
+    answer_empty: EmptyReason = _always_checked
+    service_id: str | None = None  # the id this hook is listed and served under
+    on_legacy_id: bool = False  # also answered on the unlisted legacy id
     listing: Listing | None = None
     prefetch_keys: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
 class HookRegistry:
-    """Every hook module's spec, by hook name."""
+    """Every hook module's spec, by hook name, and which service ids serve which hooks."""
 
     hooks: Mapping[str, HookSpec]
+    legacy_id: str = LEGACY_SERVICE_ID
 
     @classmethod
-    def discover(cls) -> HookRegistry:
+    def discover(cls, legacy_id: str = LEGACY_SERVICE_ID) -> HookRegistry:
         """Import every module of ``cdshooks.hooks`` and collect its ``HOOK``."""
         from cds_service.cdshooks import hooks as package
 
@@ -78,13 +95,47 @@ class HookRegistry:
             if spec.name in specs:
                 raise TypeError(f"{module.__name__}: hook {spec.name!r} is declared twice")
             specs[spec.name] = spec
-        return cls(hooks=MappingProxyType(specs))
+        registry = cls(hooks=MappingProxyType(specs), legacy_id=legacy_id)
+        registry._check_ids()
+        return registry
+
+    def _check_ids(self) -> None:
+        ids = [spec.service_id for spec in self.hooks.values() if spec.service_id]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1} | ({self.legacy_id} & set(ids)))
+        if duplicates:
+            raise TypeError(f"service id {duplicates[0]!r} is declared for more than one hook")
 
     def get(self, name: str) -> HookSpec | None:
         """The spec of a hook, or None when no module serves it."""
         return self.hooks.get(name)
 
+    def serves(self, service_id: str) -> bool:
+        """Whether ``service_id`` is one of ours (a listed id or the legacy one)."""
+        return service_id == self.legacy_id or any(
+            spec.service_id == service_id for spec in self.hooks.values()
+        )
+
+    def check_service(self, service_id: str) -> None:
+        """Raise ``UnknownService`` for an id this service does not have."""
+        if not self.serves(service_id):
+            raise UnknownService(f"No CDS service with id '{service_id[:64]}'")
+
+    def spec_for(self, service_id: str, hook: str) -> HookSpec:
+        """The spec of ``hook`` when ``service_id`` serves it; ``HookNotServed`` otherwise."""
+        spec = self.hooks.get(hook)
+        if spec is not None and self._answers(service_id, spec):
+            return spec
+        message = f"The service '{service_id[:64]}' does not serve the hook '{hook[:64]}'"
+        if spec is not None and spec.service_id:
+            message += f"; it is served at /cds-services/{spec.service_id}"
+        raise HookNotServed(message, field="hook")
+
+    def _answers(self, service_id: str, spec: HookSpec) -> bool:
+        return spec.service_id == service_id or (spec.on_legacy_id and service_id == self.legacy_id)
+
     @property
     def listings(self) -> tuple[tuple[HookSpec, Listing], ...]:
         """The hooks published in discovery with their listing, in a stable order."""
-        return tuple((s, s.listing) for s in self.hooks.values() if s.listing is not None)
+        return tuple(
+            (s, s.listing) for s in self.hooks.values() if s.listing is not None and s.service_id
+        )

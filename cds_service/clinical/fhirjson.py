@@ -5,11 +5,14 @@ Shared by order detection and medication normalisation; no knowledge of any rule
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from cds_service.clinical.types import JsonObject
+from cds_service.clinical.types import InfusionStart, JsonObject
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def as_dict(value: Any) -> JsonObject:
@@ -110,4 +113,30 @@ def first_instant(values: Iterable[Any]) -> datetime | None:
         parsed = parse_instant(value)
         if parsed is not None:
             return parsed
+    return None
+
+
+def parse_start(value: Any) -> InfusionStart | None:
+    """An order's start: a full date is a date with an unknown time, never midnight UTC.
+
+    A year or year-month alone is too vague to place a hold and reads as unknown.
+    """
+    text = as_str(value).strip()
+    if _DATE_ONLY.match(text):
+        try:
+            return InfusionStart(day=date.fromisoformat(text))
+        except ValueError:
+            return None
+    if len(text) < 10:
+        return None
+    moment = parse_instant(text)
+    return InfusionStart.instant(moment) if moment is not None else None
+
+
+def first_start(values: Iterable[Any]) -> InfusionStart | None:
+    """The first value that reads as an order start (see ``parse_start``)."""
+    for value in values:
+        start = parse_start(value)
+        if start is not None:
+            return start
     return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
 from cds_service.clinical.fhirjson import (
@@ -12,13 +11,13 @@ from cds_service.clinical.fhirjson import (
     as_str,
     codings,
     concept_texts,
-    first_instant,
+    first_start,
     first_text,
     medication_concepts,
     resolve_reference,
 )
 from cds_service.clinical.lexicon import KetamineKind, Lexicon
-from cds_service.clinical.types import JsonObject, KetamineOrder
+from cds_service.clinical.types import InfusionStart, JsonObject, KetamineOrder
 
 # DSTU2 clients send MedicationOrder; its medication[x] has the same shape as MedicationRequest's.
 MEDICATION_ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
@@ -161,15 +160,15 @@ def _service_kind(code: JsonObject, lexicon: Lexicon) -> KetamineKind | None:
     return kind if lexicon.names_infusion_service(texts) else None
 
 
-def _timing_start(timing: Any) -> datetime | None:
+def _timing_start(timing: Any) -> InfusionStart | None:
     timing = as_dict(timing)
     events = timing.get("event")
     first_event = events[0] if isinstance(events, list) and events else events
     bounds = as_dict(as_dict(timing.get("repeat")).get("boundsPeriod"))
-    return first_instant((first_event, bounds.get("start")))
+    return first_start((first_event, bounds.get("start")))
 
 
-def _dosage_start(resource: JsonObject) -> datetime | None:
+def _dosage_start(resource: JsonObject) -> InfusionStart | None:
     for dosage in as_list(resource.get("dosageInstruction")):
         start = _timing_start(as_dict(dosage).get("timing"))
         if start is not None:
@@ -177,9 +176,9 @@ def _dosage_start(resource: JsonObject) -> datetime | None:
     return None
 
 
-def _occurrence_start(resource: JsonObject) -> datetime | None:
+def _occurrence_start(resource: JsonObject) -> InfusionStart | None:
     occurrence = (
         resource.get("occurrenceDateTime"),
         as_dict(resource.get("occurrencePeriod")).get("start"),
     )
-    return first_instant(occurrence) or _timing_start(resource.get("occurrenceTiming"))
+    return first_start(occurrence) or _timing_start(resource.get("occurrenceTiming"))

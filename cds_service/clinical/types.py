@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -75,6 +75,24 @@ class MedicationFact:
 
 
 @dataclass(frozen=True, slots=True)
+class InfusionStart:
+    """When the infusion starts, as the order says it: an instant, or a date whose time is unknown.
+
+    A FHIR date ("2026-12-03", as the Sandbox sends) is not midnight: clock times computed from
+    midnight UTC put "resume after 04:00" inside the real hold window of a 09:00 infusion.
+    """
+
+    day: date  # for an instant, its date in the offset it was written in
+    at: datetime | None = None  # aware; None when the order gives only the date
+
+    @classmethod
+    def instant(cls, moment: datetime) -> InfusionStart:
+        """A start at a known instant (read as UTC when it carries no offset)."""
+        aware = as_aware(moment)
+        return cls(day=aware.date(), at=aware)
+
+
+@dataclass(frozen=True, slots=True)
 class KetamineOrder:
     """A draft order that is a ketamine infusion (or, when enabled, esketamine)."""
 
@@ -82,7 +100,7 @@ class KetamineOrder:
     resource_type: str
     display: str
     resource: JsonObject  # the whole draft resource, for "update" suggestions
-    start: datetime | None  # infusion start when the order says it
+    start: InfusionStart | None  # infusion start when the order says it
     esketamine: bool = False
 
 
@@ -95,3 +113,17 @@ ENDED_STATUSES = frozenset({"stopped", "completed"})
 def as_aware(moment: datetime) -> datetime:
     """Dates without a zone (FHIR dates, some EHRs' dateTimes) are read as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def days_before_start(moment: datetime, start: InfusionStart | None, now: datetime) -> float:
+    """Days from ``moment`` to the infusion start, or to ``now`` when the start is unknown.
+
+    Washouts and durations are measured against the infusion: a drug stopped 8 days ago no longer
+    matters for an infusion moved three weeks out. A date-only start counts whole calendar days.
+    """
+    aware = as_aware(moment)
+    if start is None:
+        return (as_aware(now) - aware) / timedelta(days=1)
+    if start.at is not None:
+        return (start.at - aware) / timedelta(days=1)
+    return float((start.day - aware.date()).days)

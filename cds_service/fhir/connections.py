@@ -141,15 +141,20 @@ class ServerPools:
         resolver: Resolver = system_resolver,
         connector: httpcore.AsyncNetworkBackend | None = None,
         max_servers: int = MAX_SERVERS,
+        wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
     ) -> None:
-        """``resolver`` and ``connector`` (what opens sockets) are injectable: tests send nothing."""
+        """``resolver`` and ``connector`` (what opens sockets) are injectable: tests send nothing.
+        ``wrap`` decorates each server's transport (the metrics count FHIR requests there)."""
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
         self._resolver = resolver
         self._connector = connector
         self._max_servers = max_servers
-        self._ssl = httpx.create_ssl_context(trust_env=False)  # loading CAs once, not per pool
+        self._wrap = wrap or (lambda transport: transport)
+        self._ssl: SSLContext | None = (
+            None  # loaded once, on the first pool (SSL_CERT_FILE honoured)
+        )
         self._pools: OrderedDict[_Key, _Pool] = OrderedDict()
 
     @asynccontextmanager
@@ -166,8 +171,10 @@ class ServerPools:
             pool.leases -= 1
 
     def _new(self, rule: AddressRule) -> _Pool:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
         backend = CheckedBackend(rule, self._resolver, self._connector)
-        transport = _CheckedTransport(self._limits, backend, self._ssl)
+        transport = self._wrap(_CheckedTransport(self._limits, backend, self._ssl))
         client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
         return _Pool(client)
 

@@ -1,24 +1,35 @@
-"""Findings to CDS Hooks cards: summary, indicator, detail, source, links, suggestions. Pure."""
+"""Findings to CDS Hooks cards: summary, indicator, detail, source, links, suggestions. Pure.
+
+The EHR profile of the call (``CallContext.profile``) decides the shape: selection behaviour, how holds
+become suggestions, the detail form, which links go out and whether a card may be critical.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Literal
+from typing import Any
 from uuid import uuid4
 
 from cds_service.cdshooks.models import Card, Coding, Link, Source, Suggestion
-from cds_service.clinical.types import DataGap, KetamineOrder
-from cds_service.render.detail import detail_markdown, hold_sentence, hours, join_names, zone
-from cds_service.render.suggestions import SuggestionContext, build_suggestion
+from cds_service.clinical.types import DataGap, Indicator, KetamineOrder
+from cds_service.render.concise import brief_detail, concise_detail
+from cds_service.render.detail import full_detail
+from cds_service.render.holds import hold_note, shared_hold
+from cds_service.render.links import links_for, reference_links
+from cds_service.render.profiles import Profile, ProfileName, build_profiles
+from cds_service.render.suggestions import HoldUpdate, SuggestionContext, build_suggestion
+from cds_service.render.summary import SUMMARY_MAX, drug_names, summary_text, truncate
+from cds_service.render.wording import CardTime, zone
 from cds_service.rules.findings import SEVERITY, Evaluation, Finding, held_matches
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase
 from cds_service.rules.schema import RuleSpec
 
-SUMMARY_MAX = 139
 HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"
 DATAGAP_TOPIC = "DATAGAP"
+_DETAIL = {"brief": brief_detail, "concise": concise_detail, "full": full_detail}
+SPEC_PROFILE = build_profiles()["spec"]
 
 
 def _new_uuid() -> str:
@@ -27,15 +38,15 @@ def _new_uuid() -> str:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """Presentation settings for one response (from Settings and the knowledge-base manifest)."""
+    """Presentation settings (from Settings and the knowledge-base manifest), fixed at start-up."""
 
     source_label: str
     source_url: str | None
     topic_system: str
     override_reason_system: str
-    selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
     # IANA name for the clock times shown; None shows them in the offset the infusion start was given in.
     timezone: str | None = None
+    profiles: Mapping[ProfileName, Profile] = field(default_factory=build_profiles)
     new_uuid: Callable[[], str] = field(default=_new_uuid)
 
     @classmethod
@@ -53,10 +64,11 @@ class RenderOptions:
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """What one hook call adds to the static options: whose cards, and when."""
+    """What one hook call adds to the static options: whose cards, when, and for which client."""
 
     patient_id: str
     now: datetime | None = None  # evaluation time, for "stopped 2 days ago"
+    profile: Profile = SPEC_PROFILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,8 @@ class CardRenderer:
         self.kb = kb
         self.options = options
         self._parts = {rule.id: _rule_parts(rule, options) for rule in kb.rules}
+        for profile in options.profiles.values():
+            profile.check_topics(self._parts)
 
     def cards(
         self,
@@ -84,9 +98,13 @@ class CardRenderer:
         call: CallContext,
     ) -> list[Card]:
         """One card per finding, plus a data-gap card when something could not be checked; urgent first."""
-        cards = [self.finding_card(finding, order, call) for finding in evaluation.findings]
+        time = CardTime(order.start, call.now, display_zone(self.options.timezone, order))
+        shared = shared_hold(evaluation.findings, order, time, call.profile)
+        cards = [
+            self.finding_card(finding, order, call, time, shared) for finding in evaluation.findings
+        ]
         if gaps:
-            cards.append(self.data_gap_card(gaps))
+            cards.append(self.data_gap_card(gaps, call.profile))
         return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
 
     def parts(self, rule: RuleSpec) -> RuleParts:
@@ -94,27 +112,50 @@ class CardRenderer:
         parts = self._parts.get(rule.id)
         return parts if parts is not None else _rule_parts(rule, self.options)
 
-    def finding_card(self, finding: Finding, order: KetamineOrder, call: CallContext) -> Card:
+    def finding_card(
+        self,
+        finding: Finding,
+        order: KetamineOrder,
+        call: CallContext,
+        time: CardTime,
+        shared: HoldUpdate | None = None,
+    ) -> Card:
         """The card for one interacting class."""
-        return render_finding(finding, order, self.parts(finding.rule), self.options, call)
+        profile = call.profile
+        uuid = self.options.new_uuid()
+        suggestions = _suggestions(finding, order, self.options, call, time, shared)
+        extension = {**_hold_extension(finding, time), **profile.card_extension}
+        return Card(
+            uuid=uuid,
+            summary=summary_text(finding, drug_names(finding)),
+            detail=_DETAIL[profile.detail](finding, time),
+            indicator=_indicator(finding, profile),
+            source=self.parts(finding.rule).source,
+            suggestions=suggestions or None,
+            selectionBehavior=profile.selection_behavior if suggestions else None,
+            overrideReasons=list(self.parts(finding.rule).override_reasons),
+            links=links_for(_finding_links(finding, self.parts(finding.rule)), profile),
+            extension=extension or None,
+        )
 
-    def data_gap_card(self, gaps: Sequence[DataGap]) -> Card:
+    def data_gap_card(self, gaps: Sequence[DataGap], profile: Profile = SPEC_PROFILE) -> Card:
         """The card saying what could not be checked; the medication list may be incomplete."""
         rule = self.kb.data_gap_rule
         parts = self.parts(rule) if rule is not None else None
-        return render_data_gap_card(gaps, rule, parts, self.options)
+        return render_data_gap_card(gaps, rule, parts, self.options, profile)
 
 
 def _rule_parts(rule: RuleSpec, options: RenderOptions) -> RuleParts:
     topic = Coding(system=options.topic_system, code=rule.id, display=rule.title)
-    by_url = {str(ref.url): ref.citation for ref in rule.evidence.references}  # one link per URL
     return RuleParts(
         source=Source(label=options.source_label, url=options.source_url, topic=topic),
         override_reasons=tuple(
-            Coding(system=options.override_reason_system, code=r.code, display=r.display)
+            Coding(
+                system=r.system or options.override_reason_system, code=r.code, display=r.display
+            )
             for r in rule.override_reasons
         ),
-        links=tuple(Link(label=truncate(label, 100), url=url) for url, label in by_url.items()),
+        links=reference_links(rule.evidence.references),
     )
 
 
@@ -122,115 +163,48 @@ def display_zone(name: str | None, order: KetamineOrder) -> tzinfo:
     """The configured zone, else the order's own offset (the clinician's local time), else UTC."""
     if name:
         return zone(name)
-    if order.start is not None and order.start.tzinfo is not None:
-        return order.start.tzinfo
+    if order.start is not None and order.start.at is not None:
+        return order.start.at.tzinfo or UTC
     return UTC
 
 
-def render_finding(
-    finding: Finding,
-    order: KetamineOrder,
-    parts: RuleParts,
-    options: RenderOptions,
-    call: CallContext,
-) -> Card:
-    """The card for one interacting class."""
-    tz = display_zone(options.timezone, order)
-    drugs = drug_names(finding)
-    uuid = options.new_uuid()
-    suggestions = _suggestions(finding, order, options, call, tz)
-    return Card(
-        uuid=uuid,
-        summary=summary_text(finding, drugs),
-        detail=detail_markdown(finding, drugs, call.now, tz),
-        indicator=finding.indicator,
-        source=parts.source,
-        suggestions=suggestions or None,
-        selectionBehavior=options.selection_behavior if suggestions else None,
-        overrideReasons=list(parts.override_reasons),
-        links=_links(finding, parts),
-        extension=_hold_extension(finding, tz),
-    )
+def _indicator(finding: Finding, profile: Profile) -> Indicator:
+    # Oracle Health shows critical cards as pop-ups: only a class that must interrupt keeps it.
+    if finding.indicator == "critical" and profile.critical_only_interruptive:
+        return "critical" if finding.rule.interruptive else "warning"
+    return finding.indicator
 
 
-# ---------------------------------------------------------------- summary
-
-
-def drug_names(finding: Finding, limit: int = 2) -> str:
-    """The drugs a summary names: current ones ("clonazepam and lorazepam"), else the stopped ones."""
-    current = finding.current_matches or finding.matches
-    return join_names(list(dict.fromkeys(match.member.name for match in current)), limit)
-
-
-def summary_text(finding: Finding, drugs: str) -> str:
-    """The class's summary template for this variant, filled and kept under 140 characters."""
-    template = _template(finding.rule, finding)
-    text = _fill(template, drugs, finding)
-    if len(text) > SUMMARY_MAX:
-        current = finding.current_matches or finding.matches
-        names = list(dict.fromkeys(match.member.name for match in current))
-        text = _fill(template, join_names(names, 1), finding)
-    return truncate(text, SUMMARY_MAX)
-
-
-def _template(rule: RuleSpec, finding: Finding) -> str:
-    if not finding.current_matches:
-        return "Recently stopped {drugs} may still interact with ketamine: review"
-    summaries = rule.summary
-    chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
-    template = chosen or summaries.default
-    # A site may remove the hold; a template that promises one would then be wrong.
-    if "{hold_hours}" in template and _hold_hours(finding) is None:
-        return "Review {drugs} before the ketamine infusion: " + rule.title.lower()
-    return template
-
-
-def _hold_hours(finding: Finding) -> float | None:
-    # An as-needed-only hold still names its hours for regular users ("avoid extra doses 4 h before").
-    hold = finding.hold or finding.rule.hold
-    return hold.before_hours if hold is not None and hold.before_hours > 0 else None
-
-
-def _fill(template: str, drugs: str, finding: Finding) -> str:
-    hold_hours = _hold_hours(finding)
-    text = template.replace("{drugs}", drugs)
-    text = text.replace("{hold_hours}", hours(hold_hours) if hold_hours is not None else "")
-    return text[:1].upper() + text[1:]
-
-
-def truncate(text: str, limit: int) -> str:
-    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
-    return f"{cut}…"
-
-
-# ---------------------------------------------------------------- card parts
-
-
-def _links(finding: Finding, parts: RuleParts) -> list[Link] | None:
-    links = list(parts.links)
-    if finding.dose is not None and all(link.url != finding.dose.equivalence_url for link in links):
-        links.append(
+def _finding_links(finding: Finding, parts: RuleParts) -> list[Link]:
+    # The first reference, then what this finding adds (dose table, combination), then the rest.
+    extra = []
+    if finding.dose is not None:
+        extra.append(
             Link(label="Benzodiazepine equivalence table", url=finding.dose.equivalence_url)
         )
-    return links or None
+    for alert in finding.alerts:
+        extra.extend(reference_links(alert.combination.evidence.references))
+    return [*parts.links[:1], *extra, *parts.links[1:]]
+
+
+# ---------------------------------------------------------------- suggestions and holds
 
 
 def _suggestions(
-    finding: Finding, order: KetamineOrder, options: RenderOptions, call: CallContext, tz: tzinfo
+    finding: Finding,
+    order: KetamineOrder,
+    options: RenderOptions,
+    call: CallContext,
+    time: CardTime,
+    shared: HoldUpdate | None,
 ) -> list[Suggestion]:
-    hold = finding.hold
-    held = join_names(
-        list(dict.fromkeys(m.member.name for m in held_matches(finding.rule, finding.matches)))
-    )
     context = SuggestionContext(
         order=order,
         patient_id=call.patient_id,
-        hold_instruction=f"Ketamine infusion: {hold_sentence(hold, held, tz)}" if hold else None,
+        hold_instruction=hold_note(finding, time),
         new_uuid=options.new_uuid,
+        profile=call.profile,
+        shared_hold=shared,
     )
     built = (build_suggestion(spec, context) for spec in finding.rule.suggestions)
     suggestions = [suggestion for suggestion in built if suggestion is not None]
@@ -238,7 +212,7 @@ def _suggestions(
         # Regular or high-dose use: whether to hold even one dose is the prescriber's call, so no
         # action is pre-selected (the card's own wording is "review; do not stop abruptly").
         suggestions = [s.model_copy(update={"isRecommended": None}) for s in suggestions]
-    if options.selection_behavior == "at-most-one":
+    if call.profile.selection_behavior == "at-most-one":
         suggestions = _one_recommended(suggestions)
     return suggestions
 
@@ -255,21 +229,21 @@ def _one_recommended(suggestions: list[Suggestion]) -> list[Suggestion]:
     return kept
 
 
-def _hold_extension(finding: Finding, tz: tzinfo) -> dict[str, Any] | None:
+def _hold_extension(finding: Finding, time: CardTime) -> dict[str, Any]:
     hold = finding.hold
     if hold is None or hold.hold_from is None:
-        return None
+        return {}
     windows = []
     for match in held_matches(finding.rule, finding.matches):
         window = {
             "medication": match.fact.display,
             "reference": match.fact.reference,
-            "holdFrom": hold.hold_from.astimezone(tz).isoformat(),
+            "holdFrom": hold.hold_from.astimezone(time.tz).isoformat(),
         }
         if hold.resume_after is not None:
-            window["resumeAfter"] = hold.resume_after.astimezone(tz).isoformat()
+            window["resumeAfter"] = hold.resume_after.astimezone(time.tz).isoformat()
         windows.append(window)
-    return {HOLD_WINDOWS_KEY: windows} if windows else None
+    return {HOLD_WINDOWS_KEY: windows} if windows else {}
 
 
 # ---------------------------------------------------------------- data gaps
@@ -280,6 +254,7 @@ def render_data_gap_card(
     rule: RuleSpec | None,
     parts: RuleParts | None,
     options: RenderOptions,
+    profile: Profile = SPEC_PROFILE,
 ) -> Card:
     """The card saying what could not be checked; the medication list may be incomplete."""
     lines = [f"- **{gap.what}**: {gap.reason}" for gap in gaps] or ["- (no detail given)"]
@@ -291,7 +266,8 @@ def render_data_gap_card(
     ]
     if rule is None or parts is None:
         return _fallback_gap_card(detail, options)
-    detail.append(rule.recommendation.strip())
+    if profile.detail == "full":
+        detail.append(rule.recommendation.strip())
     return Card(
         uuid=options.new_uuid(),
         summary=truncate(rule.summary.default.replace("{drugs}", "medications"), SUMMARY_MAX),
@@ -299,7 +275,8 @@ def render_data_gap_card(
         indicator=rule.indicator.default,
         source=parts.source,
         overrideReasons=list(parts.override_reasons),
-        links=list(parts.links) or None,
+        links=links_for(parts.links, profile),
+        extension=dict(profile.card_extension) or None,
     )
 
 

@@ -5,8 +5,9 @@ Counting policy (CDS Hooks advisory cards err towards showing):
   cannot read is more likely a current medication than a historical one.
 - ``entered-in-error``, ``not-taken``, ``cancelled`` and ``draft`` never count.
 - ``stopped`` / ``completed`` count only while ``ended`` (or ``started`` when there is no end) lies
-  within the class's washout before ``now``; a washout of 0 days never counts them, nor does a
-  stopped record with no date at all.
+  within the class's washout before the infusion start (``now`` when the order gives no start); a
+  washout of 0 days never counts them, nor does a stopped record with no date at all.
+- Durations ("taken for 60 days") are measured to the infusion start too, when it is known.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Literal
 from cds_service.clinical.types import (
     ENDED_STATUSES,
     Indicator,
+    InfusionStart,
     KetamineOrder,
     MedicationFact,
-    as_aware,
+    days_before_start,
 )
 from cds_service.rules.combinations import apply_combinations
 from cds_service.rules.findings import (
@@ -83,7 +85,7 @@ def _evaluate_rule(
 ) -> Finding | None:
     if hook not in rule.hooks:
         return None
-    matches = match_rule(rule, members, facts, now)
+    matches = match_rule(rule, members, facts, now, order.start)
     if not matches:
         return None
     dose = assess_dose(rule, matches)
@@ -99,24 +101,25 @@ def _evaluate_rule(
 
 
 def match_rule(
-    rule: RuleSpec, members: Mapping[str, Member], facts: Sequence[MedicationFact], now: datetime
+    rule: RuleSpec,
+    members: Mapping[str, Member],
+    facts: Sequence[MedicationFact],
+    now: datetime,
+    start: InfusionStart | None = None,
 ) -> tuple[Match, ...]:
-    """Every (record, member) pair of this class that counts at ``now``."""
+    """Every (record, member) pair of this class that counts at the infusion start (else ``now``)."""
     matches: list[Match] = []
     for fact in facts:
-        counted = counts(fact, rule.washout_days, now)
+        counted = counts(fact, rule.washout_days, now, start)
         if counted is None:
             continue
         for name in sorted(fact.ingredients & members.keys()):
-            matches.append(_match(fact, members[name], counted == "washout", now))
+            matches.append(_match(fact, members[name], counted == "washout", now, start))
     return tuple(matches)
 
 
-_MEMBER_INDEX: dict[int, tuple[tuple[Member, ...], Mapping[str, Member]]] = {}
-
-
 def counts(
-    fact: MedicationFact, washout_days: int, now: datetime
+    fact: MedicationFact, washout_days: int, now: datetime, start: InfusionStart | None = None
 ) -> Literal["current", "washout"] | None:
     """Whether a record counts: as a current medication, only inside the washout, or not at all."""
     status = fact.status.strip().lower()
@@ -127,10 +130,16 @@ def counts(
     last = fact.ended or fact.started
     if washout_days <= 0 or last is None:
         return None
-    return "washout" if as_aware(now) - as_aware(last) <= timedelta(days=washout_days) else None
+    return "washout" if days_before_start(last, start, now) <= washout_days else None
 
 
-def _match(fact: MedicationFact, member: Member, within_washout: bool, now: datetime) -> Match:
+def _match(
+    fact: MedicationFact,
+    member: Member,
+    within_washout: bool,
+    now: datetime,
+    start: InfusionStart | None,
+) -> Match:
     daily = fact.daily_mg.get(member.name)
     factor = member.diazepam_mg_per_mg
     return Match(
@@ -138,15 +147,18 @@ def _match(fact: MedicationFact, member: Member, within_washout: bool, now: date
         member=member,
         within_washout=within_washout,
         diazepam_eq_mg_per_day=daily * factor if daily is not None and factor else None,
-        days_taken=_days_taken(fact, now),
+        days_taken=days_taken(fact, now, start),
     )
 
 
-def _days_taken(fact: MedicationFact, now: datetime) -> int | None:
+def days_taken(fact: MedicationFact, now: datetime, start: InfusionStart | None) -> int | None:
+    """Whole days from the first dose to the infusion start (else ``now``), or to the stop if earlier."""
     if fact.started is None:
         return None
-    end = min(as_aware(fact.ended), as_aware(now)) if fact.ended else as_aware(now)
-    return max((end - as_aware(fact.started)).days, 0)
+    total = days_before_start(fact.started, start, now)
+    if fact.ended is not None:
+        total -= max(days_before_start(fact.ended, start, now), 0.0)
+    return max(int(total), 0)
 
 
 # ---------------------------------------------------------------- dose, variant, indicator, hold
@@ -228,7 +240,8 @@ def hold_window(
     applicable = held_matches(rule, matches)
     if not applicable:
         return None
-    start = order.start
+    # Clock times only from a known instant: a date-only start keeps the hold relative.
+    start = order.start.at if order.start is not None else None
     resume = hold.resume_after_hours
     return HoldWindow(
         before_hours=hold.before_hours,

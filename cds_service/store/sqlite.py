@@ -4,112 +4,85 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import logging
+import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from cds_service.cdshooks.models import FeedbackItem
-from cds_service.store.records import EvaluationRecord, TopicFeedback
+from cds_service.errors import StoreUnavailable
+from cds_service.store.batching import AuditBatcher
+from cds_service.store.records import EvaluationRecord, FeedbackRow, TopicFeedback, feedback_rows
+from cds_service.store.report import topic_feedback
+from cds_service.store.schema import SQLITE_MIGRATIONS
 
-log = logging.getLogger("cds_service.store.sqlite")
-
-
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE evaluations (
-        hook_instance TEXT NOT NULL,
-        service_id TEXT NOT NULL,
-        hook TEXT NOT NULL,
-        evaluated_at TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        kb_version TEXT NOT NULL,
-        kb_digest TEXT NOT NULL,
-        duration_ms REAL NOT NULL
-    );
-    CREATE INDEX evaluations_hook_instance ON evaluations (hook_instance);
-    CREATE TABLE evaluation_cards (
-        card_uuid TEXT PRIMARY KEY,
-        hook_instance TEXT NOT NULL,
-        topic TEXT NOT NULL,
-        indicator TEXT NOT NULL,
-        rule_version INTEGER NOT NULL
-    );
-    CREATE TABLE feedback (
-        card_uuid TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        outcome_timestamp TEXT NOT NULL,
-        service_id TEXT NOT NULL,
-        accepted_suggestions TEXT,
-        override_system TEXT,
-        override_code TEXT,
-        override_display TEXT,
-        has_comment INTEGER NOT NULL DEFAULT 0,
-        received_at TEXT NOT NULL,
-        PRIMARY KEY (card_uuid, outcome, outcome_timestamp)
-    );
-    """,
-)
+T = TypeVar("T")
+PURGE_EVERY_SECONDS = 60.0
 
 
 def sqlite_path(database_url: str) -> Path:
     """``sqlite:///relative/path`` or ``sqlite:////absolute/path`` to a file path."""
     prefix = "sqlite:///"
     if not database_url.startswith(prefix):
-        raise ValueError(
-            "CDS_DATABASE_URL: only sqlite:/// URLs are built in (a PostgreSQL store plugs in behind AuditStore)"
-        )
+        raise ValueError("CDS_DATABASE_URL: expected sqlite:///path or postgresql://...")
     return Path(database_url[len(prefix) :])
 
 
 class SqliteAuditStore:
-    """SQLite file, created and migrated on open. Evaluations are written by a background task so that the
-    clinician's request never waits on the disk; feedback is written before the call returns."""
+    """SQLite file, created and migrated on open. Evaluations are written in batches off the request
+    path; feedback is written before the call returns, or refused with ``StoreUnavailable``."""
 
-    def __init__(self, path: Path, *, batch_seconds: float = 0.05) -> None:
-        self._batch_seconds = batch_seconds
+    def __init__(
+        self, path: Path, *, batch_seconds: float = 0.05, timeout_seconds: float = 0.3
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._path = path
+        self._timeout = timeout_seconds
+        self._db = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=timeout_seconds
+        )
+        try:
+            self._configure()
+            _migrate(self._db, timeout_seconds)
+        except sqlite3.Error:
+            self._db.close()
+            raise
+        self._identity = _identity(path)
         self._lock = asyncio.Lock()
-        self._pending: list[EvaluationRecord] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._migrate()
+        self._batcher = AuditBatcher(self._write_batch, batch_seconds=batch_seconds)
+        self._purged_at = 0.0
 
     @classmethod
-    def open(cls, database_url: str) -> SqliteAuditStore:
-        return cls(sqlite_path(database_url))
+    def open(cls, database_url: str, *, timeout_seconds: float = 0.3) -> SqliteAuditStore:
+        return cls(sqlite_path(database_url), timeout_seconds=timeout_seconds)
 
-    def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-            self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    def _configure(self) -> None:
+        # A rollback journal, not WAL: WAL maps its -shm file into memory, and a -shm file that is
+        # removed, truncated or made immutable under a running process kills it with SIGBUS before
+        # any log line. A rollback journal does plain reads and writes that fail with an error.
+        # mmap stays off for the same reason. FULL sync: acknowledged feedback survives power loss.
+        self._db.execute("PRAGMA journal_mode=DELETE")
+        self._db.execute("PRAGMA mmap_size=0")
+        self._db.execute("PRAGMA synchronous=FULL")
+        # Deleted content is overwritten, so free text erased by a migration leaves the file too.
+        self._db.execute("PRAGMA secure_delete=ON")
+
+    # ------------------------------------------------------------ evaluations
 
     async def record_evaluation(self, record: EvaluationRecord) -> None:
-        self._pending.append(record)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
+        self._batcher.add(record)
 
-    async def _drain(self) -> None:
-        while self._pending:
-            # Let records gather for a moment: one transaction per batch instead of one per call
-            # (measured: per-call commits were ~10% of the service's CPU under load).
-            await asyncio.sleep(self._batch_seconds)
-            batch, self._pending = self._pending, []
-            async with self._lock:
-                try:
-                    await asyncio.to_thread(self._write_evaluations, batch)
-                except Exception:
-                    # Nobody awaits this task: say what was lost rather than fail unseen.
-                    log.exception("audit write failed", extra={"records_lost": len(batch)})
+    async def _write_batch(self, batch: Sequence[EvaluationRecord]) -> None:
+        await self._locked(lambda: self._write_evaluations(batch))
 
     def _write_evaluations(self, batch: Sequence[EvaluationRecord]) -> None:
         with self._transaction():
             self._db.executemany(
-                "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO evaluations (hook_instance, service_id, hook, evaluated_at, outcome,"
+                " kb_version, kb_digest, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.hook_instance,
@@ -125,7 +98,8 @@ class SqliteAuditStore:
                 ],
             )
             self._db.executemany(
-                "INSERT OR IGNORE INTO evaluation_cards VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO evaluation_cards (card_uuid, hook_instance, topic, indicator,"
+                " rule_version) VALUES (?, ?, ?, ?, ?)",
                 [
                     (c.uuid, r.hook_instance, c.topic, c.indicator, c.rule_version)
                     for r in batch
@@ -133,9 +107,116 @@ class SqliteAuditStore:
                 ],
             )
 
+    # ------------------------------------------------------------ feedback
+
+    async def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+        """Store feedback idempotently (key: card, outcome, outcomeTimestamp); returns the rows added."""
+        rows = feedback_rows(service_id, items)
+        return await self._locked(lambda: self._write_feedback(rows))
+
+    def _write_feedback(self, rows: Sequence[FeedbackRow]) -> int:
+        received = datetime.now(UTC).isoformat()
+        before = self._db.total_changes
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO feedback (card_uuid, outcome, outcome_timestamp, service_id,"
+                " accepted_suggestions, override_system, override_code, has_comment, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.card_uuid,
+                        r.outcome,
+                        r.outcome_at.isoformat(),
+                        r.service_id,
+                        r.accepted_suggestions,
+                        r.override_system,
+                        r.override_code,
+                        int(r.has_comment),
+                        received,
+                    )
+                    for r in rows
+                ],
+            )
+        return self._db.total_changes - before
+
+    async def card_topics(self, card_uuids: Sequence[str]) -> dict[str, str]:
+        uuids = list(card_uuids)
+        marks = ",".join("?" * len(uuids))
+        query = f"SELECT card_uuid, topic FROM evaluation_cards WHERE card_uuid IN ({marks})"  # noqa: S608
+        stored = dict(await self._locked(lambda: self._db.execute(query, uuids).fetchall()))
+        return {**stored, **self._batcher.pending_topics(uuids)}
+
+    # ------------------------------------------------------------ replay cache
+
+    async def remember_token(self, key: str, expires_at: float) -> bool:
+        return await self._locked(lambda: self._remember(key, expires_at))
+
+    def _remember(self, key: str, expires_at: float) -> bool:
+        now = time.time()
+        with self._transaction():
+            if now - self._purged_at > PURGE_EVERY_SECONDS:
+                self._db.execute("DELETE FROM replay_tokens WHERE expires_at < ?", (now,))
+                self._purged_at = now
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO replay_tokens (key, expires_at) VALUES (?, ?)",
+                (key, expires_at),
+            )
+            return cursor.rowcount == 1
+
+    # ------------------------------------------------------------ reading, health, lifecycle
+
+    async def feedback_report(self) -> list[TopicFeedback]:
+        await self.flush()
+        return await self._locked(lambda: topic_feedback(self._db))
+
+    async def check(self) -> None:
+        """Readiness: the file is still the one opened, and a write transaction can be taken."""
+        await self._locked(self._check_writable)
+
+    def _check_writable(self) -> None:
+        # A real write: a read-only file, a full disk or a lock held too long all show here.
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO store_health (id, checked_at) VALUES (1, ?)",
+                (datetime.now(UTC).isoformat(),),
+            )
+
+    async def flush(self) -> None:
+        """Wait until every evaluation handed to the store is on disk."""
+        await self._batcher.flush()
+
+    async def close(self) -> None:
+        await self._batcher.close()
+        self._db.close()
+
+    # ------------------------------------------------------------ guards
+
+    async def _locked(self, work: Callable[[], T]) -> T:
+        # Bounded waits everywhere: behind our own writer (the lock) and behind another process
+        # (SQLite's busy timeout). A caller then gets a 503 to retry, never a queue of seconds.
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self._timeout)
+        except TimeoutError as exc:
+            raise StoreUnavailable("the store is busy") from exc
+        try:
+            self._check_identity()
+            return await asyncio.to_thread(_translated, work)
+        finally:
+            self._lock.release()
+
+    def _check_identity(self) -> None:
+        # A deleted or replaced file leaves this connection writing to an unlinked inode: feedback
+        # would be acknowledged and then lost. Compare the path with the file opened, every time.
+        try:
+            current = _identity(self._path)
+        except OSError:
+            current = None
+        if current != self._identity:
+            raise StoreUnavailable("the database file was deleted or replaced")
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
+        self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
@@ -143,84 +224,55 @@ class SqliteAuditStore:
             raise
         self._db.execute("COMMIT")
 
-    async def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
-        """Store feedback idempotently (key: card, outcome, outcomeTimestamp); returns the rows added."""
-        async with self._lock:
-            return await asyncio.to_thread(self._write_feedback, service_id, items)
 
-    def _write_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
-        received = datetime.now(UTC).isoformat()
-        before = self._db.total_changes
-        with self._transaction():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_feedback_row(service_id, item, received) for item in items],
-            )
-        return self._db.total_changes - before
+def _translated(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"the database refused the write ({type(exc).__name__})") from exc
 
-    async def feedback_report(self) -> list[TopicFeedback]:
-        await self.flush()
-        async with self._lock:
-            return await asyncio.to_thread(self._report)
 
-    def _report(self) -> list[TopicFeedback]:
-        shown = dict(
-            self._db.execute(
-                "SELECT topic, COUNT(*) FROM evaluation_cards GROUP BY topic"
-            ).fetchall()
+def _identity(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
+def _migrate(db: sqlite3.Connection, timeout_seconds: float) -> None:
+    """Apply the versions not yet recorded in ``schema_migrations``, one transaction each."""
+    # Workers starting together take turns on the write lock; give them longer than a request.
+    db.execute(f"PRAGMA busy_timeout = {int(max(timeout_seconds, 10.0) * 1000)}")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        outcomes: dict[str, dict[str, int]] = {}
-        for topic, outcome, count in self._db.execute(
-            "SELECT COALESCE(c.topic, '(unknown card)'), f.outcome, COUNT(*) FROM feedback f "
-            "LEFT JOIN evaluation_cards c ON c.card_uuid = f.card_uuid GROUP BY 1, 2"
-        ):
-            outcomes.setdefault(topic, {})[outcome] = count
-        reasons: dict[str, list[tuple[str, int]]] = {}
-        for topic, code, count in self._db.execute(
-            "SELECT COALESCE(c.topic, '(unknown card)'), COALESCE(f.override_code, '(none given)'), "
-            "COUNT(*) FROM feedback f LEFT JOIN evaluation_cards c ON c.card_uuid = f.card_uuid "
-            "WHERE f.outcome = 'overridden' GROUP BY 1, 2 ORDER BY 3 DESC, 2"
-        ):
-            reasons.setdefault(topic, []).append((code, count))
-        return [
-            TopicFeedback(
-                topic=topic,
-                cards_shown=shown.get(topic, 0),
-                accepted=outcomes.get(topic, {}).get("accepted", 0),
-                overridden=outcomes.get(topic, {}).get("overridden", 0),
-                override_reasons=tuple(reasons.get(topic, ())),
-            )
-            for topic in sorted(set(shown) | set(outcomes))
-        ]
-
-    async def flush(self) -> None:
-        """Wait until every evaluation handed to the store is on disk."""
-        while self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
-        if self._pending:
-            await self._drain()
-
-    async def close(self) -> None:
-        await self.flush()
-        self._db.close()
+        applied = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        if not applied:
+            applied = _adopt_legacy_versions(db)
+        for version, script in SQLITE_MIGRATIONS:
+            if version not in applied:
+                _apply(db, version, script)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    db.execute(f"PRAGMA busy_timeout = {int(timeout_seconds * 1000)}")
 
 
-def _feedback_row(
-    service_id: str, item: FeedbackItem, received: str
-) -> tuple[str | int | None, ...]:
-    reason = item.overrideReason.reason if item.overrideReason else None
-    accepted = (
-        json.dumps([s.id for s in item.acceptedSuggestions]) if item.acceptedSuggestions else None
-    )
-    return (
-        item.card,
-        item.outcome,
-        item.outcomeTimestamp.astimezone(UTC).isoformat(),
-        service_id,
-        accepted,
-        reason.system if reason else None,
-        reason.code if reason else None,
-        reason.display if reason else None,
-        int(bool(item.overrideReason and item.overrideReason.userComment)),
-        received,
+def _adopt_legacy_versions(db: sqlite3.Connection) -> set[int]:
+    # Databases made before the migrations table counted their version in PRAGMA user_version.
+    (legacy,) = db.execute("PRAGMA user_version").fetchone()
+    now = datetime.now(UTC).isoformat()
+    for version in range(1, legacy + 1):
+        db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, now))
+    return set(range(1, legacy + 1))
+
+
+def _apply(db: sqlite3.Connection, version: int, script: str) -> None:
+    for statement in (s.strip() for s in script.split(";")):
+        if statement:
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO schema_migrations VALUES (?, ?)", (version, datetime.now(UTC).isoformat())
     )

@@ -1,1 +1,1 @@
-"""HTTP only: routes, body reading and limits, OpenAPI."""
+"""HTTP only: routes, body reading and limits, the access log, OpenAPI."""

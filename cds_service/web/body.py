@@ -30,7 +30,9 @@ class BodyLimits:
 
 async def read_json(request: Request, limits: BodyLimits) -> Any:
     """The body as JSON, refusing non-JSON content types and bodies over the size limit."""
+    # Media types are case-insensitive (RFC 9110 section 8.3.1): APPLICATION/JSON is JSON.
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    content_type = content_type.lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, not '{content_type[:80]}'"

@@ -46,6 +46,7 @@ _ERRORS = {
     413: "Body, JSON nesting or a list over its limit",
     415: "A content type that is not JSON",
     500: "An unexpected error (logged with its hookInstance; no internals in the answer)",
+    503: "The store could not take the feedback: nothing was stored, retry later (Retry-After)",
 }
 
 

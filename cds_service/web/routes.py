@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from cds_service.auth.authenticator import ClientAuthenticator, VerifiedClient, expected_audience
 from cds_service.cdshooks.models import CdsResponse, Discovery
 from cds_service.service import CdsService
+from cds_service.web.access import remember_hook_instance
 from cds_service.web.body import BodyLimits, read_json
 from cds_service.web.openapi import answers, json_body
 
@@ -84,6 +85,7 @@ async def call_service(service_id: str, request: Request) -> Response:
     service = await _service(request)
     service.check_service(service_id)
     payload = await read_json(request, (await _edge(request)).limits)
+    remember_hook_instance(request.state, payload)
     issuer = caller.iss if caller is not None else None
     response = await service.evaluate(service_id, payload, issuer=issuer)
     return Response(response.to_json_bytes(), media_type="application/json")
@@ -96,7 +98,7 @@ async def call_service(service_id: str, request: Request) -> Response:
     response_class=Response,
     responses={
         200: {"description": "Feedback stored (idempotently)"},
-        **answers(400, 401, 404, 408, 413, 415, 500),
+        **answers(400, 401, 404, 408, 413, 415, 500, 503),
     },
 )
 async def feedback(

@@ -13,7 +13,8 @@ import respx
 from cryptography.hazmat.primitives import serialization
 
 from cds_service.auth.authenticator import VerifiedClient
-from cds_service.errors import AuthenticationFailed
+from cds_service.auth.replay import SharedReplayCache
+from cds_service.errors import AuthenticationFailed, StoreUnavailable
 from tests.auth.conftest import (
     ALT_JKU,
     AUDIENCE,
@@ -405,6 +406,22 @@ async def test_authenticate_when_jti_replayed_refuses_second_use(
         await authenticator.authenticate(token, AUDIENCE)
 
     assert (caught.value.reason, caught.value.jti) == ("replayed-jti", "once")
+
+
+async def test_authenticate_when_the_shared_replay_store_is_down_refuses_the_token(
+    make_authenticator: AuthFactory,
+    minter: Minter,
+    ec_key: SigningKey,
+    jwks_server: respx.MockRouter,
+) -> None:
+    async def store_down(key: str, expires_at: float) -> bool:
+        raise StoreUnavailable("no database connection within the bounded wait")
+
+    authenticator = make_authenticator(replay_cache=SharedReplayCache(store_down))
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        await authenticator.authenticate(minter.bearer(ec_key), AUDIENCE)
+    assert caught.value.reason == "replay-cache-unavailable"
 
 
 async def test_authenticate_when_forged_token_reuses_jti_does_not_burn_it(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.auth.replay import InMemoryReplayCache
+from cds_service.auth.replay import InMemoryReplayCache, SharedReplayCache
 from tests.auth.conftest import FrozenClock
 
 pytestmark = pytest.mark.anyio
@@ -45,3 +45,21 @@ async def test_seen_when_full_evicts_the_entry_closest_to_expiry() -> None:
 def test_init_when_max_entries_not_positive_raises() -> None:
     with pytest.raises(ValueError, match="max_entries"):
         InMemoryReplayCache(0)
+
+
+async def test_shared_cache_refuses_an_id_the_store_already_holds_and_keeps_it_past_skew() -> None:
+    remembered: dict[str, float] = {}
+
+    async def remember(key: str, expires_at: float) -> bool:
+        if key in remembered:
+            return False
+        remembered[key] = expires_at
+        return True
+
+    cache = SharedReplayCache(remember, skew_seconds=60)
+
+    assert [await cache.seen("iss jti", 1000.0), await cache.seen("iss jti", 1000.0)] == [
+        False,
+        True,
+    ]
+    assert remembered == {"iss jti": 1060.0}

@@ -61,9 +61,10 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("server did not start within 20 s")
 
 
-def test_real_server_discovery_hook_call_and_feedback(server: str) -> None:
+def test_real_server_when_hook_called_answers_cards_and_takes_feedback(server: str) -> None:
     services = httpx.get(f"{server}/cds-services").json()["services"]
-    service_url = f"{server}/cds-services/{services[0]['id']}"
+    sign = next(service for service in services if service["hook"] == "order-sign")
+    service_url = f"{server}/cds-services/{sign['id']}"
     response = httpx.post(
         service_url, json=hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     )
@@ -82,7 +83,7 @@ def test_real_server_discovery_hook_call_and_feedback(server: str) -> None:
     assert httpx.post(f"{service_url}/feedback", json=feedback).status_code == 200
 
 
-def test_real_server_answers_errors_with_operation_outcome(server: str) -> None:
+def test_real_server_when_body_not_json_answers_400_with_outcome(server: str) -> None:
     response = httpx.post(
         f"{server}/cds-services/ketamine-infusion-check",
         content=b"not json",
@@ -92,7 +93,7 @@ def test_real_server_answers_errors_with_operation_outcome(server: str) -> None:
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
-def test_real_server_answers_sandbox_preflight(server: str) -> None:
+def test_real_server_when_sandbox_preflights_allows_its_origin(server: str) -> None:
     response = httpx.options(
         f"{server}/cds-services",
         headers={

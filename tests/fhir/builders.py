@@ -18,6 +18,8 @@ BASE = "https://ehr.example.org/fhir"
 TOKEN = "tok-9f8e7d6c-secret"
 PATIENT_ID = "pat-4711"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+# Mocked servers answer at once; these limits only stop a broken test from hanging, so they are wide.
+SAFETY_NET_SECONDS = 10.0
 
 
 def statement(rid: str, display: str = "Lamotrigine 100 MG Oral Tablet") -> JsonObject:
@@ -106,11 +108,11 @@ def hook_request(
 async def gather(
     request: HookRequest,
     *,
-    timeout_seconds: float = 1.0,
+    timeout_seconds: float = SAFETY_NET_SECONDS,
     max_pages: int = 5,
     allow_insecure_fhir: bool = False,
     max_bundle_entries: int = 1000,
-    budget_seconds: float = 3.0,
+    budget_seconds: float = 3 * SAFETY_NET_SECONDS,
     policy: OutboundPolicy | None = None,
     **limits: Any,
 ) -> MedicationData:

@@ -76,3 +76,8 @@ def test_answer_body_keeps_status_and_outcome_text() -> None:
 def test_answer_body_when_ok_status_carries_an_outcome_is_fatal() -> None:
     with pytest.raises(FhirFatalError, match="OperationOutcome"):
         fb.answer_body(200, b'{"resourceType":"OperationOutcome","issue":[]}')
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
+def test_is_loopback_when_host_is_a_loopback_name_or_address_is_true(host: str) -> None:
+    assert urls.is_loopback(host)

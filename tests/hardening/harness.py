@@ -13,8 +13,8 @@ import httpx
 import respx
 from anyio.from_thread import start_blocking_portal
 
-from cds_service.app import create_app
 from cds_service.settings import Settings
+from tests.conftest import make_app
 
 SERVICE_PATH = "/cds-services/ketamine-infusion-check"
 PATIENT_ID = "pt-hardening-5521"
@@ -35,7 +35,7 @@ def running_app(
 
     ``outbound_json`` maps URLs the app may fetch (a JWKS, say) to the JSON they answer with.
     """
-    app = create_app(settings)
+    app = make_app(settings)
     with respx.mock(assert_all_called=False) as outbound:
         for url, document in (outbound_json or {}).items():
             outbound.get(url).respond(json=document)

@@ -12,16 +12,17 @@ from hypothesis import HealthCheck, event, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection
 
-from cds_service.app import create_app
+from tests.conftest import make_app
 from tests.hardening.harness import hardening_settings
 
 SERVICE_ID = "ketamine-infusion-check"
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+# Every run draws new cases (no fixed seed), so runs add up; the count bounds what one run costs.
+FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    app = create_app(hardening_settings(tmp_path_factory.mktemp("fuzz-api")))
+    app = make_app(hardening_settings(tmp_path_factory.mktemp("fuzz-api")))
     # fhirServer values are fuzzed too: any outbound call the service makes gets a 503, not the network.
     with respx.mock(assert_all_called=False) as outbound:
         outbound.route().respond(503)

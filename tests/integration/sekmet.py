@@ -1,4 +1,4 @@
-"""A real FHIR R4 server for integration tests: sekmet-fhir in its own venv, on a free loopback port."""
+"""A real FHIR R4 server for integration tests: sekmet-fhir, provisioned in its own venv, on loopback."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-SEKMET_REQUIREMENT = "sekmet-fhir==0.1.1"
-REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO / ".." / "shared" / "reference" / "fhir-samples"
-SYNTHEA = REFERENCE / "synthea-smart-r4-2019"
-BULK = REFERENCE / "synthea-bulk-10-patients"
+from tests.reference_data import FHIR_SAMPLES, REPO
+
+REQUIREMENTS = Path(__file__).with_name("fhir-server-requirements.txt")
+VENV = REPO / ".cache" / "sekmet-venv"
+REQUIRE_ENV = "CDS_TEST_REQUIRE_INTEGRATION"
+NOT_PROVISIONED = (
+    "FHIR server not provisioned (or from older pins): run scripts/provision-fhir-server"
+)
+SYNTHEA = FHIR_SAMPLES / "synthea-smart-r4-2019"
+BULK = FHIR_SAMPLES / "synthea-bulk-10-patients"
 FIXTURES = REPO / "tests" / "fixtures" / "fhir"
 SYNTHEA_ID_SYSTEM = "https://github.com/synthetichealth/synthea"
 
@@ -35,16 +40,22 @@ class SekmetServer:
         return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/fhir+json"}
 
 
-def ensure_venv(cache_dir: Path = REPO / ".cache" / "sekmet-venv") -> Path:
-    """The ``sekmet`` executable, installing the pinned package into its own venv on first use."""
-    marker = cache_dir / f".installed-{SEKMET_REQUIREMENT}"
-    executable = cache_dir / "bin" / "sekmet"
-    if not marker.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(cache_dir)], check=True)
-        pip = [str(cache_dir / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, "--disable-pip-version-check", SEKMET_REQUIREMENT], check=True)
-        marker.touch()
-    return executable
+def provisioned_executable(venv: Path = VENV) -> Path | None:
+    """The ``sekmet`` executable scripts/provision-fhir-server installed from the current pins, if any."""
+    executable = venv / "bin" / "sekmet"
+    marker = venv / ".provisioned"
+    current = marker.is_file() and marker.read_bytes() == REQUIREMENTS.read_bytes()
+    return executable if current and executable.is_file() else None
+
+
+def require_fhir_server(venv: Path = VENV) -> Path:
+    """The provisioned server; otherwise skip, or fail under CDS_TEST_REQUIRE_INTEGRATION=1 (CI)."""
+    executable = provisioned_executable(venv)
+    if executable is not None:
+        return executable
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{NOT_PROVISIONED}, and {REQUIRE_ENV}=1 requires it")
+    pytest.skip(NOT_PROVISIONED)
 
 
 def free_port() -> int:
@@ -70,9 +81,8 @@ def write_config(work_dir: Path, port: int, token: str) -> Path:
 
 
 @contextmanager
-def run_sekmet(work_dir: Path, token: str) -> Iterator[SekmetServer]:
+def run_sekmet(executable: Path, work_dir: Path, token: str) -> Iterator[SekmetServer]:
     """Starts sekmet, waits until /metadata answers, stops it on exit."""
-    executable = ensure_venv()
     port = free_port()
     config = write_config(work_dir, port, token)
     log = (work_dir / "sekmet.log").open("wb")

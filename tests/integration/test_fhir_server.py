@@ -12,7 +12,6 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_service.app import create_app
 from cds_service.cdshooks.models import HookRequest
 from cds_service.cdshooks.prefetch import MEDICATION_KEYS, render_query
 from cds_service.clinical.types import MedicationData, Origin
@@ -21,11 +20,12 @@ from cds_service.fhir.connections import ServerPools
 from cds_service.fhir.gatherer import MedicationGatherer
 from cds_service.fhir.outbound import OutboundPolicy
 from cds_service.fhir.reader import UNREADABLE, FetchLimits
-from tests.conftest import SERVICE_URL, make_settings
+from tests.conftest import SERVICE_URL, make_app, make_settings
 from tests.integration.conftest import LoadedServer
 from tests.payloads import ketamine_order
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+HANDWRITTEN_PATIENT = "ket-lamotrigine"  # tests/fixtures/fhir/handwritten-patients.json
 
 
 @pytest.fixture
@@ -80,6 +80,7 @@ def _codes(data: MedicationData) -> dict[str, str]:
     return found
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_reads_alberto_benzodiazepine_and_inducer(
     sekmet: LoadedServer,
 ) -> None:
@@ -91,12 +92,14 @@ async def test_gather_from_server_reads_alberto_benzodiazepine_and_inducer(
     assert data.gaps == ()
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_includes_stopped_orders(sekmet: LoadedServer) -> None:
     data = await _gather(_request(sekmet, sekmet.patients["Rachael"]))
 
     assert _codes(data)["1153378"] == "stopped"
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_follows_every_page_of_a_long_history(
     sekmet: LoadedServer,
 ) -> None:
@@ -107,6 +110,7 @@ async def test_gather_from_server_follows_every_page_of_a_long_history(
     assert data.gaps == ()
 
 
+@pytest.mark.reference_data
 async def test_gather_from_server_stops_at_the_page_cap_and_says_so(sekmet: LoadedServer) -> None:
     data = await _gather(_request(sekmet, sekmet.patients["bulk"]), max_pages=3)
 
@@ -145,7 +149,7 @@ async def test_gather_from_server_with_a_wrong_token_is_data_unavailable(
     sekmet: LoadedServer,
 ) -> None:
     with pytest.raises(DataUnavailable) as caught:
-        await _gather(_request(sekmet, sekmet.patients["Alberto"], token="not-the-token"))
+        await _gather(_request(sekmet, HANDWRITTEN_PATIENT, token="not-the-token"))
 
     assert caught.value.failures == (
         f"MedicationStatement list: {UNREADABLE}",
@@ -153,6 +157,7 @@ async def test_gather_from_server_with_a_wrong_token_is_data_unavailable(
     )
 
 
+@pytest.mark.reference_data
 async def test_gather_with_prefetch_equals_gather_without(sekmet: LoadedServer) -> None:
     patient_id = sekmet.patients["Gerardo"]
     fetched = await _gather(_request(sekmet, patient_id))
@@ -185,7 +190,7 @@ def _hook_body(loaded: LoadedServer, patient_id: str, **extra: Any) -> dict[str,
 
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(tmp_path))) as client:
+    with TestClient(make_app(make_settings(tmp_path))) as client:
         yield client
 
 
@@ -206,7 +211,7 @@ def _full_prefetch(loaded: LoadedServer, patient_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("patient", "drug"),
     [
-        ("Alberto", "clonazepam"),
+        pytest.param("Alberto", "clonazepam", marks=pytest.mark.reference_data),
         ("ket-lamotrigine", "lamotrigine"),
         ("ket-maoi", "phenelzine"),
         ("ket-epic", "tranylcypromine"),
@@ -216,13 +221,14 @@ def _full_prefetch(loaded: LoadedServer, patient_id: str) -> dict[str, Any]:
 def test_hook_call_without_prefetch_reads_the_server_and_warns(
     sekmet: LoadedServer, app_client: TestClient, patient: str, drug: str
 ) -> None:
-    patient_id = sekmet.patients.get(patient, patient)
+    patient_id = sekmet.patients.get(patient, patient)  # a Synthea name, or a hand-written id
 
     response = app_client.post(SERVICE_URL, json=_hook_body(sekmet, patient_id))
 
     assert any(drug in summary.lower() for summary in _summaries(response)), response.json()
 
 
+@pytest.mark.reference_data
 def test_hook_call_cards_match_with_full_partial_and_no_prefetch(
     sekmet: LoadedServer, app_client: TestClient
 ) -> None:
@@ -242,7 +248,7 @@ def test_hook_call_cards_match_with_full_partial_and_no_prefetch(
 def test_hook_call_with_a_refused_token_answers_412(
     sekmet: LoadedServer, app_client: TestClient
 ) -> None:
-    body = _hook_body(sekmet, sekmet.patients["Alberto"])
+    body = _hook_body(sekmet, HANDWRITTEN_PATIENT)
     body["fhirAuthorization"]["access_token"] = "wrong-token"
 
     response = app_client.post(SERVICE_URL, json=body)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cds_service.clinical.lexicon import RXNORM
 from cds_service.errors import RuleSetInvalid
 from cds_service.rules.knowledge import compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
+from tests.rules.kb_files import copy_cards, set_status
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
 HEADER = """\
 system: http://www.nlm.nih.gov/research/umls/rxnorm
 rxnorm_version: test fixture
@@ -28,8 +26,7 @@ sources:
 @pytest.fixture
 def cards(tmp_path: Path) -> Path:
     """The bundled rules with the generated table replaced by small hand-written ones."""
-    target = tmp_path / "cards"
-    shutil.copytree(CARDS_DIR, target, ignore=shutil.ignore_patterns("valuesets"))
+    target = copy_cards(tmp_path, "valuesets")
     (target / "valuesets").mkdir()
     return target
 
@@ -109,10 +106,7 @@ def test_load_without_product_tables_ignores_them(cards: Path) -> None:
 
 def test_lexicon_when_product_ingredient_class_is_draft_skips_it(cards: Path) -> None:
     write_table(cards, '  "900001": [memantine]\n  "900002": [memantine, oxycodone]\n')
-    rule_path = cards / "rules" / "NMDA.yaml"
-    rule = yaml.safe_load(rule_path.read_text("utf-8"))
-    rule["status"] = "draft"
-    rule_path.write_text(yaml.safe_dump(rule, sort_keys=False), encoding="utf-8")
+    set_status(cards, "NMDA", "draft")
 
     lexicon = compile_knowledge_base(load_knowledge_base(cards)).lexicon
 

@@ -3,6 +3,8 @@
 ``fires``: exactly one card of the rule's topic, with the expected indicator and text.
 ``silent``: no card of that topic. ``todo``: a known gap that should fire but does not yet; marked
 xfail(strict=True) so that fixing the gap turns the run red until the case becomes ``fires``.
+Every case must run on an order recognised as ketamine (its own or the default one), or a silent
+case would pass without the rule being evaluated.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from cds_service.render.suggestions import is_valid
 from cds_service.rules.overrides import RuleOverride
 from cds_service.rules.schema import Case, CaseFile
-from tests.core.card_checks import assert_card_follows_spec
-from tests.core.pipeline import CARDS_DIR, cards_of, ketamine_order, run
+from tests.card_checks import assert_card_follows_spec
+from tests.pipeline import CARDS_DIR, cards_of, ketamine_order, run
 
 
 def _case_files() -> list[CaseFile]:
@@ -42,15 +43,24 @@ def _params() -> list[Any]:
 
 @pytest.mark.parametrize(("topic", "case"), _params())
 def test_rule_case(topic: str, case: Case) -> None:
+    check_case(topic, case)
+
+
+def check_case(topic: str, case: Case) -> None:
+    """Run one case; a broken precondition fails even a todo case (its xfail expects AssertionError)."""
     given, expect = case.given, case.expect
+    order = ketamine_order(given.order)
+    if order is None:
+        # Otherwise a silent case would pass without the rule ever being evaluated.
+        pytest.fail(f"{topic}::{case.name}: the order is not recognised as a ketamine order")
     overrides = {topic: RuleOverride.model_validate(given.overrides)} if given.overrides else None
     evaluation, cards = run(
         given.medications, order=given.order, now=given.now, overrides=overrides
     )
-    assert evaluation is None or evaluation.failures == ()
-    order = ketamine_order(given.order)
+    if evaluation is None or evaluation.failures != ():
+        pytest.fail(f"{topic}::{case.name}: evaluation failed: {evaluation}")
     for card in cards:
-        assert_card_follows_spec(card, lenient_update=order is None or not is_valid(order.resource))
+        assert_card_follows_spec(card)  # updates echo a repaired draft: always valid R4B
     mine = cards_of(cards, topic)
     if expect.outcome == "silent":
         assert mine == [], [card.summary for card in mine]
@@ -63,3 +73,24 @@ def test_rule_case(topic: str, case: Case) -> None:
         assert text.lower() in card.summary.lower()
     for text in expect.detail_contains:
         assert text.lower() in (card.detail or "").lower()
+
+
+@pytest.mark.parametrize("outcome", ["silent", "todo"])
+def test_rule_case_when_order_is_not_ketamine_fails_instead_of_passing(outcome: str) -> None:
+    sertraline = {
+        "resourceType": "MedicationRequest",
+        "id": "not-ketamine",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "sertraline 50 mg tablet"},
+    }
+    case = Case.model_validate(
+        {
+            "name": "silent_on_any_order",
+            "given": {"order": sertraline},
+            "expect": {"outcome": outcome},
+        }
+    )
+
+    with pytest.raises(pytest.fail.Exception, match="not recognised as a ketamine order"):
+        check_case("BZD", case)

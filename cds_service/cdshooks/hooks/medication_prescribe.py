@@ -1,7 +1,8 @@
 """``medication-prescribe`` (CDS Hooks 1.0, deprecated): mapped onto the order-select code path.
 
 Its drafts travel as ``context.medications``; they are read as ``draftOrders`` with no selections, and
-the cards follow the order-select rules (a drug being chosen). Not listed in discovery.
+the cards follow the order-select rules (a drug being chosen). Not listed in discovery: it is answered
+on the legacy service id only, where 1.0 clients were registered.
 """
 
 from __future__ import annotations
@@ -27,4 +28,5 @@ HOOK = HookSpec(
     find_triggers=ordering.ketamine_orders,
     references_to_read=ordering.medication_references,
     prepare=_prepare,
+    on_legacy_id=True,
 )

@@ -10,6 +10,14 @@ from cds_service.cdshooks.registry import HookSpec
 from cds_service.errors import HookRequestInvalid
 
 
+def _bare(context: dict[str, Any]) -> str | None:
+    # The Sandbox re-sends order-select with only patientId and userId when its Rx View tab is
+    # clicked again (no order in the session): nothing to check, and not the clinician's error.
+    if "draftOrders" not in context and "selections" not in context:
+        return "order-select without draftOrders or selections: no order to check"
+    return None
+
+
 def _prepare(context: dict[str, Any]) -> dict[str, Any]:
     if "selections" not in context:
         raise HookRequestInvalid(
@@ -25,6 +33,9 @@ HOOK = HookSpec(
     find_triggers=ordering.ketamine_orders,
     references_to_read=ordering.medication_references,
     prepare=_prepare,
-    listing=ordering.LISTING,
+    answer_empty=_bare,
+    service_id="ketamine-infusion-order-select",
+    on_legacy_id=True,
+    listing=ordering.listing("order-select", "order selected"),
     prefetch_keys=ordering.PREFETCH_KEYS,
 )

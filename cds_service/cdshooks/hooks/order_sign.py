@@ -21,6 +21,8 @@ HOOK = HookSpec(
     find_triggers=ordering.ketamine_orders,
     references_to_read=ordering.medication_references,
     prepare=_prepare,
-    listing=ordering.LISTING,
+    service_id="ketamine-infusion-order-sign",
+    on_legacy_id=True,
+    listing=ordering.listing("order-sign", "order signed"),
     prefetch_keys=ordering.PREFETCH_KEYS,
 )

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics of the service and of its outbound FHIR calls."""

@@ -1,0 +1,150 @@
+"""The default (concise) and brief forms of a card's detail: what a prescriber reads in ten seconds.
+
+Concise (the default, about 700 characters for one drug): the patient's drug with its dose, where the
+record came from and for how long; the hold with its dates; the rule's one or two actions; the
+never-stop-abruptly line where the class has one; the evidence grade in a few words. Brief (the
+Oracle Health sidebar, about an eighth of the screen wide): the same facts in a few short lines.
+References stay in the card's ``links``. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cds_service.render.detail import held_names, member_notes
+from cds_service.render.wording import (
+    CardTime,
+    duration_words,
+    hold_sentence,
+    source_words,
+    washout_text,
+)
+from cds_service.rules.findings import CombinationAlert, DoseAssessment, Finding, Match
+from cds_service.rules.schema import RuleSpec
+
+MAX_RECORDS = 3
+# What each grade rests on (CLINICAL.md conventions), in the few words a card has room for.
+GRADE_WORDS = {
+    "A": "drug label or FDA",
+    "B": "human studies",
+    "C": "observational data",
+    "D": "case reports or practice",
+}
+_BULLET = re.compile(r"^\s*[-*]\s+(.*)$")
+
+
+def concise_detail(finding: Finding, time: CardTime) -> str:
+    """The default detail: short paragraphs, most important first."""
+    rule = finding.rule
+    parts = [_combination_line(alert) for alert in finding.alerts]
+    parts.append("\n".join(_record_lines(finding.matches, time, rule.washout_days)))
+    if finding.dose is not None:
+        parts.append(dose_line(finding.dose))
+    if finding.hold is not None:
+        sentence = hold_sentence(finding.hold, held_names(finding), time.start, time.tz)
+        parts.append(f"**Hold if clinically safe**: {sentence}")
+    # A combination's advice is itself the first action: the class then adds only its first one.
+    actions = rule_actions(rule)[: 1 if finding.alerts else 2]
+    if actions:
+        parts.append("\n".join(f"- {action}" for action in actions))
+    if rule.do_not_stop:
+        parts.append(f"**Important:** {rule.do_not_stop.strip()}")
+    parts.extend(member_notes(finding.matches))
+    parts.append(
+        f"_Evidence grade {rule.evidence.grade} ({GRADE_WORDS[rule.evidence.grade]}); advisory only._"
+    )
+    return "\n\n".join(parts)
+
+
+def brief_detail(finding: Finding, time: CardTime) -> str:
+    """A few lines for a narrow sidebar: the drugs, the hold, the one line not to miss, the grade."""
+    rule = finding.rule
+    lines = [_brief_record(match, time, rule.washout_days) for match in _distinct(finding.matches)]
+    if finding.hold is not None:
+        lines.append(hold_sentence(finding.hold, held_names(finding), time.start, time.tz))
+    actions = rule_actions(rule)
+    if actions:
+        lines.append(actions[0])
+    if rule.do_not_stop:
+        lines.append(first_clause(rule.do_not_stop))
+    lines.append(f"Evidence grade {rule.evidence.grade}.")
+    return "\n\n".join(lines)
+
+
+def rule_actions(rule: RuleSpec) -> tuple[str, ...]:
+    """The rule's one or two actions; without them, the first bullets of its recommendation."""
+    if rule.actions:
+        return rule.actions
+    bullets = [
+        m.group(1) for line in rule.recommendation.splitlines() if (m := _BULLET.match(line))
+    ]
+    return tuple(bullets[:2])
+
+
+def first_clause(text: str) -> str:
+    """ "Do not stop a regularly taken benzodiazepine abruptly." from the whole safety paragraph."""
+    clause = re.split(r"[:;]\s|\.\s", text.strip(), maxsplit=1)[0].rstrip(".")
+    return f"{clause}."
+
+
+def dose_line(dose: DoseAssessment) -> str:
+    """Diazepam equivalents against the level where a blunted response was reported."""
+    if dose.diazepam_eq_mg_per_day is None:
+        return "Diazepam-equivalent: not estimated (the dose is not coded)."
+    level = "above" if dose.high_dose else "at or below"
+    return (
+        f"Diazepam-equivalent: about {dose.diazepam_eq_mg_per_day:g} mg/day ({level} the "
+        f"{dose.high_dose_mg_per_day:g} mg/day linked to a blunted response)."
+    )
+
+
+def _combination_line(alert: CombinationAlert) -> str:
+    names = [name for _, group in alert.present for name in group]
+    taken = f"{', '.join(names[:-1])} with {names[-1]}" if len(names) > 1 else "".join(names)
+    return f"> **{alert.combination.title}** ({taken}): {advice_action(alert.combination.advice)}"
+
+
+def advice_action(advice: str) -> str:
+    """What to do, from a combination's advice: the part after its "why:" lead-in when it has one.
+
+    The title already says why ("Combined respiratory depression"): "Together they add to ketamine's
+    sedation...: monitor SpO2 continuously" becomes "Monitor SpO2 continuously".
+    """
+    text = advice.strip()
+    _, colon, action = text.partition(": ")
+    if not colon or not action:
+        return text
+    return action[:1].upper() + action[1:]
+
+
+def _distinct(matches: tuple[Match, ...]) -> list[Match]:
+    seen: dict[str, Match] = {}
+    for match in matches:
+        seen.setdefault(match.fact.reference, match)
+    return list(seen.values())
+
+
+def _record_lines(matches: tuple[Match, ...], time: CardTime, washout_days: int) -> list[str]:
+    records = _distinct(matches)
+    lines = [_record_line(match, time, washout_days) for match in records[:MAX_RECORDS]]
+    if len(records) > MAX_RECORDS:
+        lines.append(f"+{len(records) - MAX_RECORDS} more records of this class.")
+    return lines
+
+
+def _record_line(match: Match, time: CardTime, washout_days: int) -> str:
+    fact = match.fact
+    facts = [fact.dose_text or "dose not recorded", source_words(fact)]
+    if match.within_washout:
+        facts.append(washout_text(fact, time.start, time.now, washout_days))
+    elif match.days_taken is not None:
+        facts.append(f"for {duration_words(match.days_taken)}")
+    return f"**{fact.display}**: {'; '.join(facts)}."
+
+
+def _brief_record(match: Match, time: CardTime, washout_days: int) -> str:
+    fact = match.fact
+    when = ""
+    if match.within_washout:
+        when = f", {washout_text(fact, time.start, time.now, washout_days)}"
+    return f"{fact.display} ({source_words(fact)}{when})."

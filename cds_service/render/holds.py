@@ -1,0 +1,38 @@
+"""Holds across one response: the note each hold adds to the ketamine order, and the one update that
+carries all of them (an update replaces the resource, so one per card would erase the others). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cds_service.clinical.types import KetamineOrder
+from cds_service.render.detail import held_names
+from cds_service.render.profiles import Profile
+from cds_service.render.suggestions import HoldUpdate, hold_update
+from cds_service.render.wording import CardTime, hold_sentence, join_names
+from cds_service.rules.findings import Finding, held_matches
+
+
+def hold_note(finding: Finding, time: CardTime) -> str | None:
+    """The note a hold adds to the ketamine order, or None when the class has no hold here."""
+    if finding.hold is None:
+        return None
+    return f"Ketamine infusion, if clinically safe: {hold_sentence(finding.hold, held_names(finding), time.start, time.tz)}"
+
+
+def _offers_hold(finding: Finding) -> bool:
+    return finding.hold is not None and any(
+        spec.kind == "add-hold-instruction" for spec in finding.rule.suggestions
+    )
+
+
+def shared_hold(
+    findings: Sequence[Finding], order: KetamineOrder, time: CardTime, profile: Profile
+) -> HoldUpdate | None:
+    """spec: the one update of the draft carrying the note of every hold offered in the response."""
+    if profile.hold_as != "update":
+        return None
+    holding = [finding for finding in findings if _offers_hold(finding)]
+    notes = [note for note in (hold_note(f, time) for f in holding) if note]
+    names = [match.member.name for f in holding for match in held_matches(f.rule, f.matches)]
+    return hold_update(order, notes, join_names(list(dict.fromkeys(names))))

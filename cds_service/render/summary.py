@@ -1,0 +1,60 @@
+"""A card's one-line summary: the class's template for this variant, naming the patient's drugs. Pure."""
+
+from __future__ import annotations
+
+from cds_service.render.wording import hours, join_names
+from cds_service.rules.findings import Finding
+from cds_service.rules.schema import RuleSpec
+
+SUMMARY_MAX = 139
+
+
+def drug_names(finding: Finding, limit: int = 2) -> str:
+    """The drugs a summary names: current ones ("clonazepam and lorazepam"), else the stopped ones."""
+    current = finding.current_matches or finding.matches
+    return join_names(list(dict.fromkeys(match.member.name for match in current)), limit)
+
+
+def summary_text(finding: Finding, drugs: str) -> str:
+    """The class's summary template for this variant, filled and kept under 140 characters."""
+    template = _template(finding.rule, finding)
+    text = _fill(template, drugs, finding)
+    if len(text) > SUMMARY_MAX:
+        current = finding.current_matches or finding.matches
+        names = list(dict.fromkeys(match.member.name for match in current))
+        text = _fill(template, join_names(names, 1), finding)
+    return truncate(text, SUMMARY_MAX)
+
+
+def _template(rule: RuleSpec, finding: Finding) -> str:
+    if not finding.current_matches:
+        return "Recently stopped {drugs} may still interact with ketamine: review"
+    summaries = rule.summary
+    chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
+    template = chosen or summaries.default
+    # A site may remove the hold; a template that promises one would then be wrong.
+    if "{hold_hours}" in template and hold_hours(finding) is None:
+        return "Review {drugs} before the ketamine infusion: " + rule.title.lower()
+    return template
+
+
+def hold_hours(finding: Finding) -> float | None:
+    """The hold's hours before the infusion (an as-needed-only hold still names them), else None."""
+    hold = finding.hold or finding.rule.hold
+    return hold.before_hours if hold is not None and hold.before_hours > 0 else None
+
+
+def _fill(template: str, drugs: str, finding: Finding) -> str:
+    before = hold_hours(finding)
+    text = template.replace("{drugs}", drugs)
+    text = text.replace("{hold_hours}", hours(before) if before is not None else "")
+    return text[:1].upper() + text[1:]
+
+
+def truncate(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return f"{cut}…"

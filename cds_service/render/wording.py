@@ -1,0 +1,122 @@
+"""How cards say things: clock times with their date and zone, durations as people say them, where a
+record came from in a clinician's words, the hold and washout sentences. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cds_service.clinical.types import InfusionStart, MedicationFact, days_before_start
+from cds_service.rules.findings import HoldWindow
+
+REQUEST_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
+
+
+@dataclass(frozen=True, slots=True)
+class CardTime:
+    """The time frame of one card: the infusion start, the evaluation time, the zone of clock times."""
+
+    start: InfusionStart | None
+    now: datetime | None
+    tz: tzinfo
+
+
+def zone(name: str) -> tzinfo:
+    """The IANA zone for clock times shown on cards; UTC when the name is unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def hours(value: float) -> str:
+    """12.0 -> "12", 1.5 -> "1.5"."""
+    return f"{value:g}"
+
+
+def join_names(names: list[str], limit: int = 2) -> str:
+    """Names joined for a sentence: "a", "a and b", "a, b +1" beyond ``limit``."""
+    if len(names) <= 1:
+        return "".join(names)
+    if len(names) == 2 and limit >= 2:
+        return f"{names[0]} and {names[1]}"
+    shown = max(limit, 1)
+    return f"{', '.join(names[:shown])} +{len(names) - shown}"
+
+
+def day_text(day: date) -> str:
+    """ "3 Dec": the day and month, as cards write dates."""
+    return f"{day.day} {day:%b}"
+
+
+def clock(moment: datetime, tz: tzinfo) -> str:
+    """ "21:00 UTC on 2 Dec": every clock time on a card names its zone and its date."""
+    local = moment.astimezone(tz)
+    return f"{local:%H:%M} {local.tzname() or 'local time'} on {day_text(local.date())}"
+
+
+def duration_words(days: int) -> str:
+    """Durations as people say them: "5 days", "about 3 weeks", "about 18 months", "about 8 years"."""
+    if days < 14:
+        return f"{days} day{'s' if days != 1 else ''}"
+    if days < 56:
+        weeks = round(days / 7)
+        return f"{weeks} weeks" if days % 7 == 0 else f"about {weeks} weeks"
+    if days < 730:
+        return f"about {round(days / 30.44)} months"
+    return f"about {round(days / 365.25)} years"
+
+
+def source_words(fact: MedicationFact) -> str:
+    """Where a record came from, as a clinician says it: "patient-reported", "active prescription"."""
+    if fact.reported:
+        return "patient-reported"
+    if fact.resource_type in REQUEST_TYPES:
+        return f"{fact.status} prescription" if fact.status else "prescription"
+    return "recorded medication"
+
+
+def hold_sentence(hold: HoldWindow, drugs: str, start: InfusionStart | None, tz: tzinfo) -> str:
+    """Clock times when the start instant is known; relative terms for a date-only or unknown start."""
+    what = f"as-needed {drugs}" if hold.as_needed_only else drugs
+    before = hours(hold.before_hours)
+    if hold.hold_from is None:
+        return _relative_hold(hold, what, before, start)
+    begins = hold.hold_from + timedelta(hours=hold.before_hours)
+    text = f"No {what} from {clock(hold.hold_from, tz)} ({before} h before the start, {clock(begins, tz)})"
+    if hold.resume_after is not None:
+        return f"{text}; resume after {clock(hold.resume_after, tz)}, once recovered."
+    return f"{text}; resume once recovered."
+
+
+def _relative_hold(hold: HoldWindow, what: str, before: str, start: InfusionStart | None) -> str:
+    when = "the infusion starts"
+    prefix = ""
+    if start is not None:
+        # The Sandbox sends boundsPeriod.start as a date: say so rather than invent a midnight start.
+        prefix = f"Infusion on {day_text(start.day)}, start time not given: "
+        when = "it starts"
+    text = f"{prefix}no dose of {what} within {before} h before {when}"
+    if hold.resume_after_hours is None:
+        return f"{text}; resume once recovered."
+    return f"{text}; resume {hours(hold.resume_after_hours)} h after it starts, once recovered."
+
+
+def washout_text(
+    fact: MedicationFact, start: InfusionStart | None, now: datetime | None, washout_days: int
+) -> str:
+    """ "stopped 2 days ago" / "stopped 31 days before the infusion on 20 Dec", within the washout."""
+    window = f"within the {washout_days}-day washout"
+    last = fact.ended or fact.started
+    if last is None:
+        return f"stopped recently ({window})"
+    if now is None and start is None:
+        return f"stopped on {day_text(last.date())} ({window})"
+    days = int(days_before_start(last, start, now or last))
+    if days < 1:
+        return f"stopped on {day_text(last.date())} ({window})"
+    count = f"{days} day{'s' if days != 1 else ''}"
+    if start is None:
+        return f"stopped {count} ago ({window})"
+    return f"stopped {count} before the infusion on {day_text(start.day)} ({window})"

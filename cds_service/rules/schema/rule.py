@@ -1,0 +1,234 @@
+"""``cards/rules/<TOPIC>.yaml``: one interacting class (or the data-gap card) and everything its card says."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl, model_validator
+
+from cds_service.rules.schema.common import (
+    INGREDIENT_PATTERN,
+    TOPIC_PATTERN,
+    Evidence,
+    FieldProblem,
+    Indicator,
+    Status,
+    Strict,
+)
+
+SuggestionKind = Literal[
+    "add-hold-instruction",  # update the whole draft ketamine order with a hold note
+    "cancel-ketamine-order",  # delete the draft ketamine order (resourceId)
+    "order-bp-monitoring",  # create a ServiceRequest for blood-pressure monitoring
+    "order-spo2-monitoring",  # create a ServiceRequest for continuous pulse oximetry
+]
+TopicCode = Annotated[str, Field(pattern=TOPIC_PATTERN)]
+
+
+class Member(Strict):
+    """One ingredient of the class."""
+
+    name: str = Field(
+        pattern=INGREDIENT_PATTERN,
+        description="Canonical lower-case ingredient name; the same ingredient has the same name "
+        "in every class.",
+    )
+    rxcui: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+$",
+        description="RxNorm ingredient (IN) code; null when unverified (then matched by name).",
+    )
+    product_codes: tuple[str, ...] = Field(
+        default=(), description="RxNorm SCD/SBD codes known to contain only this ingredient."
+    )
+    snomed: tuple[str, ...] = Field(default=(), description="SNOMED CT codes.")
+    brands: tuple[str, ...] = Field(
+        default=(), description="Brand names matched in free text (case-insensitive)."
+    )
+    synonyms: tuple[str, ...] = Field(
+        default=(), description="Other names, salts and spellings matched in free text."
+    )
+    indicator: Indicator | None = Field(
+        default=None,
+        description="Escalates the class indicator for this member (e.g. memantine in NMDA).",
+    )
+    diazepam_mg_per_mg: float | None = Field(
+        default=None,
+        gt=0,
+        description="mg of diazepam equal to 1 mg of this drug, from the dose_policy table; "
+        "null when the table has no factor.",
+    )
+    note: str | None = Field(default=None, description="Member-specific advice shown on the card.")
+    also_in: tuple[TopicCode, ...] = Field(
+        default=(),
+        description="Other classes this ingredient is deliberately also a member of, because "
+        "each card says something different; declared on both sides. Any other ingredient "
+        "shared between classes stops start-up.",
+    )
+
+
+class IndicatorPolicy(Strict):
+    """How urgent the class card is."""
+
+    default: Indicator = Field(description="The card's indicator.")
+    as_needed: Indicator | None = Field(
+        default=None,
+        description="Used instead when every matching medication is taken as needed (and, for "
+        "dosed classes, at a low dose).",
+    )
+
+
+class Summaries(Strict):
+    """Summary templates, under 140 characters once filled; placeholders {drugs} and {hold_hours}."""
+
+    default: str = Field(
+        min_length=10, max_length=139, description="The summary; names the drugs and the action."
+    )
+    light: str | None = Field(
+        default=None, max_length=139, description="For as-needed or low-dose use."
+    )
+    strong: str | None = Field(
+        default=None, max_length=139, description="For regular daily or high-dose use."
+    )
+
+
+class Hold(Strict):
+    """Hold window around the infusion; the hours are defaults a site may override."""
+
+    before_hours: float = Field(
+        ge=0, le=168, description="Hours before the infusion start to hold the medication."
+    )
+    resume_after_hours: float | None = Field(
+        default=None,
+        ge=0,
+        le=168,
+        description="Hours after the infusion before resuming; null means after recovery.",
+    )
+    applies_to: Literal["all", "as-needed"] = Field(
+        default="all",
+        description="all, or as-needed when scheduled doses continue and only extra doses wait.",
+    )
+
+
+class DosePolicy(Strict):
+    """How dose and duration shape the card (benzodiazepines)."""
+
+    equivalence_table: str = Field(
+        min_length=5, description="The published table the members' dose factors come from."
+    )
+    equivalence_url: HttpUrl = Field(description="Where that table can be read.")
+    high_dose_mg_per_day: float = Field(
+        gt=0, description="Diazepam-equivalent mg/day above which the strong summary is used."
+    )
+    regular_use_days: int = Field(
+        default=14, ge=1, description="Taken at least this many days counts as regular use."
+    )
+
+
+class SuggestionSpec(Strict):
+    """A concrete action the card offers."""
+
+    kind: SuggestionKind = Field(
+        description="What the action does to the order (one of a fixed list the renderer builds)."
+    )
+    label: str = Field(min_length=3, max_length=80, description="The button text.")
+    is_recommended: bool = Field(
+        default=False, description="Marks the suggestion as the recommended one."
+    )
+
+
+NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+
+
+class OverrideReason(Strict):
+    """A coded reason the clinician may give for not following the card."""
+
+    code: str = Field(
+        pattern=r"^[a-z0-9-]{2,40}$", description="Stable code under override_reason_system."
+    )
+    display: str = Field(min_length=3, description="What the clinician reads.")
+    system: Literal["http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"] | None = (
+        Field(
+            default=None,
+            description="The HL7 non-adherence-reason-codes system (CDS Hooks 3.0 ballot) where a "
+            "standard code fits; absent: the manifest's own override_reason_system.",
+        )
+    )
+
+
+class RuleSpec(Strict):
+    """One interacting class (or the data-gap card): everything a card needs, as data."""
+
+    id: str = Field(
+        pattern=TOPIC_PATTERN,
+        description="The topic code, equal to the file name and listed in topics.yaml; never reused.",
+    )
+    kind: Literal["interaction", "data-gap"] = Field(
+        default="interaction",
+        description="interaction (a class with members) or data-gap (DATAGAP only, no members).",
+    )
+    version: int = Field(
+        ge=1, description="Bumped when the advice changes; recorded with every audited card."
+    )
+    status: Status = Field(
+        description="active produces cards, draft is loaded but never fires, retired is kept so "
+        "the id is never reused; must match topics.yaml."
+    )
+    title: str = Field(min_length=3, description="Human name of the class.")
+    hooks: tuple[Literal["order-select", "order-sign"], ...] = Field(
+        default=("order-select", "order-sign"), description="The hooks the card is shown on."
+    )
+    members: tuple[Member, ...] = Field(default=(), description="The ingredients of the class.")
+    indicator: IndicatorPolicy = Field(description="How urgent the card is.")
+    summary: Summaries = Field(description="The summary templates.")
+    recommendation: str = Field(min_length=10, description="Markdown shown in the card detail.")
+    do_not_stop: str | None = Field(
+        default=None, description="Withdrawal or relapse safety wording, shown prominently."
+    )
+    monitoring: str | None = Field(
+        default=None, description="What to watch during and after the infusion."
+    )
+    hold: Hold | None = Field(default=None, description="The hold window; null when none.")
+    washout_days: int = Field(
+        default=0,
+        ge=0,
+        le=365,
+        description="A stopped or completed record still counts this many days after its end.",
+    )
+    dose_policy: DosePolicy | None = Field(
+        default=None, description="How dose shapes the card (benzodiazepines only)."
+    )
+    evidence: Evidence = Field(description="The grade and sources of the advice.")
+    override_reasons: tuple[OverrideReason, ...] = Field(
+        min_length=1, description="Coded reasons offered when the clinician overrides the card."
+    )
+    suggestions: tuple[SuggestionSpec, ...] = Field(
+        default=(), description="Concrete actions the card offers."
+    )
+    actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] = Field(
+        default=(),
+        max_length=2,
+        description="The one or two actions the default (concise) card lists, a few words each; "
+        "the full recommendation is shown with CDS_CARD_DETAIL=full. Keep them consistent with it.",
+    )
+    interruptive: bool = Field(
+        default=False,
+        description="Must interrupt the prescriber: the only cards a profile keeps critical (Oracle "
+        "Health shows a critical card as a pop-up).",
+    )
+    known_gaps: tuple[str, ...] = Field(
+        default=(),
+        description="What the rule cannot see; each should have a todo case where it can be "
+        "expressed.",
+    )
+    owner: str = Field(min_length=2, description="Who answers for the rule.")
+    reviewed: date = Field(description="When the rule was last reviewed.")
+
+    @model_validator(mode="after")
+    def _members_fit_kind(self) -> RuleSpec:
+        if self.kind == "interaction" and not self.members:
+            raise FieldProblem("members", "an interaction class needs at least one member")
+        if self.kind == "data-gap" and self.members:
+            raise FieldProblem("members", "the data-gap card has no members")
+        return self

@@ -1,0 +1,119 @@
+"""The real pure pipeline for tests: orders -> meds.normalise -> engine.evaluate -> render_cards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cds_service.cdshooks.models import Card
+from cds_service.clinical import medications as meds
+from cds_service.clinical import orders
+from cds_service.clinical.lexicon import Lexicon
+from cds_service.clinical.types import KetamineOrder, Origin, SourcedResource
+from cds_service.render.cards import SPEC_PROFILE, CallContext, CardRenderer, RenderOptions
+from cds_service.render.profiles import Profile
+from cds_service.rules.engine import evaluate
+from cds_service.rules.findings import Evaluation
+from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
+from cds_service.rules.loader import load_knowledge_base
+from cds_service.rules.overrides import RuleOverride
+
+REPO = Path(__file__).resolve().parents[1]
+CARDS_DIR = REPO / "cards"
+DEFAULT_NOW = "2026-11-27T08:00:00+00:00"
+DEFAULT_ORDER: dict[str, Any] = {
+    "resourceType": "MedicationRequest",
+    "id": "request-123",
+    "status": "draft",
+    "intent": "order",
+    "subject": {"reference": "Patient/example"},
+    "medicationCodeableConcept": {
+        "coding": [
+            {
+                "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "6130",
+                "display": "ketamine",
+            }
+        ],
+        "text": "ketamine 0.5 mg/kg IV infusion over 40 minutes",
+    },
+    "dosageInstruction": [{"timing": {"event": ["2026-11-27T09:00:00+00:00"]}}],
+}
+SOURCE_KEYS = {
+    "MedicationStatement": "medicationStatements",
+    "MedicationRequest": "medicationRequests",
+}
+
+
+@cache
+def knowledge_base() -> KnowledgeBase:
+    return load_knowledge_base(CARDS_DIR)
+
+
+@cache
+def compiled() -> CompiledKnowledgeBase:
+    return compile_knowledge_base(knowledge_base())
+
+
+def lexicon() -> Lexicon:
+    return compiled().lexicon
+
+
+@cache
+def renderer(kb: CompiledKnowledgeBase | None = None) -> CardRenderer:
+    kb = kb or compiled()
+    return CardRenderer(kb, RenderOptions.for_knowledge_base(kb.source))
+
+
+def ketamine_order(order: Mapping[str, Any] | None = None) -> KetamineOrder | None:
+    body = dict(order or DEFAULT_ORDER)
+    bundle = body if body.get("resourceType") == "Bundle" else {"entry": [{"resource": body}]}
+    found = orders.find_ketamine_orders(
+        bundle, None, lexicon(), include_esketamine=False, medications={}
+    )
+    return found[0] if found else None
+
+
+def sourced(
+    resources: Iterable[Mapping[str, Any]],
+) -> tuple[tuple[SourcedResource, ...], dict[str, Any]]:
+    """Medication records as prefetched, plus Medication resources keyed by reference."""
+    records: list[SourcedResource] = []
+    medications: dict[str, Any] = {}
+    for resource in resources:
+        kind = resource.get("resourceType", "")
+        if kind == "Medication":
+            medications[f"Medication/{resource.get('id')}"] = dict(resource)
+        else:
+            key = SOURCE_KEYS.get(kind, "medications")
+            records.append(SourcedResource(dict(resource), Origin.PREFETCH, key))
+    return tuple(records), medications
+
+
+def run(
+    resources: Iterable[Mapping[str, Any]],
+    *,
+    order: Mapping[str, Any] | None = None,
+    now: str | datetime | None = None,
+    overrides: Mapping[str, RuleOverride] | None = None,
+    hook: str = "order-sign",
+    profile: Profile | None = None,
+) -> tuple[Evaluation | None, list[Card]]:
+    """Evaluation and cards; (None, []) when the order is not a ketamine infusion."""
+    kb = compile_knowledge_base(knowledge_base(), overrides) if overrides else compiled()
+    found = ketamine_order(order)
+    if found is None:
+        return None, []
+    moment = now if isinstance(now, datetime) else datetime.fromisoformat(now or DEFAULT_NOW)
+    records, medications = sourced(resources)
+    facts = meds.normalise(records, kb.lexicon, medications)
+    evaluation = evaluate(kb, facts, found, hook=hook, now=moment)
+    call = CallContext(patient_id="example", now=moment, profile=profile or SPEC_PROFILE)
+    return evaluation, renderer(kb).cards(evaluation, found, [], call)
+
+
+def cards_of(cards: list[Card], topic: str) -> list[Card]:
+    return [card for card in cards if card.source.topic and card.source.topic.code == topic]

@@ -1,0 +1,186 @@
+"""The command line: serve (start-up safety on a public address), evaluate, and feedback-report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cds_service import cli
+from cds_service.settings import Settings
+from tests.conftest import make_app
+from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order
+
+
+def test_serve_when_public_address_and_auth_off_refuses_to_bind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.delenv("CDS_ALLOW_UNAUTHENTICATED_PUBLIC_BIND", raising=False)
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 2
+    assert not started
+    assert "refusing to bind 0.0.0.0" in capsys.readouterr().err
+
+
+def test_serve_when_public_bind_allowed_explicitly_binds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.setenv("CDS_ALLOW_UNAUTHENTICATED_PUBLIC_BIND", "true")
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(k))
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    assert started[0]["host"] == "0.0.0.0"
+    assert started[0]["port"] == 8123
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_gives_uvicorn_the_json_log_config(
+    monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(k))
+    assert cli.main(["serve", "--port", "8124", "--workers", workers]) == 0
+    config = started[0]["log_config"]
+    assert isinstance(config, dict)
+    assert config["formatters"] == {"json": {"()": "cds_service.logs.JsonFormatter"}}
+
+
+def test_evaluate_when_ketamine_and_clonazepam_prints_the_bzd_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(hook_request(ketamine_order(), medications=(CLONAZEPAM,))))
+    assert cli.main(["evaluate", str(request)]) == 0
+    cards = json.loads(capsys.readouterr().out)["cards"]
+    assert [c["source"]["topic"]["code"] for c in cards] == ["BZD"]
+
+
+def test_evaluate_when_order_not_ketamine_prints_no_cards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(hook_request(other_order(), medications=(CLONAZEPAM,))))
+    assert cli.main(["evaluate", str(request)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"cards": []}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "is not JSON"), ('{"hook": "order-sign"}', "invalid hook request")],
+)
+def test_evaluate_when_input_invalid_exits_non_zero_with_a_message(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(content)
+    assert cli.main(["evaluate", str(request)]) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_evaluate_when_file_missing_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["evaluate", str(tmp_path / "absent.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def _feedback(card: str, outcome: str, at: str, code: str | None = None) -> dict:
+    item: dict = {"card": card, "outcome": outcome, "outcomeTimestamp": at}
+    if outcome == "accepted":
+        item["acceptedSuggestions"] = [{"id": "s-1"}]
+    if code:
+        system = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+        item["overrideReason"] = {"reason": {"code": code, "system": system}}
+    return item
+
+
+def _report_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list, capsys, *flags: str
+) -> str:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    app = make_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        cards = client.post(
+            "/cds-services/ketamine-infusion-order-sign",
+            json=hook_request(ketamine_order(), medications=(CLONAZEPAM,)),
+        ).json()["cards"]
+        feedback = [{**item, "card": cards[0]["uuid"]} for item in items]
+        url = "/cds-services/ketamine-infusion-order-sign/feedback"
+        assert client.post(url, json={"feedback": feedback}).status_code == 200
+    capsys.readouterr()
+    assert cli.main(["feedback-report", *flags]) == 0
+    return capsys.readouterr().out
+
+
+def test_feedback_report_when_card_overridden_counts_it_per_topic_with_display_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = [_feedback("x", "overridden", "2026-11-27T10:00:00Z", "action-completed")]
+    out = _report_after(tmp_path, monkeypatch, items, capsys, "--json")
+    rows = {row["topic"]: row for row in json.loads(out)}
+    assert rows["BZD"]["cards_shown"] == 1
+    assert rows["BZD"]["overridden"] == 1
+    assert rows["BZD"]["override_reasons"] == [
+        {
+            "code": "action-completed",
+            "display": "Dose already held or timed around the infusion",
+            "cards": 1,
+        }
+    ]
+
+
+def test_feedback_report_when_card_accepted_then_dismissed_counts_it_once_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The Sandbox keeps a card on screen after its suggestion is taken; the clinician then dismisses it.
+    items = [
+        _feedback("x", "accepted", "2026-11-27T10:00:00Z"),
+        _feedback("x", "overridden", "2026-11-27T10:00:05Z", "risk-benefit-ratio"),
+    ]
+    out = _report_after(tmp_path, monkeypatch, items, capsys)
+    (bzd,) = [line for line in out.splitlines() if line.startswith("BZD")]
+    assert bzd.split()[1:4] == ["1", "1", "0"]  # shown, accepted, overridden
+    assert "Benefit outweighs the risk for this patient [risk-benefit-ratio] (1)" in bzd
+    assert "1 BZD card was both accepted and dismissed; each is counted once, as accepted." in out
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"hook": NaN}', "[" * 3000 + "]" * 3000],
+    ids=["nan", "nested-3000-deep"],
+)
+def test_evaluate_when_json_refused_by_the_http_route_exits_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    request = tmp_path / "request.json"
+    request.write_text(content)
+    assert cli.main(["evaluate", str(request)]) == 2
+    assert "is not JSON the service accepts" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("127.0.0.1", "http://127.0.0.1:8123"), ("::1", "http://[::1]:8123")],
+)
+def test_serve_when_started_prints_the_url_it_listens_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], host: str, url: str
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    assert cli.main(["serve", "--host", host, "--port", "8123"]) == 0
+    assert f"listening on {url} (discovery: {url}/cds-services)" in capsys.readouterr().out
