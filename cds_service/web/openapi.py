@@ -80,6 +80,11 @@ def openapi_document(app: FastAPI, registry: HookRegistry) -> dict[str, Any]:
     _describe_hook_rules(components["HookRequest"], registry)
     _drop_unused_validation_errors(schema)
     _bound_integers(components)
+    # Feedback times must fall in the years 1-9999 once converted to UTC; only on the two edge days
+    # can an offset cross that line, so the document leaves those days out.
+    components["FeedbackItem"]["properties"]["outcomeTimestamp"]["pattern"] = (
+        "^(?!0001-01-01|9999-12-31)"
+    )
     app.openapi_schema = schema
     return schema
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -126,3 +127,16 @@ def test_document_has_no_422_answers(document: dict[str, Any]) -> None:
     }
 
     assert "422" not in codes
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-02:00"])
+def test_document_leaves_out_the_edge_days_the_store_refuses(
+    client: TestClient, document: dict[str, Any], when: str
+) -> None:
+    pattern = document["components"]["schemas"]["FeedbackItem"]["properties"]["outcomeTimestamp"]
+    item = {"card": "c1", "outcome": "overridden", "outcomeTimestamp": when}
+
+    answer = client.post(f"{SERVICE_URL}/feedback", json={"feedback": [item]})
+
+    assert answer.status_code == 400
+    assert re.match(pattern["pattern"], when) is None
