@@ -45,7 +45,12 @@ class MedicationSource(Protocol):
     """Where medications come from (``fhir.MedicationGatherer``); a Protocol so tests can swap it."""
 
     async def gather(
-        self, request: HookRequest, *, deadline: float, issuer: str | None = None
+        self,
+        request: HookRequest,
+        *,
+        deadline: float,
+        issuer: str | None = None,
+        context_keys: Sequence[str] = (),
     ) -> MedicationData: ...
 
     async def read_medications(
@@ -166,7 +171,9 @@ class CdsService:
         if not ketamine:
             return [], "no-ketamine-order"
         try:
-            data = await self.source.gather(request, deadline=deadline, issuer=issuer)
+            data = await self.source.gather(
+                request, deadline=deadline, issuer=issuer, context_keys=spec.context_keys
+            )
         except DataUnavailable as exc:
             if self.config.on_data_unavailable != "card":
                 raise

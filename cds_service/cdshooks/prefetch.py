@@ -27,8 +27,13 @@ TEMPLATES: dict[str, str] = {
     ),
 }
 
-# The keys whose data the clinical rules need; losing one of them is a data gap.
+# The keys whose data the clinical rules need: when none of them can be read the answer is a 412 (or a
+# data-gap card); losing one of them is a data gap.
 MEDICATION_KEYS: tuple[str, ...] = (MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
+# Keys that shape the cards but are not the medication list (a hook or a rule asks for them through
+# ``HookSpec.context_keys``): a key that cannot be read, or a server without the search, is a data
+# gap, never a 412. Each new key is one TEMPLATES entry plus its name here.
+CONTEXT_KEYS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,8 @@ class HookSpec:
     on_legacy_id: bool = False  # also answered on the unlisted legacy id
     listing: Listing | None = None
     prefetch_keys: tuple[str, ...] = field(default=())
+    # Keys read beside the medications (cdshooks.prefetch.CONTEXT_KEYS) whose loss is only a gap.
+    context_keys: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

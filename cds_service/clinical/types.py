@@ -49,6 +49,9 @@ class MedicationData:
     # keyed by every reference form that may point at them ("Medication/123", full URL, "urn:uuid:...").
     medications: Mapping[str, JsonObject] = field(default_factory=dict)
     gaps: tuple[DataGap, ...] = ()
+    # Resources of the other keys gathered beside the medications (cdshooks.prefetch.CONTEXT_KEYS),
+    # by prefetch key, e.g. the patient's Conditions or Appointments.
+    context: Mapping[str, tuple[JsonObject, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -73,21 +73,26 @@ class MedicationGatherer:
         _redact_httpx_log()
 
     async def gather(
-        self, request: HookRequest, *, deadline: float, issuer: str | None = None
+        self,
+        request: HookRequest,
+        *,
+        deadline: float,
+        issuer: str | None = None,
+        context_keys: Sequence[str] = (),
     ) -> MedicationData:
         """Every medication source for the request; raises DataUnavailable when none could be read.
 
         ``issuer`` is the verified caller (JWT mode): it decides which FHIR servers may be named.
+        ``context_keys`` are read beside them (``CONTEXT_KEYS``); one that fails is only a data gap.
         """
+        keys = (*MEDICATION_KEYS, *context_keys)
         async with self._session(request, issuer) as (reader, refusal):
-            results = self._complete_prefetch(request)
-            if results is None:
-                results = await asyncio.gather(
-                    *(
-                        self._gather_key(request, k, reader, refusal, deadline)
-                        for k in MEDICATION_KEYS
-                    )
+            everything = self._complete_prefetch(request, keys)
+            if everything is None:
+                everything = await asyncio.gather(
+                    *(self._gather_key(request, k, reader, refusal, deadline) for k in keys)
                 )
+            results = everything[: len(MEDICATION_KEYS)]
             if all(r.failure or r.unsupported for r in results):
                 # One type unsupported is an empty list (Epic has no R4 MedicationStatement); none read
                 # at all (a wrong fhirServer base answers 404 to both) must not pass as "no medications".
@@ -96,14 +101,17 @@ class MedicationGatherer:
                     "No medication source could be read: " + "; ".join(failures),
                     failures=tuple(failures),
                 )
-            return await self._assemble(results, reader, deadline)
+            data = await self._assemble(results, reader, deadline)
+            return _with_context(data, context_keys, everything[len(MEDICATION_KEYS) :])
 
-    def _complete_prefetch(self, request: HookRequest) -> list[_KeyResult] | None:
+    def _complete_prefetch(
+        self, request: HookRequest, keys: Sequence[str]
+    ) -> list[_KeyResult] | None:
         """The results without any task or I/O when every key came as a whole, single-page Bundle
         (or null): the usual prefetch case. None sends the request down the general path."""
         prefetch = request.prefetch or {}
         results: list[_KeyResult] = []
-        for key in MEDICATION_KEYS:
+        for key in keys:
             query = render_query(key, request.context.patientId)
             result = _KeyResult(what=f"{query.resource_type} list")
             value = prefetch.get(key, fb.MISSING)
@@ -300,6 +308,22 @@ class MedicationGatherer:
 
 
 _MEDICATIONS = "referenced Medication resources"
+
+
+def _with_context(
+    data: MedicationData, keys: Sequence[str], results: Sequence[_KeyResult]
+) -> MedicationData:
+    """The medication data with the context keys' resources beside it, their failures as gaps."""
+    if not keys:
+        return data
+    context = {
+        key: tuple(sourced.resource for sourced in result.resources)
+        for key, result in zip(keys, results, strict=True)
+    }
+    gaps = [gap for result in results for gap in result.gaps]
+    gaps += [DataGap(r.what, r.failure) for r in results if r.failure]
+    gaps += [DataGap(r.what, _UNSUPPORTED) for r in results if r.unsupported and not r.failure]
+    return replace(data, context=context, gaps=(*data.gaps, *gaps))
 
 
 def _medication_gaps(reads: MedicationReads, cap: int) -> list[DataGap]:

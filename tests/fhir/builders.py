@@ -114,6 +114,7 @@ async def gather(
     max_bundle_entries: int = 1000,
     budget_seconds: float = 3 * SAFETY_NET_SECONDS,
     policy: OutboundPolicy | None = None,
+    context_keys: tuple[str, ...] = (),
     **limits: Any,
 ) -> MedicationData:
     """One gather with its own pools; the policy is local development's unless one is given."""
@@ -127,7 +128,7 @@ async def gather(
     async with pools() as servers:
         gatherer = MedicationGatherer(servers, policy, fetch)
         deadline = asyncio.get_running_loop().time() + budget_seconds
-        return await gatherer.gather(request, deadline=deadline)
+        return await gatherer.gather(request, deadline=deadline, context_keys=context_keys)
 
 
 @asynccontextmanager
