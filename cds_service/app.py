@@ -19,6 +19,10 @@ from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.auth.replay import ReplayCache, SharedReplayCache
 from cds_service.cdshooks.intake import first_error
 from cds_service.cdshooks.registry import HookRegistry
+from cds_service.console import routes as console_routes
+from cds_service.console.advice import FlagPolicy
+from cds_service.console.gate import ConsoleGate
+from cds_service.console.state import Console, build_console
 from cds_service.errors import (
     AuthenticationFailed,
     ClientDisconnected,
@@ -49,6 +53,7 @@ from cds_service.web.guard import UnexpectedErrors
 from cds_service.web.openapi import openapi_document
 
 log = logging.getLogger("cds_service.app")
+CONSOLE_TOKEN_MIN = 32
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
@@ -94,6 +99,10 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     )
     # Inside CORS, so that a 500 carries the CORS headers a browser needs to show it.
     app.add_middleware(UnexpectedErrors, body=json.dumps(_INTERNAL_ERROR).encode())
+    if settings.console:
+        app.state.console = _console(settings, compiled)
+        app.add_middleware(ConsoleGate, console=app.state.console)
+        app.include_router(console_routes.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -127,10 +136,31 @@ def check_settings(settings: Settings, kb: KnowledgeBase) -> None:
             "CDS_TRUSTED_ISSUERS",
             "CDS_AUTH=jwt needs at least one trusted issuer (every call would answer 401)",
         )
+    token = settings.console_token.get_secret_value() if settings.console_token else ""
+    if settings.console and len(token) < CONSOLE_TOKEN_MIN:
+        raise ConfigurationInvalid(
+            "CDS_CONSOLE_TOKEN",
+            f"CDS_CONSOLE=on needs a secret token of at least {CONSOLE_TOKEN_MIN} characters "
+            f"(this one has {len(token)}); e.g. python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'",
+        )
     known = {rule.id for rule in kb.rules} | {c.id for c in kb.manifest.combinations}
     for topic in settings.rule_overrides:
         if topic not in known:
             raise ConfigurationInvalid("CDS_RULE_OVERRIDES", _unknown_topic(topic, known))
+
+
+def _console(settings: Settings, kb: CompiledKnowledgeBase) -> Console:
+    # check_settings has refused a console without a token of the minimum length.
+    token = settings.console_token.get_secret_value() if settings.console_token else ""
+    policy = FlagPolicy(settings.console_flag_override_rate, settings.console_flag_min_cards)
+    return build_console(
+        token,
+        kb,
+        session_minutes=settings.console_session_minutes,
+        policy=policy,
+        limits=body_limits(settings),
+    )
 
 
 def _unknown_topic(topic: str, known: set[str]) -> str:

@@ -23,7 +23,13 @@ from cds_service.cdshooks.models import (
 )
 from cds_service.cdshooks.registry import HookRegistry, HookSpec
 from cds_service.clinical import medications as meds
-from cds_service.clinical.types import DataGap, JsonObject, KetamineOrder, MedicationData
+from cds_service.clinical.types import (
+    DataGap,
+    JsonObject,
+    KetamineOrder,
+    MedicationData,
+    MedicationFact,
+)
 from cds_service.errors import (
     CdsError,
     DataUnavailable,
@@ -33,10 +39,10 @@ from cds_service.errors import (
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
 from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
-from cds_service.rules.engine import evaluate
-from cds_service.rules.findings import Evaluation
+from cds_service.rules.engine import evaluate, evaluate_shadow
+from cds_service.rules.findings import Evaluation, Finding, Match
 from cds_service.rules.knowledge import CompiledKnowledgeBase
-from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord
+from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord, ShadowFinding
 
 log = logging.getLogger("cds_service.service")
 
@@ -71,6 +77,15 @@ class Observer(Protocol):
     def gaps(self, gaps: Sequence[DataGap]) -> None: ...
 
     def feedback_stored(self, topic: str, outcome: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The cards of one call, its audit outcome, and what shadow rules would have added (never sent)."""
+
+    cards: list[Card]
+    outcome: str
+    shadow: tuple[ShadowFinding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +153,7 @@ class CdsService:
                 return CdsResponse(cards=[])
             profile = self.config.profiles.choose(request.extension_keys)
             try:
-                cards, outcome = await self._cards_for(spec, request, profile, issuer)
+                answer = await self._cards_for(spec, request, profile, issuer)
             except DataUnavailable as exc:
                 # The 412 is an outcome too: a site reviewing its audit must see these calls.
                 await self._audit(service_id, request, [], "data-unavailable", started)
@@ -149,7 +164,8 @@ class CdsService:
             except Exception as exc:
                 log.exception("unexpected error", extra={"hook_instance": request.hookInstance})
                 raise InternalError(request.hookInstance) from exc
-            await self._audit(service_id, request, cards, outcome, started)
+            cards, outcome = answer.cards, answer.outcome
+            await self._audit(service_id, request, cards, outcome, started, answer.shadow)
             self._observe(request.hook, outcome, cards, [])
             log.info(
                 "evaluated",
@@ -164,12 +180,12 @@ class CdsService:
 
     async def _cards_for(
         self, spec: HookSpec, request: HookRequest, profile: Profile, issuer: str | None
-    ) -> tuple[list[Card], str]:
+    ) -> _Answer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
         ketamine = await self._triggers(spec, request, deadline, issuer)
         if not ketamine:
-            return [], "no-ketamine-order"
+            return _Answer([], "no-ketamine-order")
         try:
             data = await self.source.gather(
                 request, deadline=deadline, issuer=issuer, context_keys=spec.context_keys
@@ -180,8 +196,8 @@ class CdsService:
             gaps = [_unavailable_gap(exc)]
             if self.observer is not None:
                 self.observer.gaps(gaps)
-            return [self.renderer.data_gap_card(gaps, profile)], "data-unavailable"
-        return self._cards_from_data(spec, request, ketamine[0], data, profile), "cards"
+            return _Answer([self.renderer.data_gap_card(gaps, profile)], "data-unavailable")
+        return self._cards_from_data(spec, request, ketamine[0], data, profile)
 
     async def _triggers(
         self, spec: HookSpec, request: HookRequest, deadline: float, issuer: str | None
@@ -203,7 +219,7 @@ class CdsService:
         order: KetamineOrder,
         data: MedicationData,
         profile: Profile,
-    ) -> list[Card]:
+    ) -> _Answer:
         facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
         now = self.clock()
         evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
@@ -212,7 +228,20 @@ class CdsService:
             self.observer.gaps(gaps)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
         call = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
-        return self.renderer.cards(evaluation, order, gaps, call)
+        cards = self.renderer.cards(evaluation, order, gaps, call)
+        return _Answer(cards, "cards", self._shadow(facts, order, spec.rules_hook, now))
+
+    def _shadow(
+        self, facts: Sequence[MedicationFact], order: KetamineOrder, hook: str, now: datetime
+    ) -> tuple[ShadowFinding, ...]:
+        """What the shadow rules would have shown: audited only. A failure is logged, never a card
+        (a shadow rule must not change what the EHR receives)."""
+        if not self.kb.shadow_rules:
+            return ()
+        shadow = evaluate_shadow(self.kb, facts, order, hook=hook, now=now)
+        for failure in shadow.failures:
+            log.error("shadow rule evaluation failed", extra={"failure": failure})
+        return tuple(_shadow_finding(finding) for finding in shadow.findings)
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:
         # A rule that failed is a class we could not check: say so on a card, never stay silent.
@@ -230,6 +259,7 @@ class CdsService:
         cards: list[Card],
         outcome: str,
         started: float,
+        shadow: tuple[ShadowFinding, ...] = (),
     ) -> None:
         record = EvaluationRecord(
             hook_instance=request.hookInstance,
@@ -241,6 +271,7 @@ class CdsService:
             kb_digest=self.kb.digest,
             cards=tuple(self._audited(card) for card in cards),
             duration_ms=(time.perf_counter() - started) * 1000,
+            shadow=shadow,
         )
         await self.store.record_evaluation(record)
 
@@ -281,6 +312,23 @@ class CdsService:
             topics = {}
         for item in request.feedback:
             self.observer.feedback_stored(topics.get(item.card, "unknown"), item.outcome)
+
+
+def _shadow_finding(finding: Finding) -> ShadowFinding:
+    return ShadowFinding(
+        topic=finding.rule.id,
+        rule_version=finding.rule.version,
+        indicator=finding.indicator,
+        record_classes=tuple(sorted({record_class(m) for m in finding.matches})),
+    )
+
+
+def record_class(match: Match) -> str:
+    """The class of record a rule matched, in our own words: never the record's text or id."""
+    fact = match.fact
+    state = "stopped within washout" if match.within_washout else "current"
+    dosing = "as needed" if fact.as_needed else "scheduled"
+    return f"{match.member.name} · {fact.resource_type} · {state} · {dosing}"
 
 
 def _unavailable_gap(exc: DataUnavailable) -> DataGap:

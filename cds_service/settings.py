@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cds_service.auth.config import AuthConfig, TrustedIssuer
@@ -56,6 +56,15 @@ class Settings(BaseSettings):
 
     # --- operations
     metrics: bool = False
+
+    # --- the console for rule owners (/console): off unless on, and never without its token
+    console: bool = False
+    console_token: SecretStr | None = None
+    console_session_minutes: int = Field(default=60, ge=5, le=1440)
+    # A rule version is flagged when its override rate is at least this over at least that many
+    # cards with feedback.
+    console_flag_override_rate: float = Field(default=0.9, gt=0, le=1)
+    console_flag_min_cards: int = Field(default=50, ge=1)
 
     # --- clinical behaviour
     trigger_on_esketamine: bool = False

@@ -34,13 +34,19 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     # web may read ops: the /metrics route and the request-metering middleware.
     "web": frozenset({"service", "auth", "cdshooks", "errors", "logs", "ops"}),
+    # The rule owners' console sits at the HTTP edge beside web: it reads the store's analytics,
+    # the compiled knowledge base, and (explain) the service's pipeline; it reuses web's body limits.
+    "console": frozenset(
+        {"web", "service", "store", "rules", "render", "clinical", "cdshooks", "errors"}
+    ),
     "app": frozenset(
         {"web", "service", "settings", "fhir", "auth", "store", "render", "rules", "clinical"}
-        | {"cdshooks", "errors", "logs", "ops"}
+        | {"cdshooks", "errors", "logs", "ops", "console"}
     ),
+    # cli writes the console's analytics page offline (feedback-report --html).
     "cli": frozenset(
         {"app", "web", "service", "settings", "fhir", "store", "rules", "render", "clinical"}
-        | {"cdshooks", "errors", "logs", "bench"}
+        | {"cdshooks", "errors", "logs", "bench", "console"}
     ),
     "bench": frozenset(),
     "__main__": frozenset({"cli"}),
@@ -125,6 +131,7 @@ def test_pure_core_and_edges_import_no_io_library_they_do_not_own(path: Path) ->
 def test_architecture_check_sees_every_package() -> None:
     units = {_unit(p) for p in MODULES}
     assert {"clinical", "rules", "render", "cdshooks", "fhir", "auth", "store", "web"} <= units
+    assert "console" in units
     assert {"app", "settings", "errors", "service", "cli"} <= units
 
 

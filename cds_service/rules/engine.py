@@ -75,6 +75,28 @@ def evaluate(
     return Evaluation(findings=combined, failures=tuple(failures))
 
 
+def evaluate_shadow(
+    kb: CompiledKnowledgeBase,
+    facts: Sequence[MedicationFact],
+    order: KetamineOrder,
+    *,
+    hook: str,
+    now: datetime,
+) -> Evaluation:
+    """What the shadow rules would have found (no combinations): audited, never rendered."""
+    findings: list[Finding] = []
+    failures: list[str] = []
+    for rule in kb.shadow_rules:
+        try:
+            finding = _evaluate_rule(rule, kb.members(rule.id), facts, order, hook, now)
+        except Exception as exc:
+            failures.append(f"{rule.id}: {type(exc).__name__}")
+            continue
+        if finding is not None:
+            findings.append(finding)
+    return Evaluation(findings=tuple(findings), failures=tuple(failures))
+
+
 def _evaluate_rule(
     rule: RuleSpec,
     members: Mapping[str, Member],

@@ -2,7 +2,8 @@
 
 ``KnowledgeBase`` is what the files say. ``CompiledKnowledgeBase`` is what a running service reads: site
 overrides applied, only the rules and combinations that can fire, member indexes and the medication
-lexicon built. Both are immutable; nothing in the core keeps a cache of its own.
+lexicon built. Shadow rules (``status: shadow``) are held apart: evaluated and audited, never shown.
+Both are immutable; nothing in the core keeps a cache of its own.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class CompiledKnowledgeBase:
     combinations: tuple[Combination, ...]  # those the site has not disabled
     lexicon: Lexicon
     _members: Mapping[str, Mapping[str, Member]]  # topic -> ingredient name -> member
+    # Interaction classes piloted in shadow: evaluated and audited, never returned to the EHR.
+    shadow_rules: tuple[RuleSpec, ...] = ()
 
     @property
     def manifest(self) -> Manifest:
@@ -87,6 +90,7 @@ def compile_knowledge_base(
     rules = tuple(effective_rule(rule, overrides.get(rule.id)) for rule in kb.rules)
     active = tuple(rule for rule in rules if rule.status == "active")
     interaction = tuple(rule for rule in active if rule.kind == "interaction")
+    shadow = tuple(r for r in rules if r.status == "shadow" and r.kind == "interaction")
     return CompiledKnowledgeBase(
         source=kb,
         rules=rules,
@@ -94,14 +98,15 @@ def compile_knowledge_base(
         data_gap_rule=next((rule for rule in active if rule.kind == "data-gap"), None),
         combinations=tuple(c for c in kb.manifest.combinations if _enabled(c.id, overrides)),
         lexicon=Lexicon.build(
-            _member_terms(interaction), _ketamine_terms(kb.manifest), kb.product_codes
+            _member_terms((*interaction, *shadow)), _ketamine_terms(kb.manifest), kb.product_codes
         ),
         _members=MappingProxyType(
             {
                 rule.id: MappingProxyType({member.name: member for member in rule.members})
-                for rule in interaction
+                for rule in (*interaction, *shadow)
             }
         ),
+        shadow_rules=shadow,
     )
 
 

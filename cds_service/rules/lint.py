@@ -140,14 +140,15 @@ def _shared_codes(rules: Sequence[Sourced[RuleSpec]]) -> list[Problem]:
 
 
 def lint_cases(catalogue: Catalogue) -> list[Problem]:
-    """Cases files name their own, existing rule; every active class has fires and silent cases."""
+    """Cases files name their own, existing rule; every active or shadow class has fires and silent
+    cases (a shadow rule is piloted on the same evidence an active one would need)."""
     problems = []
     for case_file in catalogue.cases:
         problems += _case_file_problems(case_file, catalogue.rule_ids)
     covered = {case_file.name: case_file.value for case_file in catalogue.cases}
     for rule in catalogue.named_rules:
         spec = rule.value
-        if spec.status != "active" or spec.kind != "interaction":
+        if spec.status not in ("active", "shadow") or spec.kind != "interaction":
             continue
         if spec.id not in catalogue.unreadable_cases:
             problems += _missing_outcomes(rule, covered.get(spec.id))
@@ -168,7 +169,11 @@ def _missing_outcomes(rule: Sourced[RuleSpec], case_file: CaseFile | None) -> li
     outcomes = {case.expect.outcome for case in case_file.cases} if case_file else set()
     label = rule.label.removesuffix(".yaml") + ".cases.yaml"
     return [
-        Problem(label, "cases", f"active rule {rule.value.id} needs at least one {outcome!r} case")
+        Problem(
+            label,
+            "cases",
+            f"{rule.value.status} rule {rule.value.id} needs at least one {outcome!r} case",
+        )
         for outcome in REQUIRED_OUTCOMES
         if outcome not in outcomes
     ]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from cds_service.cdshooks.models import FeedbackItem
 from cds_service.errors import ConfigurationInvalid, StoreUnavailable
+from cds_service.store.analytics import RuleOutcomes, ShadowReport
 from cds_service.store.records import AuditStore, EvaluationRecord, TopicFeedback
 from cds_service.store.sqlite import SqliteAuditStore, sqlite_path
 
@@ -98,6 +99,12 @@ class UnavailableStore:
         raise StoreUnavailable("the store could not be opened at start-up")
 
     async def feedback_report(self) -> list[TopicFeedback]:
+        raise StoreUnavailable("the store could not be opened at start-up")
+
+    async def rule_outcomes(self) -> RuleOutcomes:
+        raise StoreUnavailable("the store could not be opened at start-up")
+
+    async def shadow_report(self) -> ShadowReport:
         raise StoreUnavailable("the store could not be opened at start-up")
 
     async def check(self) -> None:

@@ -12,8 +12,23 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cds_service.cdshooks.models import FeedbackItem
 from cds_service.errors import StoreUnavailable
+from cds_service.store.analytics import (
+    POSTGRES_WEEK,
+    SHADOW_QUERIES,
+    AnalyticsQueries,
+    RuleOutcomes,
+    ShadowReport,
+    rule_outcomes,
+    shadow_report,
+)
 from cds_service.store.batching import AuditBatcher
-from cds_service.store.records import EvaluationRecord, FeedbackRow, TopicFeedback, feedback_rows
+from cds_service.store.records import (
+    EvaluationRecord,
+    FeedbackRow,
+    TopicFeedback,
+    feedback_rows,
+    shadow_rows,
+)
 from cds_service.store.report import OUTCOMES, REASONS, SHOWN, combine
 from cds_service.store.schema import POSTGRES_MIGRATIONS
 
@@ -22,6 +37,7 @@ Conn = psycopg.AsyncConnection[tuple[object, ...]]
 # pg_advisory_lock key serialising migrations between replicas that start together ("cds-mig").
 MIGRATION_LOCK = 0x6364732D6D6967
 PURGE_EVERY_SECONDS = 60.0
+_QUERIES = AnalyticsQueries.for_week(POSTGRES_WEEK)
 
 _FEEDBACK_INSERT = (
     "INSERT INTO feedback (card_uuid, outcome, outcome_timestamp, service_id, accepted_suggestions,"
@@ -93,6 +109,11 @@ class PostgresAuditStore:
                         " ON CONFLICT DO NOTHING",
                         cards,
                     )
+                shadow = shadow_rows(batch)
+                if shadow:
+                    await cur.executemany(
+                        "INSERT INTO shadow_findings VALUES (%s, %s, %s, %s, %s, %s, %s)", shadow
+                    )
 
         await self._run(write)
 
@@ -154,6 +175,15 @@ class PostgresAuditStore:
 
         return await self._run(read)
 
+    async def rule_outcomes(self) -> RuleOutcomes:
+        await self.flush()
+        queries = (_QUERIES.shown, _QUERIES.outcomes, _QUERIES.reasons)
+        return rule_outcomes(*await self._run(lambda conn: _fetch_all(conn, queries)))
+
+    async def shadow_report(self) -> ShadowReport:
+        await self.flush()
+        return shadow_report(*await self._run(lambda conn: _fetch_all(conn, SHADOW_QUERIES)))
+
     async def check(self) -> None:
         """Readiness: a connection answers, and the server is a primary that takes writes."""
 
@@ -180,6 +210,14 @@ class PostgresAuditStore:
             raise StoreUnavailable("no database connection within the bounded wait") from exc
         except psycopg.Error as exc:
             raise StoreUnavailable(f"the database refused the call ({type(exc).__name__})") from exc
+
+
+async def _fetch_all(conn: Conn, queries: Sequence[str]) -> list[list[tuple[object, ...]]]:
+    results = []
+    for query in queries:
+        cursor = await conn.execute(query.encode())
+        results.append(await cursor.fetchall())
+    return results
 
 
 def _evaluation_values(r: EvaluationRecord) -> tuple[object, ...]:

@@ -9,6 +9,7 @@ whether a comment was given.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Protocol
 
 from cds_service.cdshooks.models import FeedbackItem
 from cds_service.errors import FeedbackInvalid
+from cds_service.store.analytics import RuleOutcomes, ShadowReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,18 @@ class AuditedCard:
     topic: str
     indicator: str
     rule_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowFinding:
+    """A card a shadow rule would have produced: never sent, so it has no card uuid."""
+
+    topic: str
+    rule_version: int
+    indicator: str
+    # Classes of the records it matched, from our vocabulary only, e.g.
+    # "gabapentin · MedicationRequest · current · scheduled": never a record's own text.
+    record_classes: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,7 @@ class EvaluationRecord:
     kb_digest: str
     cards: tuple[AuditedCard, ...]
     duration_ms: float
+    shadow: tuple[ShadowFinding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,18 @@ class FeedbackRow:
     override_system: str | None
     override_code: str | None
     has_comment: bool
+
+
+def shadow_rows(
+    batch: Sequence[EvaluationRecord],
+) -> list[tuple[str, str, datetime, str, int, str, str]]:
+    """One row per (shadow firing, class of record), each firing under an id of its own."""
+    return [
+        (firing, r.hook_instance, r.evaluated_at, f.topic, f.rule_version, f.indicator, klass)
+        for r in batch
+        for f, firing in ((f, uuid.uuid4().hex) for f in r.shadow)
+        for klass in dict.fromkeys(f.record_classes)
+    ]
 
 
 def feedback_rows(service_id: str, items: Sequence[FeedbackItem]) -> list[FeedbackRow]:
@@ -116,6 +143,14 @@ class AuditStore(Protocol):
         ...
 
     async def feedback_report(self) -> list[TopicFeedback]: ...
+
+    async def rule_outcomes(self) -> RuleOutcomes:
+        """Cards shown, accepted and overridden per rule version and week; override reasons."""
+        ...
+
+    async def shadow_report(self) -> ShadowReport:
+        """How often each shadow rule would have fired, beside the active rules' cards."""
+        ...
 
     async def check(self) -> None:
         """Raise ``StoreUnavailable`` unless a write could be made now (readiness)."""

@@ -51,7 +51,27 @@ CREATE INDEX replay_tokens_expiry ON replay_tokens (expires_at);
 CREATE TABLE store_health (id INTEGER PRIMARY KEY, checked_at TEXT NOT NULL)
 """
 
-SQLITE_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SQLITE_V1), (2, _SQLITE_V2))
+# v3 (PostgreSQL v2): what shadow rules would have shown, one row per class of record matched; the
+# firing id is made here and never sent, unlike a card uuid. Cards by hook instance, for the weeks.
+_SHADOW = """
+CREATE TABLE shadow_findings (
+    firing_id TEXT NOT NULL,
+    hook_instance TEXT NOT NULL,
+    evaluated_at {instant} NOT NULL,
+    topic TEXT NOT NULL,
+    rule_version INTEGER NOT NULL,
+    indicator TEXT NOT NULL,
+    record_class TEXT NOT NULL,
+    PRIMARY KEY (firing_id, record_class)
+);
+CREATE INDEX evaluation_cards_hook_instance ON evaluation_cards (hook_instance)
+"""
+
+SQLITE_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _SQLITE_V1),
+    (2, _SQLITE_V2),
+    (3, _SHADOW.format(instant="TEXT")),
+)
 
 _POSTGRES_V1 = """
 CREATE TABLE evaluations (
@@ -89,4 +109,7 @@ CREATE TABLE replay_tokens (key TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NO
 CREATE INDEX replay_tokens_expiry ON replay_tokens (expires_at)
 """
 
-POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _POSTGRES_V1),)
+POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _POSTGRES_V1),
+    (2, _SHADOW.format(instant="TIMESTAMPTZ")),
+)

@@ -14,13 +14,28 @@ from typing import TypeVar
 
 from cds_service.cdshooks.models import FeedbackItem
 from cds_service.errors import StoreUnavailable
+from cds_service.store.analytics import (
+    SQLITE_WEEK,
+    AnalyticsQueries,
+    RuleOutcomes,
+    ShadowReport,
+    read_rule_outcomes,
+    read_shadow_report,
+)
 from cds_service.store.batching import AuditBatcher
-from cds_service.store.records import EvaluationRecord, FeedbackRow, TopicFeedback, feedback_rows
+from cds_service.store.records import (
+    EvaluationRecord,
+    FeedbackRow,
+    TopicFeedback,
+    feedback_rows,
+    shadow_rows,
+)
 from cds_service.store.report import topic_feedback
 from cds_service.store.schema import SQLITE_MIGRATIONS
 
 T = TypeVar("T")
 PURGE_EVERY_SECONDS = 60.0
+_QUERIES = AnalyticsQueries.for_week(SQLITE_WEEK)
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -106,6 +121,11 @@ class SqliteAuditStore:
                     for c in r.cards
                 ],
             )
+            self._db.executemany(
+                "INSERT INTO shadow_findings (firing_id, hook_instance, evaluated_at, topic,"
+                " rule_version, indicator, record_class) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(*row[:2], row[2].isoformat(), *row[3:]) for row in shadow_rows(batch)],
+            )
 
     # ------------------------------------------------------------ feedback
 
@@ -168,6 +188,14 @@ class SqliteAuditStore:
     async def feedback_report(self) -> list[TopicFeedback]:
         await self.flush()
         return await self._locked(lambda: topic_feedback(self._db))
+
+    async def rule_outcomes(self) -> RuleOutcomes:
+        await self.flush()
+        return await self._locked(lambda: read_rule_outcomes(self._db, _QUERIES))
+
+    async def shadow_report(self) -> ShadowReport:
+        await self.flush()
+        return await self._locked(lambda: read_shadow_report(self._db))
 
     async def check(self) -> None:
         """Readiness: the file is still the one opened, and a write transaction can be taken."""

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 Indicator = Literal["info", "warning", "critical"]
 Grade = Literal["A", "B", "C", "D"]
-Status = Literal["draft", "active", "retired"]
+Status = Literal["draft", "active", "shadow", "retired"]
 TOPIC_PATTERN = r"^[A-Z][A-Z0-9]{1,15}$"
 INGREDIENT_PATTERN = r"^[a-z][a-z0-9 ,'()-]*$"
 

@@ -172,8 +172,9 @@ class RuleSpec(Strict):
         ge=1, description="Bumped when the advice changes; recorded with every audited card."
     )
     status: Status = Field(
-        description="active produces cards, draft is loaded but never fires, retired is kept so "
-        "the id is never reused; must match topics.yaml."
+        description="active produces cards; shadow is evaluated and audited (would have fired) "
+        "but never returned to the EHR, to pilot a new class; draft is loaded but never fires; "
+        "retired is kept so the id is never reused; must match topics.yaml."
     )
     title: str = Field(min_length=3, description="Human name of the class.")
     hooks: tuple[Literal["order-select", "order-sign"], ...] = Field(
