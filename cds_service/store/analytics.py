@@ -100,11 +100,13 @@ class AnalyticsQueries:
         )
 
 
+# Reasons of the overridden cards only: a card also accepted counts as accepted, as in the totals.
 REASONS = (
     "SELECT c.topic, c.rule_version, f.override_system, f.override_code,"
     " COUNT(DISTINCT f.card_uuid) FROM feedback f"
     " JOIN evaluation_cards c ON c.card_uuid = f.card_uuid"
-    " WHERE f.outcome = 'overridden' GROUP BY 1, 2, 3, 4"
+    " WHERE f.outcome = 'overridden' AND NOT EXISTS (SELECT 1 FROM feedback a"
+    " WHERE a.card_uuid = f.card_uuid AND a.outcome = 'accepted') GROUP BY 1, 2, 3, 4"
 )
 SHADOW_FIRINGS = (
     "SELECT topic, rule_version, COUNT(DISTINCT firing_id) FROM shadow_findings GROUP BY 1, 2"

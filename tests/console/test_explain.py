@@ -1,0 +1,96 @@
+"""Explain: a pasted request is evaluated without storing or fetching anything, and no page shows the
+patient id or a token."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.console.conftest import csrf_of
+from tests.payloads import CLONAZEPAM, PATIENT_ID, hook_request, ketamine_order, other_order
+
+ACCESS_TOKEN = "eyJ-explain-access-token-5d1c9"
+PAGES = ("/console/analytics", "/console/knowledge", "/console/knowledge/BZD", "/console/shadow")
+
+
+def _request_with_secrets() -> dict[str, object]:
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
+    body["fhirServer"] = "https://ehr.example.org/fhir"
+    body["fhirAuthorization"] = {
+        "access_token": ACCESS_TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "cds-service",
+    }
+    return body
+
+
+def _explain(client: TestClient, text: str, *, as_file: bool = False):
+    csrf = csrf_of(client.get("/console/explain").text)
+    if as_file:
+        files = {"file": ("request.json", text.encode(), "application/json")}
+        return client.post("/console/explain", data={"csrf": csrf}, files=files)
+    return client.post("/console/explain", data={"csrf": csrf, "request": text})
+
+
+def test_explain_shows_each_card_with_the_rule_that_produced_it(logged_in: TestClient) -> None:
+    response = _explain(logged_in, json.dumps(_request_with_secrets()))
+    assert response.status_code == 200
+    html = response.text
+    assert "produced by <strong>BZD</strong>" in html
+    assert "Clonazepam 0.5 MG Oral Tablet" in html  # the record as read
+    assert "clonazepam" in html
+    assert "MedicationStatement" in html
+
+
+def test_explain_never_shows_the_patient_id_or_a_token_on_any_page(
+    logged_in: TestClient, tmp_path: Path
+) -> None:
+    pages = [_explain(logged_in, json.dumps(_request_with_secrets())).text]
+    pages.append(_explain(logged_in, json.dumps(_request_with_secrets()), as_file=True).text)
+    broken = _request_with_secrets()
+    broken["context"] = {"patientId": PATIENT_ID, "draftOrders": "not a bundle"}
+    pages.append(_explain(logged_in, json.dumps(broken)).text)
+    pages += [logged_in.get(path).text for path in PAGES]
+    for html in pages:
+        assert PATIENT_ID not in html
+        assert ACCESS_TOKEN not in html
+
+
+def test_explain_stores_nothing_and_calls_no_fhir_server(
+    logged_in: TestClient, tmp_path: Path
+) -> None:
+    # The request names a FHIR server and leaves a key out of the prefetch: the tests' network guard
+    # fails any attempt to reach it, and explain answers from what was pasted.
+    body = _request_with_secrets()
+    del body["prefetch"]["medicationRequests"]  # type: ignore[attr-defined]
+    response = _explain(logged_in, json.dumps(body))
+    assert response.status_code == 200
+    database = tmp_path / "data" / "cds.db"
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT COUNT(*) FROM evaluations").fetchone() == (0,)
+
+
+def test_explain_of_a_request_without_ketamine_says_so(logged_in: TestClient) -> None:
+    body = hook_request(other_order(), medications=(CLONAZEPAM,))
+    assert "No ketamine infusion" in _explain(logged_in, json.dumps(body)).text
+
+
+def test_explain_of_text_that_is_not_json_says_why(logged_in: TestClient) -> None:
+    response = _explain(logged_in, "{not json")
+    assert response.status_code == 400
+    assert "Not JSON the service accepts" in response.text
+
+
+def test_explain_of_an_invalid_request_names_the_refusal(logged_in: TestClient) -> None:
+    response = _explain(logged_in, json.dumps({"hook": "order-sign"}))
+    assert "Refused as the service would refuse it" in response.text
+    assert "context" in response.text
+
+
+def test_explain_with_nothing_pasted_asks_for_a_request(logged_in: TestClient) -> None:
+    assert "Paste a hook request" in _explain(logged_in, "  ").text
