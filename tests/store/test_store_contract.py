@@ -13,11 +13,14 @@ import pytest
 
 from cds_service.cdshooks.models import FeedbackItem
 from cds_service.errors import FeedbackInvalid
+from cds_service.store.analytics import RuleOutcomes, ShadowReport
 from cds_service.store.opening import is_postgres, open_store
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord
+from tests.console.seed import EXPECTED, SHADOW_FIRINGS, WEEKS, seed
 
 T = TypeVar("T")
 PATIENT_NAME = "Jane Q Contractpatient"
+VERSIONS = {"BZD": 3, "LTG": 2}  # rule versions the seeded cards were shown under
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -179,3 +182,49 @@ def test_expired_token_ids_are_purged(store_url: str) -> None:
     # A new store purges on its first insert; the expired id is gone, so it counts as new again.
     assert run(store_url, lambda s: s.remember_token("iss other", time.time() + 60)) is True
     assert run(store_url, lambda s: s.remember_token("iss old", time.time() + 60)) is True
+
+
+def test_rule_outcomes_count_per_rule_version_and_week(store_url: str) -> None:
+    async def outcomes_of(store: AuditStore) -> RuleOutcomes:
+        await seed(store, VERSIONS)
+        return await store.rule_outcomes()
+
+    outcomes = run(store_url, outcomes_of)
+    totals: dict[str, dict[str, int]] = {}
+    for week in outcomes.weeks:
+        assert week.rule_version == VERSIONS[week.topic]
+        row = totals.setdefault(week.topic, {"shown": 0, "accepted": 0, "overridden": 0})
+        row["shown"] += week.shown
+        row["accepted"] += week.accepted
+        row["overridden"] += week.overridden
+    assert totals == {
+        topic: {key: value for key, value in counts.items() if key != "with_feedback"}
+        for topic, counts in EXPECTED.items()
+    }
+    bzd_weeks = [(w.week, w.accepted, w.overridden) for w in outcomes.weeks if w.topic == "BZD"]
+    assert bzd_weeks == [(WEEKS[0], 2, 18), (WEEKS[1], 1, 19), (WEEKS[2], 0, 20)]
+    bzd_reasons = [(r.code, r.cards) for r in outcomes.reasons if r.topic == "BZD"]
+    assert bzd_reasons == [("cds-not-applicable", 30), ("risk-benefit-ratio", 20), (None, 7)]
+
+
+def test_shadow_report_counts_firings_and_classes_of_record(store_url: str) -> None:
+    async def report(store: AuditStore) -> ShadowReport:
+        await seed(store, VERSIONS, shadow=True)
+        return await store.shadow_report()
+
+    shadow = run(store_url, report)
+    assert shadow.evaluated == 64 + 20 + SHADOW_FIRINGS
+    (ltg,) = shadow.shadow
+    assert (ltg.topic, ltg.rule_version, ltg.would_fire) == ("LTG", 2, SHADOW_FIRINGS)
+    assert ltg.record_classes == (
+        ("lamotrigine · MedicationRequest · current · scheduled", 7),
+        ("lamotrigine · MedicationStatement · current · scheduled", 3),
+    )
+    assert shadow.active == (("BZD", 3, 64), ("LTG", 2, 20))
+
+
+def test_analytics_of_an_empty_store_are_empty(store_url: str) -> None:
+    outcomes = run(store_url, lambda s: s.rule_outcomes())
+    assert (outcomes.weeks, outcomes.reasons) == ((), ())
+    shadow = run(store_url, lambda s: s.shadow_report())
+    assert (shadow.evaluated, shadow.shadow, shadow.active) == (0, (), ())
