@@ -1,4 +1,4 @@
-"""Command line: ``serve``, ``evaluate``, ``kb check``, ``feedback-report`` and ``bench`` (``python -m cds_service``)."""
+"""Command line: ``serve``, ``evaluate``, ``kb check``, ``feedback-report`` (``--html``) and ``bench`` (``python -m cds_service``)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "feedback-report", help="acceptance and override counts per card topic"
     )
-    report.add_argument("--json", action="store_true", help="machine-readable output")
+    output = report.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument(
+        "--html", type=Path, metavar="FILE", help="write the console's analytics page, offline"
+    )
     report.set_defaults(run=_feedback_report)
 
     bench = commands.add_parser(
@@ -299,6 +303,9 @@ def _kb(args: argparse.Namespace, settings: Settings) -> int:
 
 def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
     from cds_service.rules.loader import load_knowledge_base
+
+    if args.html is not None:
+        return _html_report(args.html, settings)
     from cds_service.store.opening import open_store
 
     async def fetch() -> list[TopicFeedback]:
@@ -336,6 +343,28 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
             )
     if not rows:
         print("(no evaluations or feedback recorded yet)")
+    return 0
+
+
+def _html_report(path: Path, settings: Settings) -> int:
+    """The console's analytics page as one self-contained file (charts inlined, no network)."""
+    from cds_service.console.offline import analytics_file_from_store
+    from cds_service.rules.knowledge import compile_knowledge_base
+    from cds_service.rules.loader import load_knowledge_base
+
+    kb = compile_knowledge_base(load_knowledge_base(settings.cards_dir), settings.rule_overrides)
+    limits = (settings.console_flag_override_rate, settings.console_flag_min_cards)
+    try:
+        page = asyncio.run(analytics_file_from_store(settings.effective_database_url, kb, *limits))
+    except Exception as exc:  # the store could not be opened or read: say which kind, no traceback
+        print(f"error: the store is unavailable: {_store_problem(exc)}", file=sys.stderr)
+        return 1
+    try:
+        path.write_text(page, "utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
     return 0
 
 

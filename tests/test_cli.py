@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from fastapi.testclient import TestClient
 from cds_service import cli
 from cds_service.settings import Settings
 from tests.conftest import make_app
+from tests.console.conftest import versions as console_versions
+from tests.console.seed import seed_url
 from tests.payloads import CLONAZEPAM, hook_request, ketamine_order, other_order
 
 
@@ -154,6 +157,37 @@ def test_feedback_report_when_card_accepted_then_dismissed_counts_it_once_and_sa
     assert bzd.split()[1:4] == ["1", "1", "0"]  # shown, accepted, overridden
     assert "Benefit outweighs the risk for this patient [risk-benefit-ratio] (1)" in bzd
     assert "1 BZD card was both accepted and dismissed; each is counted once, as accepted." in out
+
+
+def test_feedback_report_html_writes_the_analytics_page_with_its_charts_inlined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CDS_CONSOLE_FLAG_MIN_CARDS", "10")
+    monkeypatch.setenv("CDS_CONSOLE_FLAG_OVERRIDE_RATE", "0.5")
+    seed_url(f"sqlite:///{tmp_path / 'data' / 'cds.db'}", console_versions())
+    target = tmp_path / "report.html"
+    assert cli.main(["feedback-report", "--html", str(target)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {target}"
+    html = target.read_text("utf-8")
+    assert "Chart.js v4.6.1" in html  # the library itself, inlined
+    assert 'id="chart-data"' in html
+    assert "<script src=" not in html
+    assert 'rel="stylesheet"' not in html
+    assert not re.search(r"""(src|href)=["']https?://""", html)  # nothing fetched from a network
+    # Both flagged under the site's thresholds (50 % over 10): BZD at 95 % of 60, LTG at 50 % of 10.
+    assert 'data-topic="BZD"' in html
+    assert 'data-topic="LTG"' in html
+    assert "57 of 60 cards with feedback overridden" in html
+
+
+def test_feedback_report_html_without_a_store_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATABASE_URL", "sqlite:////proc/no-such-dir/cds.db")
+    assert cli.main(["feedback-report", "--html", str(tmp_path / "r.html")]) == 1
+    assert capsys.readouterr().err.startswith("error: the store is unavailable")
+    assert not (tmp_path / "r.html").exists()
 
 
 @pytest.mark.parametrize(

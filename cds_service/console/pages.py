@@ -14,12 +14,15 @@ from cds_service.rules.knowledge import CompiledKnowledgeBase
 # name -> media type; only these are ever served (no path from the request reaches the file system).
 ASSETS = {
     "console.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
     "charts.js": "text/javascript; charset=utf-8",
     "vendor/chart.umd.min.js": "text/javascript; charset=utf-8",
     "vendor/LICENSE-chart.js.md": "text/plain; charset=utf-8",
     "vendor/LICENSE-kurkle-color.md": "text/plain; charset=utf-8",
 }
-PUBLIC_ASSETS = frozenset({"console.css"})  # what the login page needs before a session exists
+PUBLIC_ASSETS = frozenset(
+    {"console.css", "favicon.svg"}
+)  # what the login page needs before a session exists
 CHART_SCRIPTS = ("vendor/chart.umd.min.js", "charts.js")
 
 

@@ -100,3 +100,15 @@ def test_the_image_defaults_without_issuers_exit_at_once_with_one_line(tmp_path:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("error: invalid configuration: CDS_TRUSTED_ISSUERS:")
+
+
+@pytest.mark.parametrize("token", [None, "too-short-a-console-token"])
+def test_console_without_a_long_enough_token_stops_serve_naming_it(env, capsys, token) -> None:
+    env.setenv("CDS_CONSOLE", "on")
+    if token:
+        env.setenv("CDS_CONSOLE_TOKEN", token)
+    assert cli.main(["serve"]) == 2
+    line = _one_line(capsys)
+    assert line.startswith("error: invalid configuration: CDS_CONSOLE_TOKEN: ")
+    assert "at least 32 characters" in line
+    assert not token or token not in line

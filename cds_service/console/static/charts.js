@@ -9,6 +9,7 @@
   // Okabe-Ito: distinguishable with the common colour-vision deficiencies.
   var palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
   Chart.defaults.font.size = 14;
+  Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif";
   Chart.defaults.color = "#1f2933";
 
   function shorten(text) {
@@ -24,11 +25,12 @@
         datasets: data.trend.map(function (series, i) {
           var colour = palette[i % palette.length];
           return {label: series.label, data: series.rates, borderColor: colour,
-                  backgroundColor: colour, spanGaps: true, pointRadius: 4, tension: 0};
+                  backgroundColor: colour, spanGaps: true, pointRadius: 4, tension: 0, clip: false};
         })
       },
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
+        layout: {padding: {top: 8, right: 8}},
         scales: {
           y: {min: 0, max: 100, title: {display: true, text: "override rate (%)"}},
           x: {title: {display: true, text: "week (Monday, UTC)"}}
@@ -50,7 +52,8 @@
       type: "bar",
       data: {
         labels: reasons.labels.map(shorten),
-        datasets: [{label: "overridden cards", data: reasons.cards, backgroundColor: palette[0]}]
+        datasets: [{label: "overridden cards", data: reasons.cards, backgroundColor: palette[0],
+                    maxBarThickness: 36}]
       },
       options: {
         indexAxis: "y", responsive: true, maintainAspectRatio: false, animation: false,
