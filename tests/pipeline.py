@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -101,9 +102,16 @@ def run(
     overrides: Mapping[str, RuleOverride] | None = None,
     hook: str = "order-sign",
     profile: Profile | None = None,
+    source: KnowledgeBase | None = None,
 ) -> tuple[Evaluation | None, list[Card]]:
-    """Evaluation and cards; (None, []) when the order is not a ketamine infusion."""
-    kb = compile_knowledge_base(knowledge_base(), overrides) if overrides else compiled()
+    """Evaluation and cards; (None, []) when the order is not a ketamine infusion.
+
+    ``source`` is another knowledge base to compile (default: the bundled one).
+    """
+    if source is not None:
+        kb = compile_knowledge_base(source, overrides)
+    else:
+        kb = compile_knowledge_base(knowledge_base(), overrides) if overrides else compiled()
     found = ketamine_order(order)
     if found is None:
         return None, []
@@ -113,6 +121,14 @@ def run(
     evaluation = evaluate(kb, facts, found, hook=hook, now=moment)
     call = CallContext(patient_id="example", now=moment, profile=profile or SPEC_PROFILE)
     return evaluation, renderer(kb).cards(evaluation, found, [], call)
+
+
+def as_active(kb: KnowledgeBase, topic: str) -> KnowledgeBase:
+    """The knowledge base with one (shadow) rule active: its cases say what it would show."""
+    rules = tuple(
+        r.model_copy(update={"status": "active"}) if r.id == topic else r for r in kb.rules
+    )
+    return replace(kb, rules=rules)
 
 
 def cards_of(cards: list[Card], topic: str) -> list[Card]:

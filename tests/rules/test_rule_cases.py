@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.overrides import RuleOverride
 from cds_service.rules.schema import Case, CaseFile
 from tests.card_checks import assert_card_follows_spec
-from tests.pipeline import CARDS_DIR, cards_of, ketamine_order, run
+from tests.pipeline import CARDS_DIR, as_active, cards_of, ketamine_order, knowledge_base, run
 
 
 def _case_files() -> list[CaseFile]:
@@ -46,16 +47,22 @@ def test_rule_case(topic: str, case: Case) -> None:
     check_case(topic, case)
 
 
-def check_case(topic: str, case: Case) -> None:
-    """Run one case; a broken precondition fails even a todo case (its xfail expects AssertionError)."""
+def check_case(topic: str, case: Case, kb: KnowledgeBase | None = None) -> None:
+    """Run one case; a broken precondition fails even a todo case (its xfail expects AssertionError).
+
+    A shadow rule's cases run as if it were active: they say what it would show.
+    """
     given, expect = case.given, case.expect
+    source = kb or knowledge_base()
+    if source.rule(topic).status == "shadow":
+        kb = as_active(source, topic)
     order = ketamine_order(given.order)
     if order is None:
         # Otherwise a silent case would pass without the rule ever being evaluated.
         pytest.fail(f"{topic}::{case.name}: the order is not recognised as a ketamine order")
     overrides = {topic: RuleOverride.model_validate(given.overrides)} if given.overrides else None
     evaluation, cards = run(
-        given.medications, order=given.order, now=given.now, overrides=overrides
+        given.medications, order=given.order, now=given.now, overrides=overrides, source=kb
     )
     if evaluation is None or evaluation.failures != ():
         pytest.fail(f"{topic}::{case.name}: evaluation failed: {evaluation}")

@@ -16,6 +16,7 @@ from cds_service.rules.overrides import RuleOverride
 from tests.payloads import CLONAZEPAM
 from tests.pipeline import ketamine_order, sourced
 from tests.rules.kb_files import copy_cards, edit_yaml, set_status
+from tests.rules.test_rule_cases import check_case
 
 LAMOTRIGINE = {
     "resourceType": "MedicationStatement",
@@ -75,3 +76,12 @@ def test_shadow_status_must_match_topics_yaml(tmp_path: Path) -> None:
     edit_yaml(cards / "rules" / "LTG.yaml", {"status": "shadow"})
     with pytest.raises(RuleSetInvalid, match=r"'shadow', but .* lists LTG as 'active'"):
         load_knowledge_base(cards)
+
+
+def test_shadow_rule_cases_run_as_if_it_were_active(shadow_cards: Path) -> None:
+    kb = load_knowledge_base(shadow_cards)
+    cases = kb.cases["LTG"].cases
+    fires = next(case for case in cases if case.expect.outcome == "fires")
+    silent = next(case for case in cases if case.expect.outcome == "silent")
+    check_case("LTG", fires, kb)
+    check_case("LTG", silent, kb)
