@@ -107,7 +107,7 @@ async def _trace(service: CdsService, body: Any) -> Trace:
             f" {ignored} named no ingredient of the knowledge base and were ignored.",
             *(f"Not checked: {gap.what}: {gap.reason}" for gap in data.gaps),
         ),
-        records=tuple(_records(facts, evaluation)),
+        records=tuple(_records(facts, evaluation, shadow)),
         cards=tuple(
             CardLine(
                 topic=card.source.topic.code if card.source.topic else "-",
@@ -123,11 +123,14 @@ async def _trace(service: CdsService, body: Any) -> Trace:
     )
 
 
-def _records(facts: Iterable[MedicationFact], evaluation: Evaluation) -> list[RecordLine]:
+def _records(
+    facts: Iterable[MedicationFact], evaluation: Evaluation, shadow: Evaluation
+) -> list[RecordLine]:
     counted: dict[int, list[str]] = {}
-    for finding in evaluation.findings:
-        for match in finding.matches:
-            counted.setdefault(id(match.fact), []).append(finding.rule.id)
+    for findings, suffix in ((evaluation.findings, ""), (shadow.findings, " (shadow)")):
+        for finding in findings:
+            for match in finding.matches:
+                counted.setdefault(id(match.fact), []).append(finding.rule.id + suffix)
     return [
         RecordLine(
             position=index,

@@ -7,6 +7,8 @@ from importlib.resources import files
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from cds_service.console.analytics import rate
 from cds_service.rules.knowledge import CompiledKnowledgeBase
@@ -68,6 +70,9 @@ class Pages:
         )
         self._env.filters["percent"] = percent
         self._env.globals["rate"] = rate
+        # Card details are markdown, shown as an EHR would; raw HTML in them is escaped, not rendered.
+        markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+        self._env.filters["markdown"] = lambda text: Markup(markdown.render(text))  # noqa: S704
         self.provenance = Provenance.of(kb)
 
     def render(self, template: str, **context: Any) -> str:

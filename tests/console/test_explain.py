@@ -9,8 +9,14 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.console.conftest import csrf_of
+from cds_service.app import create_app
+from cds_service.console.pages import Pages
+from cds_service.rules.loader import load_knowledge_base
+from tests.console.conftest import BASE, console_settings, csrf_of, log_in
 from tests.payloads import CLONAZEPAM, PATIENT_ID, hook_request, ketamine_order, other_order
+from tests.pipeline import compiled
+from tests.rules.kb_files import copy_cards, set_status
+from tests.web.test_shadow_responses import LAMOTRIGINE
 
 ACCESS_TOKEN = "eyJ-explain-access-token-5d1c9"
 PAGES = ("/console/analytics", "/console/knowledge", "/console/knowledge/BZD", "/console/shadow")
@@ -94,3 +100,32 @@ def test_explain_of_an_invalid_request_names_the_refusal(logged_in: TestClient) 
 
 def test_explain_with_nothing_pasted_asks_for_a_request(logged_in: TestClient) -> None:
     assert "Paste a hook request" in _explain(logged_in, "  ").text
+
+
+def test_explain_renders_card_markdown_as_an_ehr_would(logged_in: TestClient) -> None:
+    html = _explain(logged_in, json.dumps(_request_with_secrets())).text
+    assert "<strong>Clonazepam 0.5 MG Oral Tablet</strong>" in html
+    assert "**" not in html
+
+
+def test_card_markdown_never_passes_raw_html_through() -> None:
+    pages = Pages(compiled())
+    rendered = pages._env.filters["markdown"](
+        "<script>alert(1)</script> [x](javascript:alert(1)) **b**"
+    )
+    assert "<script>" not in rendered
+    assert 'href="javascript:' not in rendered  # left as text, never a link
+    assert "<strong>b</strong>" in rendered
+
+
+def test_a_shadow_rule_counting_a_record_is_named_in_the_trace(tmp_path: Path) -> None:
+    cards = copy_cards(tmp_path)
+    set_status(cards, "LTG", "shadow")
+    app = create_app(console_settings(tmp_path), kb=load_knowledge_base(cards))
+    with TestClient(app, base_url=BASE) as client:
+        log_in(client)
+        body = hook_request(ketamine_order(), medications=(LAMOTRIGINE,))
+        html = _explain(client, json.dumps(body)).text
+    assert "LTG (shadow)" in html
+    assert "Shadow rules that would have fired (never sent): LTG" in html
+    assert "Cards (0)" in html
