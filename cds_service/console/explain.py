@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cds_service.cdshooks.intake import parse_hook_request
@@ -63,7 +63,7 @@ class Trace:
     cards: tuple[CardLine, ...] = ()
     shadow: tuple[str, ...] = ()  # shadow rules that would have fired (never sent)
     refused: str | None = None
-    placeholder: bool = field(default=True)
+    placeholder: bool = True  # the interim trace, until issue 12's engine trace replaces it
 
 
 Explainer = Callable[[CdsService, Any], Awaitable[Trace]]

@@ -17,14 +17,18 @@ from cds_service.console.explain import Trace
 from cds_service.console.forms import read_form
 from cds_service.console.gate import client_address, too_many
 from cds_service.console.pages import ASSETS, asset
-from cds_service.console.session import LOGIN_COOKIE, SESSION_COOKIE, Session
+from cds_service.console.session import (
+    LOGIN_COOKIE,
+    LOGIN_NONCE_SECONDS,
+    SESSION_COOKIE,
+    Session,
+)
 from cds_service.console.state import Console
 from cds_service.errors import RequestRejected, StoreUnavailable
 from cds_service.service import CdsService
 from cds_service.web.body import parse_json
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-COOKIE = {"secure": True, "httponly": True, "samesite": "strict", "path": "/"}
 
 
 def _console(request: Request) -> Console:
@@ -99,8 +103,19 @@ def _login_form(request: Request, error: str | None = None, status: int = 200) -
         minutes=console.sessions.lifetime_seconds // 60,
     )
     response = HTMLResponse(html, status_code=status)
-    response.set_cookie(LOGIN_COOKIE, cookie, max_age=600, **COOKIE)  # type: ignore[arg-type]
+    _set_cookie(response, LOGIN_COOKIE, cookie, max_age=LOGIN_NONCE_SECONDS)
     return response
+
+
+def _set_cookie(response: Response, name: str, value: str, *, max_age: int) -> None:
+    # __Host- names: Secure, Path=/ and no Domain, so no other host or path can plant them.
+    response.set_cookie(
+        name, value, max_age=max_age, secure=True, httponly=True, samesite="strict", path="/"
+    )
+
+
+def _clear_cookie(response: Response, name: str) -> None:
+    response.delete_cookie(name, secure=True, httponly=True, samesite="strict", path="/")
 
 
 @router.post("/login")
@@ -120,9 +135,9 @@ async def login(request: Request) -> Response:
         return _login_form(request, "That is not the console token.", 401)
     console.limiter.succeeded(address)
     response = RedirectResponse("/console/analytics", status_code=303)
-    max_age = console.sessions.lifetime_seconds
-    response.set_cookie(SESSION_COOKIE, console.sessions.issue(), max_age=max_age, **COOKIE)  # type: ignore[arg-type]
-    response.delete_cookie(LOGIN_COOKIE, **COOKIE)  # type: ignore[arg-type]
+    lifetime = console.sessions.lifetime_seconds
+    _set_cookie(response, SESSION_COOKIE, console.sessions.issue(), max_age=lifetime)
+    _clear_cookie(response, LOGIN_COOKIE)
     return response
 
 
@@ -131,7 +146,7 @@ async def logout(request: Request) -> Response:
     if await _checked_form(request) is None:
         return forbidden_page()
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, **COOKIE)  # type: ignore[arg-type]
+    _clear_cookie(response, SESSION_COOKIE)
     return response
 
 
