@@ -47,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]
 
 
 def test_browser_logs_in_and_sees_the_trend_chart_and_the_flagged_rule(
-    browser_path: Path, server: ServiceProcess
+    browser_path: Path, server: ServiceProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -83,7 +83,8 @@ def test_browser_logs_in_and_sees_the_trend_chart_and_the_flagged_rule(
             flag_text = flag.inner_text()
             shot = _artifacts() / "console-analytics.png"
             page.screenshot(path=str(shot), full_page=True)
-            print(f"console screenshot: {shot}")
+            with capsys.disabled():  # shown in the run's output, not only on failure
+                print(f"\nconsole screenshot: {shot}")
         finally:
             browser.close()
     bzd, ltg = (f"{topic} v{versions()[topic]}" for topic in ("BZD", "LTG"))
