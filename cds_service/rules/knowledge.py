@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from cds_service.clinical.appointments import AppointmentVocabulary
 from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms
 from cds_service.rules.overrides import RuleOverride, effective_rule
 from cds_service.rules.schema import CaseFile, Combination, Manifest, Member, RuleSpec
@@ -51,6 +52,8 @@ class CompiledKnowledgeBase:
     combinations: tuple[Combination, ...]  # those the site has not disabled
     lexicon: Lexicon
     _members: Mapping[str, Mapping[str, Member]]  # topic -> ingredient name -> member
+    # How an Appointment is recognised as a ketamine infusion session (the manifest's terms).
+    appointments: AppointmentVocabulary = field(default_factory=AppointmentVocabulary)
 
     @property
     def manifest(self) -> Manifest:
@@ -102,6 +105,7 @@ def compile_knowledge_base(
                 for rule in interaction
             }
         ),
+        appointments=_appointment_terms(kb.manifest),
     )
 
 
@@ -132,4 +136,14 @@ def _ketamine_terms(manifest: Manifest) -> KetamineVocabulary:
         esketamine_snomed=terms.esketamine_snomed,
         esketamine_names=terms.esketamine_names,
         infusion_terms=terms.infusion_service_terms,
+    )
+
+
+def _appointment_terms(manifest: Manifest) -> AppointmentVocabulary:
+    terms = manifest.appointments
+    return AppointmentVocabulary.build(
+        codes=((code.system, code.code) for code in terms.codes),
+        phrases=terms.phrases,
+        esketamine_phrases=terms.esketamine_phrases,
+        services=terms.healthcare_services,
     )

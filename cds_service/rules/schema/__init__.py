@@ -17,7 +17,14 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
-from cds_service.rules.schema.manifest import Combination, CombinationGroup, KetamineTerms, Manifest
+from cds_service.rules.schema.manifest import (
+    AppointmentCode,
+    AppointmentTerms,
+    Combination,
+    CombinationGroup,
+    KetamineTerms,
+    Manifest,
+)
 from cds_service.rules.schema.rule import (
     NON_ADHERENCE_SYSTEM,
     DosePolicy,
@@ -45,6 +52,8 @@ __all__ = [
     "NON_ADHERENCE_SYSTEM",
     "RXNORM_SYSTEM",
     "TOPIC_PATTERN",
+    "AppointmentCode",
+    "AppointmentTerms",
     "Case",
     "CaseExpect",
     "CaseFile",
