@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -21,7 +21,7 @@ from cds_service.cdshooks.models import (
     FeedbackRequest,
     HookRequest,
 )
-from cds_service.cdshooks.registry import HookRegistry, HookSpec
+from cds_service.cdshooks.registry import HookRegistry, HookSpec, TriggerScope
 from cds_service.clinical import medications as meds
 from cds_service.clinical.types import DataGap, JsonObject, KetamineOrder, MedicationData
 from cds_service.errors import (
@@ -35,6 +35,7 @@ from cds_service.render.cards import CallContext, CardRenderer
 from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
 from cds_service.rules.engine import evaluate
 from cds_service.rules.findings import Evaluation
+from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord
 
@@ -62,6 +63,15 @@ class MedicationSource(Protocol):
         issuer: str | None = None,
     ) -> dict[str, JsonObject]: ...
 
+    async def gather_keys(
+        self,
+        request: HookRequest,
+        keys: Sequence[str],
+        *,
+        deadline: float,
+        issuer: str | None = None,
+    ) -> MedicationData: ...
+
 
 class Observer(Protocol):
     """Who counts what the use cases did (``ops.metrics.Metrics``); never given patient data."""
@@ -82,6 +92,10 @@ class ServiceConfig:
     on_data_unavailable: str  # "412" | "card"
     deadline_seconds: float
     profiles: ProfileChoice = field(default_factory=lambda: ProfileChoice(build_profiles()))
+    # patient-view speaks only for an infusion appointment starting within this horizon.
+    previsit_horizon: timedelta = timedelta(days=7)
+    # encounter-start (check-in) looks at the infusion appointments starting within this horizon.
+    checkin_horizon: timedelta = timedelta(hours=24)
 
 
 class CdsService:
@@ -167,7 +181,8 @@ class CdsService:
     ) -> tuple[list[Card], str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
-        ketamine = await self._triggers(spec, request, deadline, issuer)
+        now = self.clock()
+        ketamine = await self._triggers(spec, request, deadline, issuer, now)
         if not ketamine:
             return [], "no-ketamine-order"
         try:
@@ -181,10 +196,15 @@ class CdsService:
             if self.observer is not None:
                 self.observer.gaps(gaps)
             return [self.renderer.data_gap_card(gaps, profile)], "data-unavailable"
-        return self._cards_from_data(spec, request, ketamine[0], data, profile), "cards"
+        return self._cards_from_data(spec, request, ketamine[0], data, profile, now), "cards"
 
     async def _triggers(
-        self, spec: HookSpec, request: HookRequest, deadline: float, issuer: str | None
+        self,
+        spec: HookSpec,
+        request: HookRequest,
+        deadline: float,
+        issuer: str | None,
+        now: datetime,
     ) -> tuple[KetamineOrder, ...]:
         references = spec.references_to_read(request.context)
         medications: dict[str, JsonObject] = {}
@@ -192,9 +212,35 @@ class CdsService:
             medications = await self.source.read_medications(
                 request, references, deadline=deadline, issuer=issuer
             )
-        return spec.find_triggers(
-            request.context, self.kb.lexicon, medications, self.config.include_esketamine
+        scope = TriggerScope(
+            lexicon=self.kb.lexicon,
+            include_esketamine=self.config.include_esketamine,
+            now=now,
+            appointments=self.kb.appointments,
+            medications=medications,
+            resources=await self._trigger_resources(spec, request, deadline, issuer),
+            previsit_horizon=self.config.previsit_horizon,
+            checkin_horizon=self.config.checkin_horizon,
         )
+        return spec.find_triggers(request.context, scope)
+
+    async def _trigger_resources(
+        self, spec: HookSpec, request: HookRequest, deadline: float, issuer: str | None
+    ) -> dict[str, tuple[JsonObject, ...]]:
+        """The resources a hook decides from (patient-view's appointments), read first.
+
+        Their loss is logged and counted, never carded: without them there is nothing to say.
+        """
+        if not spec.trigger_keys:
+            return {}
+        found = await self.source.gather_keys(
+            request, spec.trigger_keys, deadline=deadline, issuer=issuer
+        )
+        if found.gaps:
+            log.info("trigger data incomplete", extra={"gaps": [g.what for g in found.gaps]})
+            if self.observer is not None:
+                self.observer.gaps(found.gaps)
+        return dict(found.context)
 
     def _cards_from_data(
         self,
@@ -203,10 +249,12 @@ class CdsService:
         order: KetamineOrder,
         data: MedicationData,
         profile: Profile,
+        now: datetime,
     ) -> list[Card]:
         facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
-        now = self.clock()
         evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
+        # Holds sit on the first session's clock (its end, when an appointment gives one).
+        evaluation = retimed(evaluation, order.moments[0])
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         if self.observer is not None:
             self.observer.gaps(gaps)

@@ -19,6 +19,7 @@ from cds_service.render.detail import full_detail
 from cds_service.render.holds import hold_note, shared_hold
 from cds_service.render.links import links_for, reference_links
 from cds_service.render.profiles import Profile, ProfileName, build_profiles
+from cds_service.render.sessions import holds_of, opened_summary
 from cds_service.render.suggestions import HoldUpdate, SuggestionContext, build_suggestion
 from cds_service.render.summary import SUMMARY_MAX, drug_names, summary_text, truncate
 from cds_service.render.wording import CardTime, zone
@@ -98,7 +99,8 @@ class CardRenderer:
         call: CallContext,
     ) -> list[Card]:
         """One card per finding, plus a data-gap card when something could not be checked; urgent first."""
-        time = CardTime(order.start, call.now, display_zone(self.options.timezone, order))
+        zone_shown = display_zone(self.options.timezone, order)
+        time = CardTime(order.start, call.now, zone_shown, order.moments)
         shared = shared_hold(evaluation.findings, order, time, call.profile)
         cards = [
             self.finding_card(finding, order, call, time, shared) for finding in evaluation.findings
@@ -127,7 +129,7 @@ class CardRenderer:
         extension = {**_hold_extension(finding, time), **profile.card_extension}
         return Card(
             uuid=uuid,
-            summary=summary_text(finding, drug_names(finding)),
+            summary=opened_summary(finding, time) or summary_text(finding, drug_names(finding)),
             detail=_DETAIL[profile.detail](finding, time),
             indicator=_indicator(finding, profile),
             source=self.parts(finding.rule).source,
@@ -230,19 +232,25 @@ def _one_recommended(suggestions: list[Suggestion]) -> list[Suggestion]:
 
 
 def _hold_extension(finding: Finding, time: CardTime) -> dict[str, Any]:
-    hold = finding.hold
-    if hold is None or hold.hold_from is None:
-        return {}
+    # One window per session and held record, machine-readable; only clock-timed windows.
     windows = []
-    for match in held_matches(finding.rule, finding.matches):
-        window = {
-            "medication": match.fact.display,
-            "reference": match.fact.reference,
-            "holdFrom": hold.hold_from.astimezone(time.tz).isoformat(),
-        }
-        if hold.resume_after is not None:
-            window["resumeAfter"] = hold.resume_after.astimezone(time.tz).isoformat()
-        windows.append(window)
+    for held in holds_of(finding, time):
+        hold = held.window
+        if hold.hold_from is None:
+            continue
+        for match in held_matches(finding.rule, finding.matches):
+            window: dict[str, Any] = {
+                "medication": match.fact.display,
+                "reference": match.fact.reference,
+                "holdFrom": hold.hold_from.astimezone(time.tz).isoformat(),
+            }
+            if hold.resume_after is not None:
+                window["resumeAfter"] = hold.resume_after.astimezone(time.tz).isoformat()
+            if held.session.reference.startswith("Appointment/"):
+                window["appointment"] = held.session.reference
+            if held.opened:
+                window["alreadyOpen"] = True
+            windows.append(window)
     return {HOLD_WINDOWS_KEY: windows} if windows else {}
 
 
