@@ -25,6 +25,7 @@ def _walk(value: Any) -> list[Any]:
 def test_discovery_lists_each_hook_under_its_own_id_once(client: TestClient) -> None:
     services = client.get("/cds-services").json()["services"]
     assert sorted((s["hook"], s["id"]) for s in services) == [
+        ("appointment-book", "ketamine-infusion-appointment-book"),
         ("order-select", "ketamine-infusion-order-select"),
         ("order-sign", "ketamine-infusion-order-sign"),
     ]
