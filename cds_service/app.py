@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -156,6 +157,8 @@ def build_service(
         on_data_unavailable=settings.on_data_unavailable,
         deadline_seconds=settings.evaluation_deadline_seconds,
         profiles=ProfileChoice(options.profiles, settings.ehr_profile),
+        previsit_horizon=timedelta(days=settings.previsit_horizon_days),
+        checkin_horizon=timedelta(hours=settings.checkin_horizon_hours),
     )
     renderer = CardRenderer(kb, options)
     return CdsService(config, kb, renderer, gatherer, store, registry=registry, observer=metrics)

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     on_data_unavailable: Literal["412", "card"] = "412"
     # IANA zone for clock times on cards; unset shows them in the offset the infusion start was given in.
     timezone: str | None = None
+    # patient-view speaks only for an infusion appointment starting within this many days.
+    previsit_horizon_days: float = Field(default=7, ge=0, le=90)
+    # encounter-start (check-in) looks at infusion appointments starting within this many hours.
+    checkin_horizon_hours: float = Field(default=24, gt=0, le=72)
 
     # --- EHR profiles and card form
     ehr_profile: Literal["spec", "epic", "oracle"] | None = (

@@ -26,8 +26,10 @@ def test_discovery_lists_each_hook_under_its_own_id_once(client: TestClient) -> 
     services = client.get("/cds-services").json()["services"]
     assert sorted((s["hook"], s["id"]) for s in services) == [
         ("appointment-book", "ketamine-infusion-appointment-book"),
+        ("encounter-start", "ketamine-infusion-encounter-start"),
         ("order-select", "ketamine-infusion-order-select"),
         ("order-sign", "ketamine-infusion-order-sign"),
+        ("patient-view", "ketamine-infusion-patient-view"),
     ]
     assert len({s["title"] for s in services}) == len(services)
     for service in services:
