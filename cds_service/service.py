@@ -259,7 +259,14 @@ class CdsService:
         if self.observer is not None:
             self.observer.gaps(gaps)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
-        call = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
+        call = CallContext(
+            patient_id=request.context.patientId,
+            now=now,
+            profile=profile,
+            user_id=request.context.userId,
+            encounter_id=request.context.encounterId,
+            delivery=spec.patient_delivery,
+        )
         return self.renderer.cards(evaluation, order, gaps, call)
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:

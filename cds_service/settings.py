@@ -75,7 +75,12 @@ class Settings(BaseSettings):
     card_detail: Literal["brief", "concise", "full"] | None = None  # None: the profile's own form
     link_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     epic_preference_list_codes: dict[
-        Literal["add-hold-instruction", "order-bp-monitoring", "order-spo2-monitoring"],
+        Literal[
+            "add-hold-instruction",
+            "order-bp-monitoring",
+            "order-spo2-monitoring",
+            "patient-instruction",
+        ],
         Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")],
     ] = Field(default_factory=dict)
 

@@ -7,13 +7,17 @@ request to confirm when the drug was last taken, instead of advice that can no l
 
 from __future__ import annotations
 
+from typing import Any
+
 from cds_service.clinical.types import InfusionSession
+from cds_service.render.patient import PatientPlan
 from cds_service.render.summary import SUMMARY_MAX, drug_names, truncate
 from cds_service.render.wording import CardTime, clock, day_text, hold_sentence, hours, join_names
 from cds_service.rules.findings import Finding, HoldWindow, held_matches
 from cds_service.rules.holds import SessionHold, session_holds
 
 MAX_SESSIONS = 3
+HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"
 
 
 def holds_of(finding: Finding, time: CardTime) -> tuple[SessionHold, ...]:
@@ -109,3 +113,32 @@ def opened_summary(finding: Finding, time: CardTime) -> str | None:
         return None
     text = f"{drug_names(finding)} hold window already open: confirm the last dose before ketamine"
     return truncate(text[:1].upper() + text[1:], SUMMARY_MAX)
+
+
+def hold_windows_extension(
+    finding: Finding, time: CardTime, plan: PatientPlan | None = None
+) -> dict[str, Any]:
+    """``ketamineCds.holdWindows``: one window per session and held record, with clock times only,
+    the appointment it belongs to and the patient's paragraph for it."""
+    windows = []
+    for held in holds_of(finding, time):
+        hold = held.window
+        if hold.hold_from is None:
+            continue
+        for match in held_matches(finding.rule, finding.matches):
+            window: dict[str, Any] = {
+                "medication": match.fact.display,
+                "reference": match.fact.reference,
+                "holdFrom": hold.hold_from.astimezone(time.tz).isoformat(),
+            }
+            if hold.resume_after is not None:
+                window["resumeAfter"] = hold.resume_after.astimezone(time.tz).isoformat()
+            if held.session.reference.startswith("Appointment/"):
+                window["appointment"] = held.session.reference
+            if held.opened:
+                window["alreadyOpen"] = True
+            text = plan.paragraph(held.session.reference, match.fact.reference) if plan else None
+            if text:
+                window["patientText"] = text
+            windows.append(window)
+    return {HOLD_WINDOWS_KEY: windows} if windows else {}

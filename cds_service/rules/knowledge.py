@@ -14,7 +14,14 @@ from types import MappingProxyType
 from cds_service.clinical.appointments import AppointmentVocabulary
 from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms
 from cds_service.rules.overrides import RuleOverride, effective_rule
-from cds_service.rules.schema import CaseFile, Combination, Manifest, Member, RuleSpec
+from cds_service.rules.schema import (
+    CaseFile,
+    Combination,
+    Manifest,
+    Member,
+    PatientInstructions,
+    RuleSpec,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +34,8 @@ class KnowledgeBase:
     digest: str = ""  # sha256 over the files' bytes; recorded with every audited evaluation
     # RxNorm product code (SCD/SBD/GPCK/BPCK) -> ingredient names, from cards/valuesets/*.yaml.
     product_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # cards/patient/instructions.yaml; None: no patient text is written.
+    patient: PatientInstructions | None = None
 
     @property
     def active_rules(self) -> tuple[RuleSpec, ...]:

@@ -25,6 +25,12 @@ from cds_service.rules.schema.manifest import (
     KetamineTerms,
     Manifest,
 )
+from cds_service.rules.schema.patient import (
+    HoldKinds,
+    HoldWording,
+    HoldWordingOverride,
+    PatientInstructions,
+)
 from cds_service.rules.schema.rule import (
     NON_ADHERENCE_SYSTEM,
     DosePolicy,
@@ -65,6 +71,9 @@ __all__ = [
     "FieldProblem",
     "Grade",
     "Hold",
+    "HoldKinds",
+    "HoldWording",
+    "HoldWordingOverride",
     "Indicator",
     "IndicatorPolicy",
     "IngredientName",
@@ -72,6 +81,7 @@ __all__ = [
     "Manifest",
     "Member",
     "OverrideReason",
+    "PatientInstructions",
     "ProductCodeTable",
     "ProductSource",
     "Reference",
