@@ -164,6 +164,22 @@ def build_service(
     return CdsService(config, kb, renderer, gatherer, store, registry=registry, observer=metrics)
 
 
+@asynccontextmanager
+async def offline_service(settings: Settings) -> AsyncIterator[CdsService]:
+    """The use cases as the HTTP app wires them, with their own store and FHIR pools, for the
+    command line (``evaluate``, ``plan``)."""
+    loaded = load_knowledge_base(settings.cards_dir)
+    check_settings(settings, loaded)
+    kb = compile_knowledge_base(loaded, settings.rule_overrides)
+    store = await open_store_or_degraded(settings.effective_database_url)
+    pools = ServerPools(max_connections=settings.fhir_max_connections)
+    try:
+        yield build_service(settings, kb, pools, store)
+    finally:
+        await pools.aclose()
+        await store.close()
+
+
 def outbound_policy(settings: Settings) -> OutboundPolicy:
     """Which FHIR servers may be called: per trusted issuer (JWT mode), else the site's list."""
     per_issuer = {

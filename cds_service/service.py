@@ -32,6 +32,7 @@ from cds_service.errors import (
 )
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
+from cds_service.render.patient import PatientPlan
 from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
 from cds_service.rules.engine import evaluate
 from cds_service.rules.findings import Evaluation
@@ -198,6 +199,26 @@ class CdsService:
             return [self.renderer.data_gap_card(gaps, profile)], "data-unavailable"
         return self._cards_from_data(spec, request, ketamine[0], data, profile, now), "cards"
 
+    async def patient_plan(
+        self, service_id: str, payload: Any, *, issuer: str | None = None
+    ) -> PatientPlan | None:
+        """The patient's plan for one hook call, through the same path as its cards; None when
+        the call triggers no check. Raises what ``evaluate`` raises (412 included)."""
+        self.check_service(service_id)
+        call = parse_hook_request(payload, self.registry, service_id)
+        if call.empty_reason is not None:
+            return None
+        deadline = asyncio.get_running_loop().time() + self.config.deadline_seconds
+        now = self.clock()
+        ketamine = await self._triggers(call.spec, call.request, deadline, issuer, now)
+        if not ketamine:
+            return None
+        data = await self.source.gather(
+            call.request, deadline=deadline, issuer=issuer, context_keys=call.spec.context_keys
+        )
+        evaluation = self._evaluation(call.spec, ketamine[0], data, now)
+        return self.renderer.patient_plan(evaluation, ketamine[0], now)
+
     async def _triggers(
         self,
         spec: HookSpec,
@@ -251,10 +272,7 @@ class CdsService:
         profile: Profile,
         now: datetime,
     ) -> list[Card]:
-        facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
-        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
-        # Holds sit on the first session's clock (its end, when an appointment gives one).
-        evaluation = retimed(evaluation, order.moments[0])
+        evaluation = self._evaluation(spec, order, data, now)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         if self.observer is not None:
             self.observer.gaps(gaps)
@@ -268,6 +286,14 @@ class CdsService:
             delivery=spec.patient_delivery,
         )
         return self.renderer.cards(evaluation, order, gaps, call)
+
+    def _evaluation(
+        self, spec: HookSpec, order: KetamineOrder, data: MedicationData, now: datetime
+    ) -> Evaluation:
+        facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
+        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
+        # Holds sit on the first session's clock (its end, when an appointment gives one).
+        return retimed(evaluation, order.moments[0])
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:
         # A rule that failed is a class we could not check: say so on a card, never stay silent.
