@@ -43,6 +43,7 @@ from cds_service.service import CdsService, ServiceConfig
 from cds_service.settings import Settings
 from cds_service.store.opening import check_database_url, open_store_or_degraded
 from cds_service.store.records import AuditStore
+from cds_service.store.repeats import RepeatFilter
 from cds_service.web import ops, routes
 from cds_service.web.access import AccessLog
 from cds_service.web.body import BodyLimits
@@ -161,7 +162,10 @@ def build_service(
         checkin_horizon=timedelta(hours=settings.checkin_horizon_hours),
     )
     renderer = CardRenderer(kb, options)
-    return CdsService(config, kb, renderer, gatherer, store, registry=registry, observer=metrics)
+    repeats = RepeatFilter(store, settings.repeat_filter, settings.repeat_window_hours * 3600)
+    return CdsService(
+        config, kb, renderer, gatherer, store, registry=registry, observer=metrics, repeats=repeats
+    )
 
 
 @asynccontextmanager

@@ -39,6 +39,7 @@ from cds_service.rules.findings import Evaluation
 from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord
+from cds_service.store.repeats import RepeatFilter
 
 log = logging.getLogger("cds_service.service")
 
@@ -113,6 +114,7 @@ class CdsService:
         registry: HookRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: Observer | None = None,
+        repeats: RepeatFilter | None = None,
     ) -> None:
         self.config = config
         self.kb = kb
@@ -122,6 +124,7 @@ class CdsService:
         self.registry = registry or HookRegistry.discover(config.service_id)
         self.clock = clock
         self.observer = observer
+        self.repeats = repeats
 
     # ------------------------------------------------------------ discovery
 
@@ -197,7 +200,11 @@ class CdsService:
             if self.observer is not None:
                 self.observer.gaps(gaps)
             return [self.renderer.data_gap_card(gaps, profile)], "data-unavailable"
-        return self._cards_from_data(spec, request, ketamine[0], data, profile, now), "cards"
+        cards = self._cards_from_data(spec, request, ketamine[0], data, profile, now)
+        if self.repeats is not None:
+            subject, filters = ketamine[0].reference, spec.filters_repeats
+            cards = await self.repeats.apply(request, subject, cards, filters=filters)
+        return cards, "cards"
 
     async def patient_plan(
         self, service_id: str, payload: Any, *, issuer: str | None = None

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # encounter-start (check-in) looks at infusion appointments starting within this many hours.
     checkin_horizon_hours: float = Field(default=24, gt=0, le=72)
 
+    # Cards shown at order-select left out at order-sign (store.repeats): off, on-request, always.
+    repeat_filter: Literal["off", "on-request", "always"] = "off"
+    repeat_window_hours: float = Field(default=8, gt=0, le=72)
+
     # --- EHR profiles and card form
     ehr_profile: Literal["spec", "epic", "oracle"] | None = (
         None  # None: spec, or epic when detected

@@ -100,6 +100,8 @@ class HookSpec:
     # when it finds a trigger. A key that cannot be read is no trigger, never a 412.
     trigger_keys: tuple[str, ...] = field(default=())
     patient_delivery: PatientDelivery = "communication"
+    # Leaves out cards already announced at an earlier moment (store.repeats; CDS_REPEAT_FILTER).
+    filters_repeats: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,20 @@ CREATE INDEX replay_tokens_expiry ON replay_tokens (expires_at);
 CREATE TABLE store_health (id INTEGER PRIMARY KEY, checked_at TEXT NOT NULL)
 """
 
-SQLITE_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SQLITE_V1), (2, _SQLITE_V2))
+# v3: what was announced, for the repeat filter (CDS_REPEAT_FILTER): a hash of the card's rule,
+# content, patient, encounter, user and order or appointment (never the patient id in clear), kept
+# until it expires.
+_ANNOUNCEMENTS = """
+CREATE TABLE announcements (key TEXT PRIMARY KEY, expires_at {real} NOT NULL);
+CREATE INDEX announcements_expiry ON announcements (expires_at)
+"""
+_SQLITE_V3 = _ANNOUNCEMENTS.format(real="REAL")
+
+SQLITE_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _SQLITE_V1),
+    (2, _SQLITE_V2),
+    (3, _SQLITE_V3),
+)
 
 _POSTGRES_V1 = """
 CREATE TABLE evaluations (
@@ -89,4 +102,6 @@ CREATE TABLE replay_tokens (key TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NO
 CREATE INDEX replay_tokens_expiry ON replay_tokens (expires_at)
 """
 
-POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _POSTGRES_V1),)
+_POSTGRES_V2 = _ANNOUNCEMENTS.format(real="DOUBLE PRECISION")
+
+POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _POSTGRES_V1), (2, _POSTGRES_V2))
