@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.cdshooks.appointments import (
     BOOK_URL,
+    MEDICATIONS,
     appointment,
     book_request,
     frozen_client,
@@ -13,6 +14,7 @@ from tests.cdshooks.appointments import (
     topics,
 )
 from tests.conftest import make_settings
+from tests.payloads import statement
 
 
 def test_discovery_lists_appointment_book_under_its_own_id(tmp_path: Path) -> None:
@@ -96,3 +98,16 @@ def test_appointment_book_with_a_date_only_start_gives_no_clock_times(tmp_path: 
     bzd = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "BZD")
     assert "Infusion on 3 Dec, start time not given" in bzd["detail"]
     assert "UTC" not in bzd["detail"]
+
+
+def test_appointment_book_offers_no_order_note_and_no_order_cancel(tmp_path: Path) -> None:
+    theophylline = statement("ms-theo", "10438", "theophylline 300 MG Extended Release Tablet")
+    request = book_request(appointment(), medications=(theophylline, *MEDICATIONS))
+    with frozen_client(make_settings(tmp_path)) as client:
+        body = client.post(BOOK_URL, json=request).json()
+    actions = [a for c in body["cards"] for s in c.get("suggestions", []) for a in s["actions"]]
+    assert "XANTHINE" in topics(body)
+    assert not [a for a in actions if a["type"] == "delete"]
+    assert all(
+        a["resource"]["resourceType"] != "MedicationRequest" for a in actions if "resource" in a
+    )
