@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -46,6 +47,7 @@ from cds_service.service import CdsService, ServiceConfig
 from cds_service.settings import Settings
 from cds_service.store.opening import check_database_url, open_store_or_degraded
 from cds_service.store.records import AuditStore
+from cds_service.store.repeats import RepeatFilter
 from cds_service.web import ops, routes
 from cds_service.web.access import AccessLog
 from cds_service.web.body import BodyLimits
@@ -186,9 +188,30 @@ def build_service(
         on_data_unavailable=settings.on_data_unavailable,
         deadline_seconds=settings.evaluation_deadline_seconds,
         profiles=ProfileChoice(options.profiles, settings.ehr_profile),
+        previsit_horizon=timedelta(days=settings.previsit_horizon_days),
+        checkin_horizon=timedelta(hours=settings.checkin_horizon_hours),
     )
     renderer = CardRenderer(kb, options)
-    return CdsService(config, kb, renderer, gatherer, store, registry=registry, observer=metrics)
+    repeats = RepeatFilter(store, settings.repeat_filter, settings.repeat_window_hours * 3600)
+    return CdsService(
+        config, kb, renderer, gatherer, store, registry=registry, observer=metrics, repeats=repeats
+    )
+
+
+@asynccontextmanager
+async def offline_service(settings: Settings) -> AsyncIterator[CdsService]:
+    """The use cases as the HTTP app wires them, with their own store and FHIR pools, for the
+    command line (``evaluate``, ``plan``)."""
+    loaded = load_knowledge_base(settings.cards_dir)
+    check_settings(settings, loaded)
+    kb = compile_knowledge_base(loaded, settings.rule_overrides)
+    store = await open_store_or_degraded(settings.effective_database_url)
+    pools = ServerPools(max_connections=settings.fhir_max_connections)
+    try:
+        yield build_service(settings, kb, pools, store)
+    finally:
+        await pools.aclose()
+        await store.close()
 
 
 def outbound_policy(settings: Settings) -> OutboundPolicy:

@@ -10,9 +10,8 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -29,12 +28,17 @@ from cds_service.settings import Settings
 from cds_service.web.body import parse_json
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from fastapi import FastAPI
 
+    from cds_service.render.patient import PatientPlan
     from cds_service.rules.schema import RuleSpec
+    from cds_service.service import CdsService
     from cds_service.store.records import TopicFeedback
 
 log = logging.getLogger("cds_service.cli")
+_T = TypeVar("_T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +94,16 @@ def _parser() -> argparse.ArgumentParser:
         "--service-id", default=None, help="service id to call (default: the configured one)"
     )
     evaluate.set_defaults(run=_evaluate)
+
+    plan = commands.add_parser(
+        "plan", help="print the patient's medicine plan for one hook request (text or --html)"
+    )
+    plan.add_argument("request", type=Path, help="a hook request JSON file ('-' for stdin)")
+    plan.add_argument("--html", action="store_true", help="a printable HTML page instead of text")
+    plan.add_argument(
+        "--service-id", default=None, help="service id to call (default: the hook's own)"
+    )
+    plan.set_defaults(run=_plan)
 
     kb = commands.add_parser("kb", help="check the knowledge base, or regenerate its schemas")
     kb.add_argument("action", choices=("check", "schemas"), help="list problems / write schema/")
@@ -231,22 +245,47 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 # ------------------------------------------------------------------ evaluate
 
 
-def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+def _read_request(args: argparse.Namespace, settings: Settings) -> object:
+    """The request file as the HTTP route would parse it; raises ``_Refused`` with the exit code."""
     try:
         text = sys.stdin.read() if str(args.request) == "-" else args.request.read_text("utf-8")
     except OSError as exc:
         print(f"error: cannot read {args.request}: {exc.strerror}", file=sys.stderr)
-        return 2
+        raise _Refused(2) from exc
     try:
         # The same parser and limits as the HTTP route: NaN, too deep or too long is refused alike.
         from cds_service.app import body_limits
 
-        payload = parse_json(text.encode("utf-8"), body_limits(settings))
+        return parse_json(text.encode("utf-8"), body_limits(settings))
     except RequestRejected as exc:
         print(
             f"error: {args.request} is not JSON the service accepts: {exc.message}", file=sys.stderr
         )
-        return 2
+        raise _Refused(2) from exc
+
+
+class _Refused(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def service_for(payload: object, settings: Settings) -> str:
+    """The id serving the request's hook: the legacy one (CDS_SERVICE_ID) when it serves it."""
+    from cds_service.cdshooks.registry import HookRegistry
+
+    hook = payload.get("hook") if isinstance(payload, dict) else None
+    spec = HookRegistry.discover(settings.service_id).get(hook) if isinstance(hook, str) else None
+    if spec is None or spec.on_legacy_id or spec.service_id is None:
+        return settings.service_id
+    return spec.service_id
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        payload = _read_request(args, settings)
+    except _Refused as refused:
+        return refused.code
     try:
         body = asyncio.run(_evaluate_payload(settings, payload, args.service_id))
     except RequestRejected as exc:
@@ -264,25 +303,49 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _evaluate_payload(settings: Settings, payload: object, service_id: str | None) -> object:
-    from cds_service.app import build_service, check_settings
-    from cds_service.fhir.connections import ServerPools
-    from cds_service.rules.knowledge import compile_knowledge_base
-    from cds_service.rules.loader import load_knowledge_base
-    from cds_service.store.opening import open_store_or_degraded
+def _plan(args: argparse.Namespace, settings: Settings) -> int:
+    from cds_service.render.plan import plan_html, plan_text
 
-    loaded = load_knowledge_base(settings.cards_dir)
-    check_settings(settings, loaded)
-    kb = compile_knowledge_base(loaded, settings.rule_overrides)
-    store = await open_store_or_degraded(settings.effective_database_url)
-    pools = ServerPools(max_connections=settings.fhir_max_connections)
     try:
-        service = build_service(settings, kb, pools, store)
-        response = await service.evaluate(service_id or settings.service_id, payload)
+        payload = _read_request(args, settings)
+        plan = asyncio.run(_plan_payload(settings, payload, args.service_id))
+    except _Refused as refused:
+        return refused.code
+    except RequestRejected as exc:
+        print(f"error: invalid hook request: {exc.message}", file=sys.stderr)
+        return 2
+    except DataUnavailable as exc:
+        print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
+        return 3
+    if plan is None:
+        print("error: no ketamine infusion in this request: no plan", file=sys.stderr)
+        return 1
+    print(plan_html(plan) if args.html else plan_text(plan), end="" if args.html else "\n")
+    return 0
+
+
+async def _plan_payload(
+    settings: Settings, payload: object, service_id: str | None
+) -> PatientPlan | None:
+    async def run(service: CdsService) -> PatientPlan | None:
+        return await service.patient_plan(service_id or service_for(payload, settings), payload)
+
+    return await _with_service(settings, run)
+
+
+async def _evaluate_payload(settings: Settings, payload: object, service_id: str | None) -> object:
+    async def run(service: CdsService) -> object:
+        response = await service.evaluate(service_id or service_for(payload, settings), payload)
         return response.to_json_dict()
-    finally:
-        await pools.aclose()
-        await store.close()
+
+    return await _with_service(settings, run)
+
+
+async def _with_service(settings: Settings, run: Callable[[CdsService], Awaitable[_T]]) -> _T:
+    from cds_service.app import offline_service
+
+    async with offline_service(settings) as service:
+        return await run(service)
 
 
 # ------------------------------------------------------------------ kb
@@ -307,6 +370,7 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
     if args.html is not None:
         return _html_report(args.html, settings)
     from cds_service.store.opening import open_store
+    from cds_service.store.report import report_json, report_lines
 
     async def fetch() -> list[TopicFeedback]:
         store = await open_store(settings.effective_database_url, timeout_seconds=5.0)
@@ -322,27 +386,9 @@ def _feedback_report(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     displays = reason_displays(load_knowledge_base(settings.cards_dir).rules)
     if args.json:
-        print(json.dumps([_report_json(row, displays) for row in rows], indent=2))
+        print(json.dumps([report_json(row, displays) for row in rows], indent=2))
         return 0
-    print(f"{'topic':<16}{'shown':>7}{'accepted':>10}{'overridden':>12}  override reasons")
-    for row in rows:
-        reasons = "; ".join(
-            f"{_display(displays, row.topic, code)} [{code}] ({n})"
-            for code, n in row.override_reasons
-        )
-        print(
-            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  "
-            f"{reasons or '-'}"
-        )
-    for row in rows:
-        if row.accepted_and_overridden:
-            cards = "card was" if row.accepted_and_overridden == 1 else "cards were"
-            print(
-                f"note: {row.accepted_and_overridden} {row.topic} {cards} both accepted and "
-                "dismissed; each is counted once, as accepted."
-            )
-    if not rows:
-        print("(no evaluations or feedback recorded yet)")
+    print("\n".join(report_lines(rows, displays)))
     return 0
 
 
@@ -381,19 +427,3 @@ def reason_displays(rules: Sequence[RuleSpec]) -> dict[tuple[str, str], str]:
             displays[(rule.id, reason.code)] = reason.display
             displays.setdefault(("", reason.code), reason.display)
     return displays
-
-
-def _display(displays: dict[tuple[str, str], str], topic: str, code: str) -> str:
-    if code == "(none given)":
-        return "no reason given"
-    return displays.get((topic, code)) or displays.get(("", code)) or "(not one of ours)"
-
-
-def _report_json(row: TopicFeedback, displays: dict[tuple[str, str], str]) -> dict[str, object]:
-    return {
-        **{key: value for key, value in asdict(row).items() if key != "override_reasons"},
-        "override_reasons": [
-            {"code": code, "display": _display(displays, row.topic, code), "cards": n}
-            for code, n in row.override_reasons
-        ],
-    }

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -21,7 +21,7 @@ from cds_service.cdshooks.models import (
     FeedbackRequest,
     HookRequest,
 )
-from cds_service.cdshooks.registry import HookRegistry, HookSpec
+from cds_service.cdshooks.registry import HookRegistry, HookSpec, TriggerScope
 from cds_service.clinical import medications as meds
 from cds_service.clinical.types import (
     DataGap,
@@ -38,11 +38,14 @@ from cds_service.errors import (
 )
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
+from cds_service.render.patient import PatientPlan
 from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
 from cds_service.rules.engine import evaluate, evaluate_shadow
 from cds_service.rules.findings import Evaluation, Finding, Match
+from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord, ShadowFinding
+from cds_service.store.repeats import RepeatFilter
 
 log = logging.getLogger("cds_service.service")
 
@@ -67,6 +70,15 @@ class MedicationSource(Protocol):
         deadline: float,
         issuer: str | None = None,
     ) -> dict[str, JsonObject]: ...
+
+    async def gather_keys(
+        self,
+        request: HookRequest,
+        keys: Sequence[str],
+        *,
+        deadline: float,
+        issuer: str | None = None,
+    ) -> MedicationData: ...
 
 
 class Observer(Protocol):
@@ -97,6 +109,10 @@ class ServiceConfig:
     on_data_unavailable: str  # "412" | "card"
     deadline_seconds: float
     profiles: ProfileChoice = field(default_factory=lambda: ProfileChoice(build_profiles()))
+    # patient-view speaks only for an infusion appointment starting within this horizon.
+    previsit_horizon: timedelta = timedelta(days=7)
+    # encounter-start (check-in) looks at the infusion appointments starting within this horizon.
+    checkin_horizon: timedelta = timedelta(hours=24)
 
 
 class CdsService:
@@ -113,6 +129,7 @@ class CdsService:
         registry: HookRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: Observer | None = None,
+        repeats: RepeatFilter | None = None,
     ) -> None:
         self.config = config
         self.kb = kb
@@ -122,6 +139,7 @@ class CdsService:
         self.registry = registry or HookRegistry.discover(config.service_id)
         self.clock = clock
         self.observer = observer
+        self.repeats = repeats
 
     # ------------------------------------------------------------ discovery
 
@@ -183,7 +201,8 @@ class CdsService:
     ) -> _Answer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
-        ketamine = await self._triggers(spec, request, deadline, issuer)
+        now = self.clock()
+        ketamine = await self._triggers(spec, request, deadline, issuer, now)
         if not ketamine:
             return _Answer([], "no-ketamine-order")
         try:
@@ -197,10 +216,41 @@ class CdsService:
             if self.observer is not None:
                 self.observer.gaps(gaps)
             return _Answer([self.renderer.data_gap_card(gaps, profile)], "data-unavailable")
-        return self._cards_from_data(spec, request, ketamine[0], data, profile)
+        answer = self._cards_from_data(spec, request, ketamine[0], data, profile, now)
+        if self.repeats is not None:
+            subject, filters = ketamine[0].reference, spec.filters_repeats
+            cards = await self.repeats.apply(request, subject, answer.cards, filters=filters)
+            answer = _Answer(cards, answer.outcome, answer.shadow)
+        return answer
+
+    async def patient_plan(
+        self, service_id: str, payload: Any, *, issuer: str | None = None
+    ) -> PatientPlan | None:
+        """The patient's plan for one hook call, through the same path as its cards; None when
+        the call triggers no check. Raises what ``evaluate`` raises (412 included)."""
+        self.check_service(service_id)
+        call = parse_hook_request(payload, self.registry, service_id)
+        if call.empty_reason is not None:
+            return None
+        deadline = asyncio.get_running_loop().time() + self.config.deadline_seconds
+        now = self.clock()
+        ketamine = await self._triggers(call.spec, call.request, deadline, issuer, now)
+        if not ketamine:
+            return None
+        data = await self.source.gather(
+            call.request, deadline=deadline, issuer=issuer, context_keys=call.spec.context_keys
+        )
+        facts = self._facts(data)
+        evaluation = self._evaluation(call.spec, ketamine[0], facts, now)
+        return self.renderer.patient_plan(evaluation, ketamine[0], now)
 
     async def _triggers(
-        self, spec: HookSpec, request: HookRequest, deadline: float, issuer: str | None
+        self,
+        spec: HookSpec,
+        request: HookRequest,
+        deadline: float,
+        issuer: str | None,
+        now: datetime,
     ) -> tuple[KetamineOrder, ...]:
         references = spec.references_to_read(request.context)
         medications: dict[str, JsonObject] = {}
@@ -208,9 +258,35 @@ class CdsService:
             medications = await self.source.read_medications(
                 request, references, deadline=deadline, issuer=issuer
             )
-        return spec.find_triggers(
-            request.context, self.kb.lexicon, medications, self.config.include_esketamine
+        scope = TriggerScope(
+            lexicon=self.kb.lexicon,
+            include_esketamine=self.config.include_esketamine,
+            now=now,
+            appointments=self.kb.appointments,
+            medications=medications,
+            resources=await self._trigger_resources(spec, request, deadline, issuer),
+            previsit_horizon=self.config.previsit_horizon,
+            checkin_horizon=self.config.checkin_horizon,
         )
+        return spec.find_triggers(request.context, scope)
+
+    async def _trigger_resources(
+        self, spec: HookSpec, request: HookRequest, deadline: float, issuer: str | None
+    ) -> dict[str, tuple[JsonObject, ...]]:
+        """The resources a hook decides from (patient-view's appointments), read first.
+
+        Their loss is logged and counted, never carded: without them there is nothing to say.
+        """
+        if not spec.trigger_keys:
+            return {}
+        found = await self.source.gather_keys(
+            request, spec.trigger_keys, deadline=deadline, issuer=issuer
+        )
+        if found.gaps:
+            log.info("trigger data incomplete", extra={"gaps": [g.what for g in found.gaps]})
+            if self.observer is not None:
+                self.observer.gaps(found.gaps)
+        return dict(found.context)
 
     def _cards_from_data(
         self,
@@ -219,15 +295,22 @@ class CdsService:
         order: KetamineOrder,
         data: MedicationData,
         profile: Profile,
+        now: datetime,
     ) -> _Answer:
-        facts = meds.normalise(data.resources, self.kb.lexicon, data.medications)
-        now = self.clock()
-        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
+        facts = self._facts(data)
+        evaluation = self._evaluation(spec, order, facts, now)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         if self.observer is not None:
             self.observer.gaps(gaps)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
-        call = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
+        call = CallContext(
+            patient_id=request.context.patientId,
+            now=now,
+            profile=profile,
+            user_id=request.context.userId,
+            encounter_id=request.context.encounterId,
+            delivery=spec.patient_delivery,
+        )
         cards = self.renderer.cards(evaluation, order, gaps, call)
         return _Answer(cards, "cards", self._shadow(facts, order, spec.rules_hook, now))
 
@@ -242,6 +325,20 @@ class CdsService:
         for failure in shadow.failures:
             log.error("shadow rule evaluation failed", extra={"failure": failure})
         return tuple(_shadow_finding(finding) for finding in shadow.findings)
+
+    def _facts(self, data: MedicationData) -> tuple[MedicationFact, ...]:
+        return meds.normalise(data.resources, self.kb.lexicon, data.medications)
+
+    def _evaluation(
+        self,
+        spec: HookSpec,
+        order: KetamineOrder,
+        facts: Sequence[MedicationFact],
+        now: datetime,
+    ) -> Evaluation:
+        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
+        # Holds sit on the first session's clock (its end, when an appointment gives one).
+        return retimed(evaluation, order.moments[0])
 
     def _failure_gaps(self, evaluation: Evaluation) -> list[DataGap]:
         # A rule that failed is a class we could not check: say so on a card, never stay silent.

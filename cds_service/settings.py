@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     on_data_unavailable: Literal["412", "card"] = "412"
     # IANA zone for clock times on cards; unset shows them in the offset the infusion start was given in.
     timezone: str | None = None
+    # patient-view speaks only for an infusion appointment starting within this many days.
+    previsit_horizon_days: float = Field(default=7, ge=0, le=90)
+    # encounter-start (check-in) looks at infusion appointments starting within this many hours.
+    checkin_horizon_hours: float = Field(default=24, gt=0, le=72)
+
+    # Cards shown at order-select left out at order-sign (store.repeats): off, on-request, always.
+    repeat_filter: Literal["off", "on-request", "always"] = "off"
+    repeat_window_hours: float = Field(default=8, gt=0, le=72)
 
     # --- EHR profiles and card form
     ehr_profile: Literal["spec", "epic", "oracle"] | None = (
@@ -80,7 +88,12 @@ class Settings(BaseSettings):
     card_detail: Literal["brief", "concise", "full"] | None = None  # None: the profile's own form
     link_allowlist: Annotated[tuple[str, ...], NoDecode] = ()
     epic_preference_list_codes: dict[
-        Literal["add-hold-instruction", "order-bp-monitoring", "order-spo2-monitoring"],
+        Literal[
+            "add-hold-instruction",
+            "order-bp-monitoring",
+            "order-spo2-monitoring",
+            "patient-instruction",
+        ],
         Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")],
     ] = Field(default_factory=dict)
 

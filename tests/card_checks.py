@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.communicationrequest import CommunicationRequest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.cdshooks.models import Action, Card
 
-_MODELS: dict[str, Any] = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
+_MODELS: dict[str, Any] = {
+    "MedicationRequest": MedicationRequest,
+    "ServiceRequest": ServiceRequest,
+    "CommunicationRequest": CommunicationRequest,
+    "Appointment": Appointment,
+}
 
 
 def assert_card_follows_spec(card: Card, *, lenient_update: bool = False) -> None:
@@ -28,8 +35,15 @@ def assert_card_follows_spec(card: Card, *, lenient_update: bool = False) -> Non
         assert link.url.startswith("https://")
     for suggestion in card.suggestions or []:
         assert suggestion.uuid
-        assert len(suggestion.actions) == 1
-        _assert_action_valid(suggestion.actions[0], lenient_update)
+        # One action per suggestion (Epic's rule), except the patient's instructions written into
+        # each booked appointment of a series (spec profile: the actions are applied together).
+        if len(suggestion.actions) > 1:
+            assert {
+                (a.type, (a.resource or {}).get("resourceType")) for a in suggestion.actions
+            } == {("update", "Appointment")}
+        assert suggestion.actions
+        for action in suggestion.actions:
+            _assert_action_valid(action, lenient_update)
 
 
 def _assert_action_valid(action: Action, lenient_update: bool) -> None:

@@ -24,7 +24,8 @@ from cds_service.rules.overrides import RuleOverride
 
 REPO = Path(__file__).resolve().parents[1]
 CARDS_DIR = REPO / "cards"
-DEFAULT_NOW = "2026-11-27T08:00:00+00:00"
+# The evening before the default 09:00 start, before a 12 h hold opens (an opened one reads differently).
+DEFAULT_NOW = "2026-11-26T20:00:00+00:00"
 DEFAULT_ORDER: dict[str, Any] = {
     "resourceType": "MedicationRequest",
     "id": "request-123",

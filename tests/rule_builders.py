@@ -9,7 +9,8 @@ from cds_service.clinical.types import InfusionStart, KetamineOrder, MedicationF
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.schema import Manifest, RuleSpec
 
-NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+# The evening before the 09:00 start, before any 12 h hold opens (an opened hold reads differently).
+NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 

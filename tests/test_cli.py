@@ -218,3 +218,71 @@ def test_serve_when_started_prints_the_url_it_listens_on(
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
     assert cli.main(["serve", "--host", host, "--port", "8123"]) == 0
     assert f"listening on {url} (discovery: {url}/cds-services)" in capsys.readouterr().out
+
+
+def _upcoming_booking(tmp_path: Path) -> Path:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.cdshooks.appointments import appointment, book_request
+
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    path = tmp_path / "booking.json"
+    path.write_text(json.dumps(book_request(appointment(start=start))), "utf-8")
+    return path
+
+
+def test_plan_prints_the_patient_plan_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CDS_TIMEZONE", "UTC")
+    assert cli.main(["plan", str(_upcoming_booking(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Your medicines before your ketamine infusion\n")
+    assert "Your infusion is at 3:00 pm on " in out
+    assert "Take your last dose of clonazepam" in out
+    assert "no later than 3:00 am on" in out
+    assert "All times are clinic time (UTC)." in out
+
+
+def test_plan_html_is_a_printable_page_from_the_same_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main(["plan", "--html", str(_upcoming_booking(tmp_path))]) == 0
+    page = capsys.readouterr().out
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<h1>Your medicines before your ketamine infusion</h1>" in page
+    assert "Tell the care team about every other medicine" in page
+    assert "St John&#x27;s wort" in page
+
+
+def test_plan_when_no_ketamine_in_the_request_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(hook_request(other_order())), "utf-8")
+    assert cli.main(["plan", str(path)]) == 1
+    assert "no ketamine infusion" in capsys.readouterr().err
+
+
+def test_plan_html_escapes_every_text() -> None:
+    from cds_service.render.patient import MedicinePlan, PatientPlan
+    from cds_service.render.plan import plan_html
+
+    plan = PatientPlan(
+        title="<b>Plan</b>",
+        sessions=(("Appointment/a", "At <noon>"),),
+        medicines=(MedicinePlan("BZD", ("r",), "x", (("Appointment/a", "<script>x</script>"),)),),
+        general="A & B",
+        no_changes="none",
+        zone="Zone <z>",
+    )
+    page = plan_html(plan)
+    assert "<script>" not in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "&lt;b&gt;Plan&lt;/b&gt;" in page
+    assert "A &amp; B" in page

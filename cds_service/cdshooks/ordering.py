@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from cds_service.cdshooks.models import OrderContext
 from cds_service.cdshooks.prefetch import MEDICATION_REQUESTS, MEDICATION_STATEMENTS, PATIENT
-from cds_service.cdshooks.registry import Listing
+from cds_service.cdshooks.registry import Listing, TriggerScope
 from cds_service.clinical import orders
-from cds_service.clinical.lexicon import Lexicon
-from cds_service.clinical.types import JsonObject, KetamineOrder
+from cds_service.clinical.types import KetamineOrder
 
 DESCRIPTION = (
     "Checks the patient's medications (MedicationStatement and MedicationRequest) when an IV ketamine "
@@ -36,19 +33,14 @@ def listing(hook: str, moment: str) -> Listing:
 PREFETCH_KEYS = (PATIENT, MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
 
 
-def ketamine_orders(
-    context: OrderContext,
-    lexicon: Lexicon,
-    medications: Mapping[str, JsonObject],
-    include_esketamine: bool,
-) -> tuple[KetamineOrder, ...]:
+def ketamine_orders(context: OrderContext, scope: TriggerScope) -> tuple[KetamineOrder, ...]:
     """The draft orders that are ketamine infusions (on order-select, among the selections)."""
     return orders.find_ketamine_orders(
         context.draftOrders,
         context.selections,
-        lexicon,
-        include_esketamine=include_esketamine,
-        medications=medications,
+        scope.lexicon,
+        include_esketamine=scope.include_esketamine,
+        medications=scope.medications,
     )
 
 

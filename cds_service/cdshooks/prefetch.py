@@ -12,6 +12,7 @@ from urllib.parse import quote
 PATIENT = "patient"
 MEDICATION_STATEMENTS = "medicationStatements"
 MEDICATION_REQUESTS = "medicationRequests"
+APPOINTMENTS = "appointments"
 
 # Stopped and completed records are asked for too: washout rules (an MAOI stopped five days ago) need them.
 # Comma-separated token values are an OR in FHIR search; _count keeps pages a sensible size.
@@ -25,6 +26,12 @@ TEMPLATES: dict[str, str] = {
         "MedicationRequest?patient={{context.patientId}}"
         "&status=active,on-hold,stopped,completed&_count=100"
     ),
+    # Appointments not yet over; 2.0.1 has no date token ({{today()}} is a 3.0 ballot form), so the
+    # dates are filtered by the service, and the latest come first: paging cut-offs lose old ones.
+    APPOINTMENTS: (
+        "Appointment?patient={{context.patientId}}"
+        "&status=proposed,pending,booked,arrived,checked-in&_sort=-date&_count=100"
+    ),
 }
 
 # The keys whose data the clinical rules need: when none of them can be read the answer is a 412 (or a
@@ -33,7 +40,7 @@ MEDICATION_KEYS: tuple[str, ...] = (MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
 # Keys that shape the cards but are not the medication list (a hook or a rule asks for them through
 # ``HookSpec.context_keys``): a key that cannot be read, or a server without the search, is a data
 # gap, never a 412. Each new key is one TEMPLATES entry plus its name here.
-CONTEXT_KEYS: tuple[str, ...] = ()
+CONTEXT_KEYS: tuple[str, ...] = (APPOINTMENTS,)
 
 
 @dataclass(frozen=True, slots=True)

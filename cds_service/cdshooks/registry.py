@@ -16,16 +16,38 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from cds_service.cdshooks.models import HookContext
+from cds_service.clinical.appointments import AppointmentVocabulary
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.types import JsonObject, KetamineOrder
 from cds_service.errors import HookNotServed, UnknownService
 
+
+@dataclass(frozen=True, slots=True)
+class TriggerScope:
+    """What a hook's trigger finder may read besides its context: the vocabularies, the Medications
+    read for references, the clock, the horizons, and the resources of its ``trigger_keys``."""
+
+    lexicon: Lexicon
+    include_esketamine: bool
+    now: datetime
+    appointments: AppointmentVocabulary = field(default_factory=AppointmentVocabulary)
+    medications: Mapping[str, JsonObject] = field(default_factory=dict)
+    resources: Mapping[str, tuple[JsonObject, ...]] = field(default_factory=dict)
+    previsit_horizon: timedelta = timedelta(days=7)
+    checkin_horizon: timedelta = timedelta(hours=24)
+
+
 ContextPreparer = Callable[[dict[str, Any]], dict[str, Any]]
-TriggerFinder = Callable[[Any, Lexicon, Mapping[str, JsonObject], bool], tuple[KetamineOrder, ...]]
+# (context, scope) -> the triggers (ketamine orders, or one trigger carrying the infusion sessions).
+TriggerFinder = Callable[[Any, TriggerScope], tuple[KetamineOrder, ...]]
+# How the patient's instructions are offered on this hook's cards (the spec profile): an update
+# of the booked Appointment, a CommunicationRequest to the patient, or not at all.
+PatientDelivery = Literal["appointment", "communication", "none"]
 ReferenceFinder = Callable[[Any], tuple[str, ...]]
 EmptyReason = Callable[[dict[str, Any]], str | None]
 LEGACY_SERVICE_ID = "ketamine-infusion-check"
@@ -60,8 +82,7 @@ class HookSpec:
     context_model: type[HookContext]
     # Which rules apply: a rule lists the hooks it fires on (legacy hooks map onto current ones).
     rules_hook: str
-    # The ketamine infusion orders (or, later, appointments) in the context; (context, lexicon,
-    # Medications read for references, include_esketamine) -> the triggers, empty when none.
+    # The ketamine infusion orders, or the infusion appointments, of a call; empty when none.
     find_triggers: TriggerFinder
     # Medication references the triggers may need read from the FHIR server first.
     references_to_read: ReferenceFinder = _no_references
@@ -74,6 +95,13 @@ class HookSpec:
     prefetch_keys: tuple[str, ...] = field(default=())
     # Keys read beside the medications (cdshooks.prefetch.CONTEXT_KEYS) whose loss is only a gap.
     context_keys: tuple[str, ...] = field(default=())
+    # Keys read BEFORE the medications, to decide whether to check at all (patient-view reads the
+    # appointments first): their resources reach the trigger finder; the medications are read only
+    # when it finds a trigger. A key that cannot be read is no trigger, never a 412.
+    trigger_keys: tuple[str, ...] = field(default=())
+    patient_delivery: PatientDelivery = "communication"
+    # Leaves out cards already announced at an earlier moment (store.repeats; CDS_REPEAT_FILTER).
+    filters_repeats: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,15 +96,34 @@ class InfusionStart:
 
 
 @dataclass(frozen=True, slots=True)
-class KetamineOrder:
-    """A draft order that is a ketamine infusion (or, when enabled, esketamine)."""
+class InfusionSession:
+    """One planned infusion: an order's own start, or one booked appointment of a series."""
 
-    reference: str  # "MedicationRequest/request-123"
+    reference: str  # "Appointment/apt-1"; an order's own reference for an order
+    start: InfusionStart | None
+    end: datetime | None = None  # aware; when the appointment says when it ends
+    resource: JsonObject = field(default_factory=dict)  # the Appointment, for "update" suggestions
+    esketamine: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KetamineOrder:
+    """What triggers the checks: a draft order that is a ketamine infusion (or, when enabled,
+    esketamine), or the infusion appointments of a booking or a chart (the first is the trigger)."""
+
+    reference: str  # "MedicationRequest/request-123", or the first session's "Appointment/apt-1"
     resource_type: str
     display: str
     resource: JsonObject  # the whole draft resource, for "update" suggestions
     start: InfusionStart | None  # infusion start when the order says it
     esketamine: bool = False
+    # The infusion moments in time order; empty: the order's own start is its one session.
+    sessions: tuple[InfusionSession, ...] = ()
+
+    @property
+    def moments(self) -> tuple[InfusionSession, ...]:
+        """The sessions the holds are placed on (an order's own start when it lists none)."""
+        return self.sessions or (InfusionSession(self.reference, self.start),)
 
 
 Indicator = Literal["info", "warning", "critical"]

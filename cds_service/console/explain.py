@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.cdshooks.intake import parse_hook_request
+from cds_service.cdshooks.registry import TriggerScope
 from cds_service.clinical import medications as meds
 from cds_service.clinical.types import MedicationFact
 from cds_service.errors import DataUnavailable, RequestRejected
@@ -83,7 +84,13 @@ async def _trace(service: CdsService, body: Any) -> Trace:
     if call.empty_reason is not None:
         return Trace(notes=(f"Answered without checking: {call.empty_reason}.",))
     spec, request, kb = call.spec, call.request, service.kb
-    found = spec.find_triggers(request.context, kb.lexicon, {}, service.config.include_esketamine)
+    scope = TriggerScope(
+        lexicon=kb.lexicon,
+        include_esketamine=service.config.include_esketamine,
+        now=service.clock(),
+        appointments=kb.appointments,
+    )
+    found = spec.find_triggers(request.context, scope)
     if not found:
         return Trace(notes=("No ketamine infusion among the draft orders: no cards.",))
     deadline = asyncio.get_running_loop().time() + service.config.deadline_seconds

@@ -104,6 +104,27 @@ class MedicationGatherer:
             data = await self._assemble(results, reader, deadline)
             return _with_context(data, context_keys, everything[len(MEDICATION_KEYS) :])
 
+    async def gather_keys(
+        self,
+        request: HookRequest,
+        keys: Sequence[str],
+        *,
+        deadline: float,
+        issuer: str | None = None,
+    ) -> MedicationData:
+        """Only ``keys`` (no medication list): their resources in ``context``, failures as gaps.
+
+        Read before the medications when a hook decides from them whether to check at all (the
+        appointments of patient-view); nothing here raises ``DataUnavailable``.
+        """
+        async with self._session(request, issuer) as (reader, refusal):
+            results = self._complete_prefetch(request, keys)
+            if results is None:
+                results = await asyncio.gather(
+                    *(self._gather_key(request, k, reader, refusal, deadline) for k in keys)
+                )
+        return _with_context(MedicationData(resources=()), keys, results)
+
     def _complete_prefetch(
         self, request: HookRequest, keys: Sequence[str]
     ) -> list[_KeyResult] | None:

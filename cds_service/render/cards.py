@@ -15,18 +15,21 @@ from uuid import uuid4
 from cds_service.cdshooks.models import Card, Coding, Link, Source, Suggestion
 from cds_service.clinical.types import DataGap, Indicator, KetamineOrder
 from cds_service.render.concise import brief_detail, concise_detail
+from cds_service.render.deliver import PatientDelivery, Recipient, deliver
 from cds_service.render.detail import full_detail
 from cds_service.render.holds import hold_note, shared_hold
 from cds_service.render.links import links_for, reference_links
+from cds_service.render.patient import PatientPlan, patient_plan
 from cds_service.render.profiles import Profile, ProfileName, build_profiles
+from cds_service.render.sessions import HOLD_WINDOWS_KEY as HOLD_WINDOWS_KEY
+from cds_service.render.sessions import hold_windows_extension, opened_summary
 from cds_service.render.suggestions import HoldUpdate, SuggestionContext, build_suggestion
 from cds_service.render.summary import SUMMARY_MAX, drug_names, summary_text, truncate
 from cds_service.render.wording import CardTime, zone
-from cds_service.rules.findings import SEVERITY, Evaluation, Finding, held_matches
+from cds_service.rules.findings import SEVERITY, Evaluation, Finding
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase
 from cds_service.rules.schema import RuleSpec
 
-HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"
 DATAGAP_TOPIC = "DATAGAP"
 _DETAIL = {"brief": brief_detail, "concise": concise_detail, "full": full_detail}
 SPEC_PROFILE = build_profiles()["spec"]
@@ -69,6 +72,14 @@ class CallContext:
     patient_id: str
     now: datetime | None = None  # evaluation time, for "stopped 2 days ago"
     profile: Profile = SPEC_PROFILE
+    user_id: str | None = None
+    encounter_id: str | None = None
+    # How the hook offers the patient's plan under the spec profile (cdshooks.registry).
+    delivery: str = "communication"
+
+    @property
+    def recipient(self) -> Recipient:
+        return Recipient(self.patient_id, self.user_id, self.encounter_id, self.delivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +109,28 @@ class CardRenderer:
         call: CallContext,
     ) -> list[Card]:
         """One card per finding, plus a data-gap card when something could not be checked; urgent first."""
-        time = CardTime(order.start, call.now, display_zone(self.options.timezone, order))
+        zone_shown = display_zone(self.options.timezone, order)
+        time = CardTime(order.start, call.now, zone_shown, order.moments)
         shared = shared_hold(evaluation.findings, order, time, call.profile)
+        plan = self.patient_plan(evaluation, order, call.now)
+        delivery = deliver(plan, order, call.recipient, call.profile, call.now) if plan else None
         cards = [
-            self.finding_card(finding, order, call, time, shared) for finding in evaluation.findings
+            self.finding_card(finding, order, call, time, shared, delivery)
+            for finding in evaluation.findings
         ]
         if gaps:
             cards.append(self.data_gap_card(gaps, call.profile))
         return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
+
+    def patient_plan(
+        self, evaluation: Evaluation, order: KetamineOrder, now: datetime | None
+    ) -> PatientPlan | None:
+        """The patient's plain-language plan (None when the knowledge base has no templates)."""
+        words = self.kb.source.patient
+        if words is None:
+            return None
+        zone_shown = display_zone(self.options.timezone, order)
+        return patient_plan(words, evaluation.findings, order.moments, now, zone_shown)
 
     def parts(self, rule: RuleSpec) -> RuleParts:
         """The rule's compiled parts (built now for a rule the knowledge base does not hold)."""
@@ -119,16 +144,25 @@ class CardRenderer:
         call: CallContext,
         time: CardTime,
         shared: HoldUpdate | None = None,
+        delivery: PatientDelivery | None = None,
     ) -> Card:
         """The card for one interacting class."""
         profile = call.profile
         uuid = self.options.new_uuid()
         suggestions = _suggestions(finding, order, self.options, call, time, shared)
-        extension = {**_hold_extension(finding, time), **profile.card_extension}
+        detail = _DETAIL[profile.detail](finding, time)
+        if delivery is not None and any(
+            m.topic == finding.rule.id for m in delivery.plan.medicines
+        ):
+            offered = delivery.suggestion(self.options.new_uuid)
+            suggestions += [offered] if offered is not None else []
+            detail = "\n\n".join(p for p in (detail, delivery.detail(finding.rule.id)) if p)
+        plan = delivery.plan if delivery is not None else None
+        extension = {**hold_windows_extension(finding, time, plan), **profile.card_extension}
         return Card(
             uuid=uuid,
-            summary=summary_text(finding, drug_names(finding)),
-            detail=_DETAIL[profile.detail](finding, time),
+            summary=opened_summary(finding, time) or summary_text(finding, drug_names(finding)),
+            detail=detail,
             indicator=_indicator(finding, profile),
             source=self.parts(finding.rule).source,
             suggestions=suggestions or None,
@@ -227,23 +261,6 @@ def _one_recommended(suggestions: list[Suggestion]) -> list[Suggestion]:
         seen = seen or bool(suggestion.isRecommended)
         kept.append(suggestion)
     return kept
-
-
-def _hold_extension(finding: Finding, time: CardTime) -> dict[str, Any]:
-    hold = finding.hold
-    if hold is None or hold.hold_from is None:
-        return {}
-    windows = []
-    for match in held_matches(finding.rule, finding.matches):
-        window = {
-            "medication": match.fact.display,
-            "reference": match.fact.reference,
-            "holdFrom": hold.hold_from.astimezone(time.tz).isoformat(),
-        }
-        if hold.resume_after is not None:
-            window["resumeAfter"] = hold.resume_after.astimezone(time.tz).isoformat()
-        windows.append(window)
-    return {HOLD_WINDOWS_KEY: windows} if windows else {}
 
 
 # ---------------------------------------------------------------- data gaps

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 
-from cds_service.render.detail import held_names, member_notes
+from cds_service.render.detail import member_notes
+from cds_service.render.sessions import hold_text
 from cds_service.render.wording import (
     CardTime,
     duration_words,
-    hold_sentence,
     source_words,
     washout_text,
 )
@@ -41,7 +41,7 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
     if finding.dose is not None:
         parts.append(dose_line(finding.dose))
     if finding.hold is not None:
-        sentence = hold_sentence(finding.hold, held_names(finding), time.start, time.tz)
+        sentence = hold_text(finding, time)
         parts.append(f"**Hold if clinically safe**: {sentence}")
     # A combination's advice is itself the first action: the class then adds only its first one.
     actions = rule_actions(rule)[: 1 if finding.alerts else 2]
@@ -61,7 +61,7 @@ def brief_detail(finding: Finding, time: CardTime) -> str:
     rule = finding.rule
     lines = [_brief_record(match, time, rule.washout_days) for match in _distinct(finding.matches)]
     if finding.hold is not None:
-        lines.append(hold_sentence(finding.hold, held_names(finding), time.start, time.tz))
+        lines.append(hold_text(finding, time))
     actions = rule_actions(rule)
     if actions:
         lines.append(actions[0])

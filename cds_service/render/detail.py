@@ -6,10 +6,10 @@ link in the detail navigates the host page away, losing the order, and shows eve
 
 from __future__ import annotations
 
+from cds_service.render.sessions import hold_text
 from cds_service.render.wording import (
     CardTime,
     duration_words,
-    hold_sentence,
     join_names,
     source_words,
     washout_text,
@@ -39,7 +39,7 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     parts.append(medication_table(finding.matches, time, rule.washout_days))
     parts.append(f"**Recommendation**\n\n{rule.recommendation.strip()}")
     if finding.hold is not None:
-        sentence = hold_sentence(finding.hold, held_names(finding), time.start, time.tz)
+        sentence = hold_text(finding, time)
         parts.append(f"**Hold window** (if clinically safe): {sentence}")
     if finding.dose is not None:
         parts.append(dose_paragraph(finding.dose))

@@ -12,13 +12,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from cds_service.clinical.types import JsonObject
 
-_MODELS: dict[str, Any] = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
+_MODELS: dict[str, Any] = {
+    "MedicationRequest": MedicationRequest,
+    "ServiceRequest": ServiceRequest,
+    "Appointment": Appointment,
+}
 MAX_PASSES = 4
 Path = tuple[str | int, ...]
 

@@ -30,8 +30,8 @@ def shared_hold(
     findings: Sequence[Finding], order: KetamineOrder, time: CardTime, profile: Profile
 ) -> HoldUpdate | None:
     """spec: the one update of the draft carrying the note of every hold offered in the response."""
-    if profile.hold_as != "update":
-        return None
+    if profile.hold_as != "update" or order.resource_type == "Appointment":
+        return None  # an appointment's holds reach the patient through patientInstruction
     holding = [finding for finding in findings if _offers_hold(finding)]
     notes = [note for note in (hold_note(f, time) for f in holding) if note]
     names = [match.member.name for f in holding for match in held_matches(f.rule, f.matches)]

@@ -111,8 +111,8 @@ def cancel_ketamine_order(context: SuggestionContext) -> Action | None:
     """Delete the draft ketamine order by ``resourceId`` (CDS Hooks 2.0; Epic deletes this way)."""
     resource = context.order.resource
     resource_id = resource.get("id")
-    if not resource_id:
-        return None
+    if not resource_id or context.order.resource_type == "Appointment":
+        return None  # not the order: the card's text still says to consider an alternative
     return Action(
         type="delete",
         description="Cancel the ketamine order and consider an alternative treatment",

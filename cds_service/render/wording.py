@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cds_service.clinical.types import InfusionStart, MedicationFact, days_before_start
+from cds_service.clinical.types import (
+    InfusionSession,
+    InfusionStart,
+    MedicationFact,
+    days_before_start,
+)
 from cds_service.rules.findings import HoldWindow
 
 REQUEST_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
@@ -20,6 +25,8 @@ class CardTime:
     start: InfusionStart | None
     now: datetime | None
     tz: tzinfo
+    # The infusion sessions the holds are placed on (a series of appointments); empty: one, at start.
+    sessions: tuple[InfusionSession, ...] = ()
 
 
 def zone(name: str) -> tzinfo:

@@ -35,6 +35,11 @@ class Layout:
         return self.root / "topics.yaml"
 
     @property
+    def patient_instructions(self) -> Path:
+        """``patient/instructions.yaml``: optional; without it no patient text is written."""
+        return self.root / "patient" / "instructions.yaml"
+
+    @property
     def rules_dir(self) -> Path:
         return self.root / "rules"
 

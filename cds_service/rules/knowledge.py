@@ -12,9 +12,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from cds_service.clinical.appointments import AppointmentVocabulary
 from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms
 from cds_service.rules.overrides import RuleOverride, effective_rule
-from cds_service.rules.schema import CaseFile, Combination, Manifest, Member, RuleSpec
+from cds_service.rules.schema import (
+    CaseFile,
+    Combination,
+    Manifest,
+    Member,
+    PatientInstructions,
+    RuleSpec,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,8 @@ class KnowledgeBase:
     digest: str = ""  # sha256 over the files' bytes; recorded with every audited evaluation
     # RxNorm product code (SCD/SBD/GPCK/BPCK) -> ingredient names, from cards/valuesets/*.yaml.
     product_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # cards/patient/instructions.yaml; None: no patient text is written.
+    patient: PatientInstructions | None = None
 
     @property
     def active_rules(self) -> tuple[RuleSpec, ...]:
@@ -54,6 +64,8 @@ class CompiledKnowledgeBase:
     _members: Mapping[str, Mapping[str, Member]]  # topic -> ingredient name -> member
     # Interaction classes piloted in shadow: evaluated and audited, never returned to the EHR.
     shadow_rules: tuple[RuleSpec, ...] = ()
+    # How an Appointment is recognised as a ketamine infusion session (the manifest's terms).
+    appointments: AppointmentVocabulary = field(default_factory=AppointmentVocabulary)
 
     @property
     def manifest(self) -> Manifest:
@@ -107,6 +119,7 @@ def compile_knowledge_base(
             }
         ),
         shadow_rules=shadow,
+        appointments=_appointment_terms(kb.manifest),
     )
 
 
@@ -137,4 +150,14 @@ def _ketamine_terms(manifest: Manifest) -> KetamineVocabulary:
         esketamine_snomed=terms.esketamine_snomed,
         esketamine_names=terms.esketamine_names,
         infusion_terms=terms.infusion_service_terms,
+    )
+
+
+def _appointment_terms(manifest: Manifest) -> AppointmentVocabulary:
+    terms = manifest.appointments
+    return AppointmentVocabulary.build(
+        codes=((code.system, code.code) for code in terms.codes),
+        phrases=terms.phrases,
+        esketamine_phrases=terms.esketamine_phrases,
+        services=terms.healthcare_services,
     )

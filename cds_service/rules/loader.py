@@ -21,6 +21,7 @@ from cds_service.rules.lint import lint, lint_products
 from cds_service.rules.schema import (
     CaseFile,
     Manifest,
+    PatientInstructions,
     ProductCodeTable,
     RuleSpec,
     TopicList,
@@ -32,6 +33,7 @@ SCHEMA_MODELS: Mapping[str, type[BaseModel]] = {
     "manifest.schema.json": Manifest,
     "topics.schema.json": TopicList,
     "valueset.schema.json": ProductCodeTable,
+    "patient.schema.json": PatientInstructions,
 }
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -60,17 +62,40 @@ def check_knowledge_base(
     problems += lint(catalogue)
     table_paths = layout.table_paths() if product_tables else []
     product_codes = _product_codes(layout, table_paths, catalogue, problems)
+    patient = _patient_instructions(layout, catalogue, problems)
     if problems or catalogue.manifest is None:
         return None, tuple(sorted(problems, key=lambda problem: problem.file))
     paths = [layout.manifest, layout.topics, *layout.rule_paths(), *layout.case_paths()]
+    if patient is not None:
+        paths.append(layout.patient_instructions)
     kb = KnowledgeBase(
         manifest=catalogue.manifest.value,
         rules=tuple(rule.value for rule in catalogue.rules),
         cases=MappingProxyType({case.name: case.value for case in catalogue.cases}),
         digest=_digest(cards_dir, [*paths, *table_paths]),
         product_codes=product_codes,
+        patient=patient,
     )
     return kb, ()
+
+
+def _patient_instructions(
+    layout: Layout, catalogue: Catalogue, problems: list[Problem]
+) -> PatientInstructions | None:
+    """The patient's templates when the file exists; each topic they name must be a held rule."""
+    path = layout.patient_instructions
+    if not path.exists():
+        return None
+    value, found = read(layout, path, PatientInstructions)
+    problems += found
+    if value is None or not catalogue.complete:
+        return value
+    held = {rule.value.id for rule in catalogue.rules if rule.value.hold is not None}
+    for topic in sorted(value.topics.keys() - held):
+        problems.append(
+            Problem(layout.label(path), f"topics.{topic}", "not a rule with a hold window")
+        )
+    return value
 
 
 def _read_catalogue(layout: Layout, problems: list[Problem]) -> Catalogue:
@@ -160,12 +185,14 @@ def check_command(cards_dir: Path) -> int:
             print(problem)
         print(f"invalid: {_count(len(problems), 'problem')} in {cards_dir}", file=sys.stderr)
         return 1
-    counts = (
+    counts: tuple[str, ...] = (
         _count(len(kb.rules), "rule"),
         _count(len(kb.cases), "case file"),
         _count(len(kb.manifest.combinations), "combination"),
         _count(len(kb.product_codes), "product code"),
     )
+    if kb.patient is not None:
+        counts = (*counts, f"patient instructions ({kb.patient.language})")
     print(f"ok: {', '.join(counts)}, digest {kb.digest[:12]}")
     return 0
 

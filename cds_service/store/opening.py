@@ -98,6 +98,9 @@ class UnavailableStore:
     async def remember_token(self, key: str, expires_at: float) -> bool:
         raise StoreUnavailable("the store could not be opened at start-up")
 
+    async def remember_announcement(self, key: str, expires_at: float) -> bool:
+        raise StoreUnavailable("the store could not be opened at start-up")
+
     async def feedback_report(self) -> list[TopicFeedback]:
         raise StoreUnavailable("the store could not be opened at start-up")
 

@@ -52,7 +52,7 @@ class PostgresAuditStore:
     def __init__(self, pool: AsyncConnectionPool[Conn], *, batch_seconds: float = 0.05) -> None:
         self._pool = pool
         self._batcher = AuditBatcher(self._write_batch, batch_seconds=batch_seconds)
-        self._purged_at = 0.0
+        self._purged: dict[str, float] = {}  # table -> when its expired keys were last purged
 
     @classmethod
     async def open(
@@ -147,13 +147,19 @@ class PostgresAuditStore:
     # ------------------------------------------------------------ replay cache
 
     async def remember_token(self, key: str, expires_at: float) -> bool:
+        return await self._remember("replay_tokens", key, expires_at)
+
+    async def remember_announcement(self, key: str, expires_at: float) -> bool:
+        return await self._remember("announcements", key, expires_at)
+
+    async def _remember(self, table: str, key: str, expires_at: float) -> bool:
         async def insert(conn: Conn) -> bool:
             now = time.time()
-            if now - self._purged_at > PURGE_EVERY_SECONDS:
-                self._purged_at = now
-                await conn.execute("DELETE FROM replay_tokens WHERE expires_at < %s", (now,))
+            if now - self._purged.get(table, 0.0) > PURGE_EVERY_SECONDS:
+                self._purged[table] = now
+                await conn.execute(f"DELETE FROM {table} WHERE expires_at < %s", (now,))  # noqa: S608
             cursor = await conn.execute(
-                "INSERT INTO replay_tokens (key, expires_at) VALUES (%s, %s)"
+                f"INSERT INTO {table} (key, expires_at) VALUES (%s, %s)"  # noqa: S608
                 " ON CONFLICT DO NOTHING",
                 (key, expires_at),
             )

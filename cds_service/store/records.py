@@ -142,6 +142,11 @@ class AuditStore(Protocol):
         """True if ``key`` was new (now remembered until ``expires_at``), False if already seen."""
         ...
 
+    async def remember_announcement(self, key: str, expires_at: float) -> bool:
+        """True if this card (a hash, ``store.repeats``) was not announced before ``expires_at``
+        of an earlier announcement; it is now remembered until ``expires_at``."""
+        ...
+
     async def feedback_report(self) -> list[TopicFeedback]: ...
 
     async def rule_outcomes(self) -> RuleOutcomes:

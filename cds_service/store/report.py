@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from typing import Any, Protocol
 
 from cds_service.store.records import TopicFeedback
@@ -66,3 +67,50 @@ def combine(
         )
         for topic in sorted(set(shown) | set(outcomes))
     ]
+
+
+# ------------------------------------------------------------------ the printed report
+
+Displays = Mapping[tuple[str, str], str]  # (topic, override code) -> display; "" topic: any card's
+
+
+def display(displays: Displays, topic: str, code: str) -> str:
+    """The override reason's words as the card offered them."""
+    if code == "(none given)":
+        return "no reason given"
+    return displays.get((topic, code)) or displays.get(("", code)) or "(not one of ours)"
+
+
+def report_lines(rows: Sequence[TopicFeedback], displays: Displays) -> list[str]:
+    """``feedback-report``'s table, then a note per topic with cards both accepted and dismissed."""
+    lines = [f"{'topic':<16}{'shown':>7}{'accepted':>10}{'overridden':>12}  override reasons"]
+    for row in rows:
+        reasons = "; ".join(
+            f"{display(displays, row.topic, code)} [{code}] ({n})"
+            for code, n in row.override_reasons
+        )
+        lines.append(
+            f"{row.topic:<16}{row.cards_shown:>7}{row.accepted:>10}{row.overridden:>12}  "
+            f"{reasons or '-'}"
+        )
+    for row in rows:
+        if row.accepted_and_overridden:
+            cards = "card was" if row.accepted_and_overridden == 1 else "cards were"
+            lines.append(
+                f"note: {row.accepted_and_overridden} {row.topic} {cards} both accepted and "
+                "dismissed; each is counted once, as accepted."
+            )
+    if not rows:
+        lines.append("(no evaluations or feedback recorded yet)")
+    return lines
+
+
+def report_json(row: TopicFeedback, displays: Displays) -> dict[str, object]:
+    """One topic's row for ``feedback-report --json``, reasons with their displays."""
+    return {
+        **{key: value for key, value in asdict(row).items() if key != "override_reasons"},
+        "override_reasons": [
+            {"code": code, "display": display(displays, row.topic, code), "cards": n}
+            for code, n in row.override_reasons
+        ],
+    }

@@ -67,10 +67,19 @@ CREATE TABLE shadow_findings (
 CREATE INDEX evaluation_cards_hook_instance ON evaluation_cards (hook_instance)
 """
 
+# v4 (PostgreSQL v3): what was announced, for the repeat filter (CDS_REPEAT_FILTER): a hash of the
+# card's rule, content, patient, encounter, user and order or appointment (never the patient id in
+# clear), kept until it expires.
+_ANNOUNCEMENTS = """
+CREATE TABLE announcements (key TEXT PRIMARY KEY, expires_at {real} NOT NULL);
+CREATE INDEX announcements_expiry ON announcements (expires_at)
+"""
+
 SQLITE_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _SQLITE_V1),
     (2, _SQLITE_V2),
     (3, _SHADOW.format(instant="TEXT")),
+    (4, _ANNOUNCEMENTS.format(real="REAL")),
 )
 
 _POSTGRES_V1 = """
@@ -112,4 +121,5 @@ CREATE INDEX replay_tokens_expiry ON replay_tokens (expires_at)
 POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _POSTGRES_V1),
     (2, _SHADOW.format(instant="TIMESTAMPTZ")),
+    (3, _ANNOUNCEMENTS.format(real="DOUBLE PRECISION")),
 )

@@ -68,7 +68,7 @@ class SqliteAuditStore:
         self._identity = _identity(path)
         self._lock = asyncio.Lock()
         self._batcher = AuditBatcher(self._write_batch, batch_seconds=batch_seconds)
-        self._purged_at = 0.0
+        self._purged: dict[str, float] = {}  # table -> when its expired keys were last purged
 
     @classmethod
     def open(cls, database_url: str, *, timeout_seconds: float = 0.3) -> SqliteAuditStore:
@@ -169,16 +169,19 @@ class SqliteAuditStore:
     # ------------------------------------------------------------ replay cache
 
     async def remember_token(self, key: str, expires_at: float) -> bool:
-        return await self._locked(lambda: self._remember(key, expires_at))
+        return await self._locked(lambda: self._remember("replay_tokens", key, expires_at))
 
-    def _remember(self, key: str, expires_at: float) -> bool:
+    async def remember_announcement(self, key: str, expires_at: float) -> bool:
+        return await self._locked(lambda: self._remember("announcements", key, expires_at))
+
+    def _remember(self, table: str, key: str, expires_at: float) -> bool:
         now = time.time()
         with self._transaction():
-            if now - self._purged_at > PURGE_EVERY_SECONDS:
-                self._db.execute("DELETE FROM replay_tokens WHERE expires_at < ?", (now,))
-                self._purged_at = now
+            if now - self._purged.get(table, 0.0) > PURGE_EVERY_SECONDS:
+                self._db.execute(f"DELETE FROM {table} WHERE expires_at < ?", (now,))  # noqa: S608
+                self._purged[table] = now
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO replay_tokens (key, expires_at) VALUES (?, ?)",
+                f"INSERT OR IGNORE INTO {table} (key, expires_at) VALUES (?, ?)",  # noqa: S608
                 (key, expires_at),
             )
             return cursor.rowcount == 1

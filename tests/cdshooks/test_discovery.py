@@ -25,8 +25,11 @@ def _walk(value: Any) -> list[Any]:
 def test_discovery_lists_each_hook_under_its_own_id_once(client: TestClient) -> None:
     services = client.get("/cds-services").json()["services"]
     assert sorted((s["hook"], s["id"]) for s in services) == [
+        ("appointment-book", "ketamine-infusion-appointment-book"),
+        ("encounter-start", "ketamine-infusion-encounter-start"),
         ("order-select", "ketamine-infusion-order-select"),
         ("order-sign", "ketamine-infusion-order-sign"),
+        ("patient-view", "ketamine-infusion-patient-view"),
     ]
     assert len({s["title"] for s in services}) == len(services)
     for service in services:

@@ -42,8 +42,9 @@ def test_request_without_epic_extensions_is_answered_with_the_spec_profile(
     client: TestClient,
 ) -> None:
     card = _card(client)
-    (suggestion,) = card["suggestions"]
-    assert suggestion["actions"][0]["type"] == "update"
+    hold, patient = card["suggestions"]
+    assert hold["actions"][0]["type"] == "update"
+    assert patient["actions"][0]["resource"]["resourceType"] == "CommunicationRequest"
     assert card["selectionBehavior"] == "at-most-one"
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import respx
 
 from cds_service.cdshooks import prefetch
+from cds_service.cdshooks.models import HookRequest
+from cds_service.clinical.types import MedicationData
 from cds_service.errors import DataUnavailable
-from tests.fhir.builders import gather, hook_request, ids, order, outcome, searchset
+from cds_service.fhir.gatherer import MedicationGatherer
+from cds_service.fhir.outbound import OutboundPolicy
+from cds_service.fhir.reader import FetchLimits
+from tests.fhir.builders import gather, hook_request, ids, order, outcome, pools, searchset
 
 pytestmark = pytest.mark.anyio
 
@@ -89,3 +96,39 @@ async def test_gather_without_context_keys_returns_no_context() -> None:
     data = await gather(hook_request(_MEDICATIONS))
 
     assert data.context == {}
+
+
+async def _gather_keys(request: HookRequest) -> MedicationData:
+    async with pools() as servers:
+        gatherer = MedicationGatherer(servers, OutboundPolicy(local_loopback=True), FetchLimits())
+        deadline = asyncio.get_running_loop().time() + 10
+        return await gatherer.gather_keys(request, (KEY,), deadline=deadline)
+
+
+async def test_gather_keys_reads_only_the_keys_asked_for(fhir_server: respx.MockRouter) -> None:
+    conditions = fhir_server.get("/Condition").respond(json=searchset(condition("c3")))
+    statements = fhir_server.get("/MedicationStatement").respond(json=searchset())
+
+    data = await _gather_keys(hook_request({}))
+
+    assert conditions.called
+    assert not statements.called
+    assert [r["id"] for r in data.context[KEY]] == ["c3"]
+    assert data.resources == ()
+
+
+async def test_gather_keys_when_the_search_fails_is_a_gap_never_data_unavailable(
+    fhir_server: respx.MockRouter,
+) -> None:
+    fhir_server.get("/Condition").respond(503)
+
+    data = await _gather_keys(hook_request({}))
+
+    assert data.context[KEY] == ()
+    assert [g.what for g in data.gaps] == ["Condition list"]
+
+
+async def test_gather_keys_from_complete_prefetch_makes_no_call() -> None:
+    data = await _gather_keys(hook_request({KEY: searchset(condition("c4"))}))
+
+    assert [r["id"] for r in data.context[KEY]] == ["c4"]

@@ -12,10 +12,12 @@ from hypothesis import HealthCheck, event, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection
 
+from cds_service.cdshooks.registry import HookRegistry
 from tests.conftest import make_app
 from tests.hardening.harness import hardening_settings
 
 SERVICE_ID = "ketamine-infusion-check"
+REGISTRY = HookRegistry.discover(SERVICE_ID)
 # Every run draws new cases (no fixed seed), so runs add up; the count bounds what one run costs.
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -51,10 +53,19 @@ def test_service_routes_when_fuzzed_for_the_real_service_never_answer_5xx(api_sc
     @FUZZ
     @given(case=api_schema.include(path_regex="service_id").as_strategy())
     def fuzz(case: Any) -> None:
-        case.path_parameters = {"service_id": SERVICE_ID}
+        case.path_parameters = {"service_id": _service_for(case)}
         assert _call(case).status_code != 404
 
     fuzz()
+
+
+def _service_for(case: Any) -> str:
+    """The id that serves the case's hook: the legacy one, or the hook's own for newer hooks."""
+    hook = case.body.get("hook") if isinstance(case.body, dict) else None
+    spec = REGISTRY.get(hook) if isinstance(hook, str) else None
+    if spec is None or spec.on_legacy_id or spec.service_id is None:
+        return SERVICE_ID
+    return spec.service_id
 
 
 def test_service_routes_when_fuzzed_with_schema_violating_bodies_never_answer_5xx(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.communicationrequest import CommunicationRequest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
@@ -19,7 +20,11 @@ from cds_service.render.profiles import (
 from cds_service.rules.overrides import RuleOverride
 from tests.pipeline import DEFAULT_ORDER, cards_of, run
 
-_MODELS: dict[str, Any] = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
+_MODELS: dict[str, Any] = {
+    "MedicationRequest": MedicationRequest,
+    "ServiceRequest": ServiceRequest,
+    "CommunicationRequest": CommunicationRequest,
+}
 CODES = {
     "add-hold-instruction": "PL-HOLD-1",
     "order-bp-monitoring": "PL-BP-2",

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.pipeline import cards_of, run
 
-NOW = "2026-11-27T08:00:00+00:00"
+NOW = "2026-11-26T20:00:00+00:00"  # the evening before the 09:00 start
 
 
 def _statement(stmt_id: str, text: str, *, days: int | None, prn: bool = False) -> dict[str, Any]:

@@ -48,9 +48,15 @@ def test_store_when_opened_twice_creates_and_migrates_the_file_once(tmp_path: Pa
     asyncio.run(open_twice())
     with sqlite3.connect(path) as db:
         versions = db.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
-        assert versions == [(1,), (2,), (3,)]
+        assert versions == [(1,), (2,), (3,), (4,)]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"evaluations", "evaluation_cards", "feedback", "replay_tokens"} <= tables
+    assert {
+        "evaluations",
+        "evaluation_cards",
+        "feedback",
+        "replay_tokens",
+        "announcements",
+    } <= tables
 
 
 def test_store_when_closed_has_written_every_evaluation_handed_to_it(tmp_path: Path) -> None:

@@ -228,3 +228,29 @@ def test_analytics_of_an_empty_store_are_empty(store_url: str) -> None:
     assert (outcomes.weeks, outcomes.reasons) == ((), ())
     shadow = run(store_url, lambda s: s.shadow_report())
     assert (shadow.evaluated, shadow.shadow, shadow.active) == (0, (), ())
+
+
+def test_announcements_are_remembered_once_across_store_instances(store_url: str) -> None:
+    expires = time.time() + 60
+
+    async def remember(store: AuditStore) -> list[bool]:
+        other = await open_store(store_url)
+        try:
+            return [
+                await store.remember_announcement("a" * 64, expires),
+                await store.remember_announcement("a" * 64, expires),
+                await other.remember_announcement("a" * 64, expires),
+                await other.remember_announcement("b" * 64, expires),
+                # Announcements and JWT ids are apart: the same key is new in the replay cache.
+                await store.remember_token("a" * 64, expires),
+            ]
+        finally:
+            await other.close()
+
+    assert run(store_url, remember) == [True, False, False, True, True]
+
+
+def test_expired_announcements_are_purged(store_url: str) -> None:
+    run(store_url, lambda s: s.remember_announcement("c" * 64, time.time() - 10))
+    assert run(store_url, lambda s: s.remember_announcement("d" * 64, time.time() + 60)) is True
+    assert run(store_url, lambda s: s.remember_announcement("c" * 64, time.time() + 60)) is True

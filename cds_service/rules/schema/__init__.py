@@ -17,7 +17,20 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
-from cds_service.rules.schema.manifest import Combination, CombinationGroup, KetamineTerms, Manifest
+from cds_service.rules.schema.manifest import (
+    AppointmentCode,
+    AppointmentTerms,
+    Combination,
+    CombinationGroup,
+    KetamineTerms,
+    Manifest,
+)
+from cds_service.rules.schema.patient import (
+    HoldKinds,
+    HoldWording,
+    HoldWordingOverride,
+    PatientInstructions,
+)
 from cds_service.rules.schema.rule import (
     NON_ADHERENCE_SYSTEM,
     DosePolicy,
@@ -45,6 +58,8 @@ __all__ = [
     "NON_ADHERENCE_SYSTEM",
     "RXNORM_SYSTEM",
     "TOPIC_PATTERN",
+    "AppointmentCode",
+    "AppointmentTerms",
     "Case",
     "CaseExpect",
     "CaseFile",
@@ -56,6 +71,9 @@ __all__ = [
     "FieldProblem",
     "Grade",
     "Hold",
+    "HoldKinds",
+    "HoldWording",
+    "HoldWordingOverride",
     "Indicator",
     "IndicatorPolicy",
     "IngredientName",
@@ -63,6 +81,7 @@ __all__ = [
     "Manifest",
     "Member",
     "OverrideReason",
+    "PatientInstructions",
     "ProductCodeTable",
     "ProductSource",
     "Reference",

@@ -1,4 +1,5 @@
-"""``cards/knowledge-base.yaml``: what the knowledge base is, how ketamine is recognised, combinations."""
+"""``cards/knowledge-base.yaml``: what the knowledge base is, how ketamine orders and infusion
+appointments are recognised, combinations."""
 
 from __future__ import annotations
 
@@ -39,6 +40,43 @@ class KetamineTerms(Strict):
     )
     infusion_service_terms: tuple[str, ...] = Field(
         default=(), description="Words that make a ServiceRequest a ketamine infusion."
+    )
+
+
+class AppointmentCode(Strict):
+    """One coding that makes an Appointment a ketamine infusion session (a site's own codes)."""
+
+    system: str = Field(
+        pattern=r"^(https?|urn):",
+        description="The code system, exactly as the EHR sends it in the coding.",
+    )
+    code: str = Field(min_length=1, description="The code.")
+    display: str | None = Field(default=None, description="What the code means, for reviewers.")
+
+
+class AppointmentTerms(Strict):
+    """How an Appointment is recognised as a ketamine infusion session (appointment-book,
+    patient-view, encounter-start). Matching is by code, or by words in the appointment's texts."""
+
+    codes: tuple[AppointmentCode, ...] = Field(
+        default=(),
+        description="Codings in serviceType, appointmentType, specialty or reasonCode (or in a "
+        "referenced HealthcareService's type or category) that mean a ketamine infusion.",
+    )
+    phrases: tuple[str, ...] = Field(
+        default=(),
+        description="Lower-case phrases; an appointment matches when every word of one phrase is "
+        "in one of its texts (description, concept texts and displays, HealthcareService name).",
+    )
+    esketamine_phrases: tuple[str, ...] = Field(
+        default=(),
+        description="Phrases of esketamine (Spravato) sessions; they trigger only when "
+        "CDS_TRIGGER_ON_ESKETAMINE=true.",
+    )
+    healthcare_services: tuple[str, ...] = Field(
+        default=(),
+        description='References ("HealthcareService/123") of the site\'s ketamine infusion '
+        "service; an appointment naming one among its participants matches.",
     )
 
 
@@ -108,4 +146,9 @@ class Manifest(Strict):
     ketamine: KetamineTerms = Field(description="How a draft order is recognised as ketamine.")
     combinations: tuple[Combination, ...] = Field(
         default=(), description="Drugs that are riskier together than apart."
+    )
+    appointments: AppointmentTerms = Field(
+        default_factory=AppointmentTerms,
+        description="How an Appointment is recognised as a ketamine infusion session; without "
+        "codes or phrases no appointment is.",
     )
