@@ -101,6 +101,8 @@ def run(
     overrides: Mapping[str, RuleOverride] | None = None,
     hook: str = "order-sign",
     profile: Profile | None = None,
+    conditions: Iterable[Mapping[str, Any]] = (),
+    observations: Iterable[Mapping[str, Any]] = (),
 ) -> tuple[Evaluation | None, list[Card]]:
     """Evaluation and cards; (None, []) when the order is not a ketamine infusion."""
     kb = compile_knowledge_base(knowledge_base(), overrides) if overrides else compiled()

@@ -21,6 +21,13 @@ CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
 # Brands that name a combination product, so they belong to each of its ingredients.
 COMBINATION_BRANDS = {"lybalvi": {"olanzapine", "samidorphan"}}
 
+# Brand families whose products have different ingredients ("Robitussin Chest Congestion" is
+# guaifenesin only; "Robitussin DM" adds dextromethorphan): only a full product name may be a term.
+FAMILY_BRANDS = {
+    "robitussin", "mucinex", "tylenol", "theraflu", "vicks", "dayquil", "nyquil", "coricidin",
+    "alka-seltzer", "excedrin", "advil", "motrin", "aleve", "tussin",
+}  # fmt: skip
+
 # CLINICAL.md "no card (continue)": these must never be members of any class.
 NO_CARD_DRUGS = {
     "sertraline", "fluoxetine", "escitalopram", "citalopram", "paroxetine", "venlafaxine",
@@ -145,6 +152,16 @@ def test_catalogue_brand_names_point_to_one_ingredient_unless_combination(
                 ingredients[term.lower()].add(member.name)
     ambiguous = {term: names for term, names in ingredients.items() if len(names) > 1}
     assert ambiguous == COMBINATION_BRANDS
+
+
+def test_catalogue_family_brands_are_never_a_term_of_their_own(kb: KnowledgeBase) -> None:
+    terms = {
+        term.lower()
+        for rule in kb.rules
+        for member in rule.members
+        for term in (*member.brands, *member.synonyms)
+    }
+    assert terms & FAMILY_BRANDS == set()
 
 
 def test_catalogue_no_card_drugs_are_not_members(kb: KnowledgeBase) -> None:
