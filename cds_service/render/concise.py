@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from cds_service.render.detail import held_names, member_notes
+from cds_service.render.detail import held_names, important_texts, member_notes
 from cds_service.render.wording import (
     CardTime,
     duration_words,
@@ -47,8 +47,7 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
     actions = rule_actions(rule)[: 1 if finding.alerts else 2]
     if actions:
         parts.append("\n".join(f"- {action}" for action in actions))
-    if rule.do_not_stop:
-        parts.append(f"**Important:** {rule.do_not_stop.strip()}")
+    parts.extend(f"**Important:** {text}" for text in important_texts(finding))
     parts.extend(member_notes(finding.matches))
     parts.append(
         f"_Evidence grade {rule.evidence.grade} ({GRADE_WORDS[rule.evidence.grade]}); advisory only._"
@@ -65,8 +64,7 @@ def brief_detail(finding: Finding, time: CardTime) -> str:
     actions = rule_actions(rule)
     if actions:
         lines.append(actions[0])
-    if rule.do_not_stop:
-        lines.append(first_clause(rule.do_not_stop))
+    lines.extend(first_clause(text) for text in important_texts(finding))
     lines.append(f"Evidence grade {rule.evidence.grade}.")
     return "\n\n".join(lines)
 

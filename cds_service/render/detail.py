@@ -33,8 +33,7 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     """The whole detail of one class card, most important first."""
     rule = finding.rule
     parts = [f"**{rule.title}** (evidence grade {rule.evidence.grade})"]
-    if rule.do_not_stop:
-        parts.append(f"> **Important:** {rule.do_not_stop.strip()}")
+    parts.extend(f"> **Important:** {text}" for text in important_texts(finding))
     parts.extend(combination_paragraph(alert) for alert in finding.alerts)
     parts.append(medication_table(finding.matches, time, rule.washout_days))
     parts.append(f"**Recommendation**\n\n{rule.recommendation.strip()}")
@@ -115,6 +114,22 @@ def dose_paragraph(dose: DoseAssessment) -> str:
     if dose.regular_daily_use:
         use = f"regular daily use for {dose.regular_use_days}+ days: the antidepressant response may be blunted"
     return f"**Dose**: {amount}; {duration}; {use}. Equivalence: {dose.equivalence_table.strip()}."
+
+
+def important_texts(finding: Finding) -> list[str]:
+    """The never-stop-abruptly wording that applies: the class's, then each current member's own.
+
+    Only for drugs the patient takes now: a drug already stopped has nothing left to stop.
+    """
+    current = finding.current_matches
+    if not current:
+        return []
+    texts = [finding.rule.do_not_stop.strip()] if finding.rule.do_not_stop else []
+    for match in current:
+        text = match.member.do_not_stop
+        if text and text.strip() not in texts:
+            texts.append(text.strip())
+    return texts
 
 
 def member_notes(matches: tuple[Match, ...]) -> list[str]:

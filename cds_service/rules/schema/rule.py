@@ -60,6 +60,12 @@ class Member(Strict):
         "null when the table has no factor.",
     )
     note: str | None = Field(default=None, description="Member-specific advice shown on the card.")
+    do_not_stop: str | None = Field(
+        default=None,
+        description="Withdrawal or relapse safety wording for this member only, shown in the "
+        "card's Important box when the patient currently takes it (the class's do_not_stop is "
+        "for wording that holds for every member).",
+    )
     also_in: tuple[TopicCode, ...] = Field(
         default=(),
         description="Other classes this ingredient is deliberately also a member of, because "
@@ -184,7 +190,9 @@ class RuleSpec(Strict):
     summary: Summaries = Field(description="The summary templates.")
     recommendation: str = Field(min_length=10, description="Markdown shown in the card detail.")
     do_not_stop: str | None = Field(
-        default=None, description="Withdrawal or relapse safety wording, shown prominently."
+        default=None,
+        description="Withdrawal or relapse safety wording that holds for every member, shown "
+        "prominently while the patient takes one; member-specific wording goes on the member.",
     )
     monitoring: str | None = Field(
         default=None, description="What to watch during and after the infusion."
