@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cds_service.clinical.dose import daily_mg, dose_text, duration_days, read_dosage
+from cds_service.clinical.dose import (
+    daily_mg,
+    dose_text,
+    duration_days,
+    max_daily_mg,
+    rate_mcg_per_hour,
+    read_dosage,
+)
 from cds_service.clinical.fhirjson import (
     as_dict,
     as_list,
@@ -101,6 +108,8 @@ def _fact(
         dose_text=dose_text(dosages),
         origin=sourced.origin,
         source_key=sourced.source_key,
+        max_daily_mg=max_daily_mg(dosages, ingredients, display),
+        rate_mcg_per_hour=rate_mcg_per_hour(dosages, display) if len(ingredients) == 1 else None,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from cds_service.render.detail import held_names, important_texts, member_notes
+from cds_service.render.dose import dose_line
 from cds_service.render.wording import (
     CardTime,
     duration_words,
@@ -19,7 +20,7 @@ from cds_service.render.wording import (
     source_words,
     washout_text,
 )
-from cds_service.rules.findings import CombinationAlert, DoseAssessment, Finding, Match
+from cds_service.rules.findings import CombinationAlert, Finding, Match
 from cds_service.rules.schema import RuleSpec
 
 MAX_RECORDS = 3
@@ -44,7 +45,7 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
         sentence = hold_sentence(finding.hold, held_names(finding), time.start, time.tz)
         parts.append(f"**Hold if clinically safe**: {sentence}")
     # A combination's advice is itself the first action: the class then adds only its first one.
-    actions = rule_actions(rule)[: 1 if finding.alerts else 2]
+    actions = finding_actions(finding)[: 1 if finding.alerts else 2]
     if actions:
         parts.append("\n".join(f"- {action}" for action in actions))
     parts.extend(f"**Important:** {text}" for text in important_texts(finding))
@@ -61,12 +62,20 @@ def brief_detail(finding: Finding, time: CardTime) -> str:
     lines = [_brief_record(match, time, rule.washout_days) for match in _distinct(finding.matches)]
     if finding.hold is not None:
         lines.append(hold_sentence(finding.hold, held_names(finding), time.start, time.tz))
-    actions = rule_actions(rule)
+    actions = finding_actions(finding)
     if actions:
         lines.append(actions[0])
     lines.extend(first_clause(text) for text in important_texts(finding))
     lines.append(f"Evidence grade {rule.evidence.grade}.")
     return "\n\n".join(lines)
+
+
+def finding_actions(finding: Finding) -> tuple[str, ...]:
+    """The actions for this card: the as-needed ones when every record is as needed."""
+    light = finding.rule.light_actions
+    if finding.variant == "light" and light is not None:
+        return light
+    return rule_actions(finding.rule)
 
 
 def rule_actions(rule: RuleSpec) -> tuple[str, ...]:
@@ -83,17 +92,6 @@ def first_clause(text: str) -> str:
     """ "Do not stop a regularly taken benzodiazepine abruptly." from the whole safety paragraph."""
     clause = re.split(r"[:;]\s|\.\s", text.strip(), maxsplit=1)[0].rstrip(".")
     return f"{clause}."
-
-
-def dose_line(dose: DoseAssessment) -> str:
-    """Diazepam equivalents against the level where a blunted response was reported."""
-    if dose.diazepam_eq_mg_per_day is None:
-        return "Diazepam-equivalent: not estimated (the dose is not coded)."
-    level = "above" if dose.high_dose else "at or below"
-    return (
-        f"Diazepam-equivalent: about {dose.diazepam_eq_mg_per_day:g} mg/day ({level} the "
-        f"{dose.high_dose_mg_per_day:g} mg/day linked to a blunted response)."
-    )
 
 
 def _combination_line(alert: CombinationAlert) -> str:

@@ -6,9 +6,9 @@ link in the detail navigates the host page away, losing the order, and shows eve
 
 from __future__ import annotations
 
+from cds_service.render.dose import dose_paragraph
 from cds_service.render.wording import (
     CardTime,
-    duration_words,
     hold_sentence,
     join_names,
     source_words,
@@ -16,7 +16,6 @@ from cds_service.render.wording import (
 )
 from cds_service.rules.findings import (
     CombinationAlert,
-    DoseAssessment,
     Finding,
     Match,
     held_matches,
@@ -96,24 +95,6 @@ def _medication_row(match: Match, time: CardTime, washout_days: int) -> str:
     prn = "yes" if fact.as_needed else "no"
     cells = [fact.display, fact.dose_text or "not recorded", prn, status, source_words(fact)]
     return "| " + " | ".join(cell(text) for text in cells) + " |"
-
-
-def dose_paragraph(dose: DoseAssessment) -> str:
-    """Daily diazepam equivalents and duration, or a plain "not estimated"."""
-    if dose.diazepam_eq_mg_per_day is None:
-        amount = "dose unknown: not estimated (the dosage is not coded well enough to compute)"
-    else:
-        level = "above" if dose.high_dose else "at or below"
-        amount = (
-            f"about {dose.diazepam_eq_mg_per_day:g} mg/day diazepam-equivalent ({level} the "
-            f"{dose.high_dose_mg_per_day:g} mg/day level where a blunted response was reported)"
-        )
-    days = dose.longest_days_taken
-    duration = f"taken for {duration_words(days)}" if days is not None else "duration unknown"
-    use = "as needed only" if dose.all_as_needed else "regular use"
-    if dose.regular_daily_use:
-        use = f"regular daily use for {dose.regular_use_days}+ days: the antidepressant response may be blunted"
-    return f"**Dose**: {amount}; {duration}; {use}. Equivalence: {dose.equivalence_table.strip()}."
 
 
 def important_texts(finding: Finding) -> list[str]:

@@ -86,7 +86,7 @@ def test_classes_for_when_ingredient_in_two_classes_lists_both(lexicon: Lexicon)
 
 def test_compiled_members_when_present_return_knowledge_base_entry() -> None:
     compiled = compile_knowledge_base(knowledge_base())
-    assert compiled.members("BZD")["clonazepam"].diazepam_mg_per_mg == 20
+    assert compiled.members("BZD")["clonazepam"].dose_factor == 20
     assert "clonazepam" not in compiled.members("LTG")
     assert compiled.members("NOSUCH") == {}
 

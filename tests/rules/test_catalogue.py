@@ -195,7 +195,7 @@ def test_catalogue_benzodiazepine_factors_convert_ashton_doses_to_10mg_diazepam(
         "oxazepam": 20, "quazepam": 20, "temazepam": 20, "triazolam": 0.5, "bromazepam": 5.5,
         "halazepam": 40, "lormetazepam": 1.5, "flunitrazepam": 1, "nitrazepam": 10, "prazepam": 15,
     }  # fmt: skip
-    factors = {m.name: m.diazepam_mg_per_mg for m in kb.rule("BZD").members}
+    factors = {m.name: m.dose_factor for m in kb.rule("BZD").members}
     assert "clonazepam" in factors
     for name in factors.keys() & ashton_mg_equal_to_10mg_diazepam.keys():
         mg = ashton_mg_equal_to_10mg_diazepam[name]
@@ -207,7 +207,7 @@ def test_catalogue_benzodiazepine_factors_convert_ashton_doses_to_10mg_diazepam(
 def test_catalogue_benzodiazepine_members_without_factor_are_the_documented_ones(
     kb: KnowledgeBase,
 ) -> None:
-    unknown = {m.name for m in kb.rule("BZD").members if m.diazepam_mg_per_mg is None}
+    unknown = {m.name for m in kb.rule("BZD").members if m.dose_factor is None}
     assert unknown == {"midazolam", "remimazolam"}
 
 
@@ -266,8 +266,8 @@ def test_catalogue_classes_that_must_not_be_stopped_say_so(kb: KnowledgeBase) ->
         assert kb.rule(topic).do_not_stop, topic
 
 
-def test_catalogue_moud_members_carry_never_hold_note(kb: KnowledgeBase) -> None:
-    notes = {m.name: m.note or "" for m in kb.rule("OPIOID").members}
+def test_catalogue_moud_members_carry_never_hold_wording(kb: KnowledgeBase) -> None:
+    notes = {m.name: m.do_not_stop or "" for m in kb.rule("OPIOID").members}
     assert "Never hold" in notes["methadone"]
     assert "Never hold" in notes["buprenorphine"]
 

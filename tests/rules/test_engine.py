@@ -127,19 +127,20 @@ def test_evaluate_prn_low_dose_is_light_info():
     finding = _run([make_fact(as_needed=True, daily_mg=0.25)]).findings[0]
     assert (finding.variant, finding.indicator) == ("light", "info")
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day == pytest.approx(5.0)
+    assert finding.dose.per_day == pytest.approx(5.0)
 
 
 def test_evaluate_prn_unknown_dose_is_still_light():
     finding = _run([make_fact(as_needed=True)]).findings[0]
     assert finding.variant == "light"
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day is None
+    assert finding.dose.per_day is None
 
 
-def test_evaluate_prn_high_dose_is_strong():
+def test_evaluate_prn_high_dose_stays_as_needed_but_warns():
+    # As-needed use is never called regular; a high dose raises the indicator instead.
     finding = _run([make_fact(as_needed=True, daily_mg=1.0)]).findings[0]
-    assert (finding.variant, finding.indicator) == ("strong", "warning")
+    assert (finding.variant, finding.indicator) == ("light", "warning")
     assert finding.dose is not None
     assert finding.dose.high_dose
 
@@ -163,7 +164,7 @@ def test_evaluate_regular_without_coded_dose_is_unknown():
     facts = [make_fact(), make_fact("lorazepam", as_needed=True, daily_mg=1, ident="2")]
     finding = _run(facts).findings[0]
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day is None
+    assert finding.dose.per_day is None
 
 
 def test_evaluate_dose_sums_over_drugs():
@@ -173,14 +174,14 @@ def test_evaluate_dose_sums_over_drugs():
     ]
     finding = _run(facts).findings[0]
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day == pytest.approx(10.0)
-    assert finding.variant == "strong"
+    assert finding.dose.per_day == pytest.approx(10.0)
+    assert (finding.variant, finding.indicator) == ("light", "warning")
 
 
 def test_evaluate_member_without_equivalence_leaves_dose_unknown():
     finding = _run([make_fact("midazolam", daily_mg=5)]).findings[0]
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day is None
+    assert finding.dose.per_day is None
 
 
 def test_evaluate_member_escalation_raises_indicator():

@@ -17,10 +17,10 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
+from cds_service.rules.schema.dose import DoseLevel, DosePolicy
 from cds_service.rules.schema.manifest import Combination, CombinationGroup, KetamineTerms, Manifest
 from cds_service.rules.schema.rule import (
     NON_ADHERENCE_SYSTEM,
-    DosePolicy,
     Hold,
     IndicatorPolicy,
     Member,
@@ -51,6 +51,7 @@ __all__ = [
     "CaseGiven",
     "Combination",
     "CombinationGroup",
+    "DoseLevel",
     "DosePolicy",
     "Evidence",
     "FieldProblem",
