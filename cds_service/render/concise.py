@@ -71,7 +71,10 @@ def brief_detail(finding: Finding, time: CardTime) -> str:
 
 
 def finding_actions(finding: Finding) -> tuple[str, ...]:
-    """The actions for this card: the as-needed ones when every record is as needed."""
+    """The actions for this card: the washout ones once every record has stopped, the as-needed
+    ones when every record is as needed, else the rule's."""
+    if not finding.current_matches:
+        return finding.rule.washout_actions
     light = finding.rule.light_actions
     if finding.variant == "light" and light is not None:
         return light

@@ -35,6 +35,8 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     parts.extend(f"> **Important:** {text}" for text in important_texts(finding))
     parts.extend(combination_paragraph(alert) for alert in finding.alerts)
     parts.append(medication_table(finding.matches, time, rule.washout_days))
+    if not finding.current_matches:
+        parts.append(stopped_paragraph(finding))
     parts.append(f"**Recommendation**\n\n{rule.recommendation.strip()}")
     if finding.hold is not None:
         sentence = hold_sentence(finding.hold, held_names(finding), time.start, time.tz)
@@ -95,6 +97,18 @@ def _medication_row(match: Match, time: CardTime, washout_days: int) -> str:
     prn = "yes" if fact.as_needed else "no"
     cells = [fact.display, fact.dose_text or "not recorded", prn, status, source_words(fact)]
     return "| " + " | ".join(cell(text) for text in cells) + " |"
+
+
+def stopped_paragraph(finding: Finding) -> str:
+    """Every record has stopped but may still act: the washout actions come before the class's
+    recommendation, which is written for a drug still being taken."""
+    rule = finding.rule
+    lines = [
+        f"**Stopped within the {rule.washout_days}-day washout**: the drug may still act; the "
+        "recommendation below is written for a drug still being taken."
+    ]
+    lines += [f"- {action}" for action in rule.washout_actions]
+    return "\n".join(lines)
 
 
 def important_texts(finding: Finding) -> list[str]:

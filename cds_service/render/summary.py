@@ -27,9 +27,11 @@ def summary_text(finding: Finding, drugs: str) -> str:
 
 
 def _template(rule: RuleSpec, finding: Finding) -> str:
-    if not finding.current_matches:
-        return "Recently stopped {drugs} may still interact with ketamine: review"
     summaries = rule.summary
+    if not finding.current_matches:
+        return (
+            summaries.washout or "Recently stopped {drugs} may still interact with ketamine: review"
+        )
     chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
     template = chosen or summaries.default
     # A site may remove the hold; a template that promises one would then be wrong.

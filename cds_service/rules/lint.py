@@ -21,6 +21,7 @@ from cds_service.rules.schema import (
 )
 
 SUMMARY_PLACEHOLDERS = frozenset({"drugs", "hold_hours"})
+SUMMARY_VARIANTS = ("default", "light", "strong", "washout")
 REQUIRED_OUTCOMES = ("fires", "silent")
 
 
@@ -41,7 +42,7 @@ def lint_rule(rule: Sourced[RuleSpec]) -> list[Problem]:
     spec, problems = rule.value, []
     if spec.id != rule.name:
         problems.append(Problem(rule.label, "id", f"{spec.id!r} does not match the file name"))
-    for variant in ("default", "light", "strong"):
+    for variant in SUMMARY_VARIANTS:
         if (template := getattr(spec.summary, variant)) is not None:
             problems += [
                 Problem(rule.label, f"summary.{variant}", m) for m in _placeholders(template)

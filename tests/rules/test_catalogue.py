@@ -99,7 +99,7 @@ def test_catalogue_summary_templates_filled_stay_under_140_characters(
 ) -> None:
     too_long = {}
     for rule in kb.rules:
-        for variant in ("default", "light", "strong"):
+        for variant in ("default", "light", "strong", "washout"):
             template = getattr(rule.summary, variant)
             if template is None:
                 continue
@@ -124,7 +124,7 @@ def test_catalogue_interaction_summaries_name_the_drugs(kb: KnowledgeBase) -> No
     unnamed = [
         f"{rule.id}.{variant}"
         for rule in _interaction_rules(kb)
-        for variant in ("default", "light", "strong")
+        for variant in ("default", "light", "strong", "washout")
         if (template := getattr(rule.summary, variant)) is not None and "{drugs}" not in template
     ]
     assert unnamed == []

@@ -108,6 +108,13 @@ class Summaries(Strict):
     strong: str | None = Field(
         default=None, max_length=139, description="For regular daily or high-dose use."
     )
+    washout: str | None = Field(
+        default=None,
+        max_length=139,
+        description="When every record has stopped but is still inside the washout: keeps the "
+        "class's action (an MAOI stopped 10 days ago still needs BP checks); absent: a generic "
+        '"recently stopped ... review".',
+    )
 
 
 class Hold(Strict):
@@ -217,6 +224,12 @@ class RuleSpec(Strict):
         max_length=2,
         description="The one or two actions the default (concise) card lists, a few words each; "
         "the full recommendation is shown with CDS_CARD_DETAIL=full. Keep them consistent with it.",
+    )
+    washout_actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] = Field(
+        default=(),
+        max_length=2,
+        description="The concise card's actions when every record has stopped but is inside the "
+        "washout (nothing is continued or held any more); empty: none.",
     )
     light_actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] | None = Field(
         default=None,
