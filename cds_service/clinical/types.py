@@ -77,6 +77,7 @@ class MedicationFact:
     # ingredient -> mg/day at the stated maximum (as needed: "at most twice a day"), when stated
     max_daily_mg: Mapping[str, float] = field(default_factory=dict)
     rate_mcg_per_hour: float | None = None  # a patch's delivery rate ("25 MCG/HR")
+    depot_days: int | None = None  # a long-acting injectable: how long one injection acts
 
 
 @dataclass(frozen=True, slots=True)

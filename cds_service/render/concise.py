@@ -15,6 +15,7 @@ from cds_service.render.detail import held_names, important_texts, member_notes
 from cds_service.render.dose import dose_line
 from cds_service.render.wording import (
     CardTime,
+    depot_text,
     duration_words,
     hold_sentence,
     source_words,
@@ -48,7 +49,9 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
     actions = finding_actions(finding)[: 1 if finding.alerts else 2]
     if actions:
         parts.append("\n".join(f"- {action}" for action in actions))
-    parts.extend(f"**Important:** {text}" for text in important_texts(finding))
+    important = important_texts(finding)
+    if important:
+        parts.append(f"**Important:** {' '.join(important)}")
     parts.extend(member_notes(finding.matches))
     parts.append(
         f"_Evidence grade {rule.evidence.grade} ({GRADE_WORDS[rule.evidence.grade]}); advisory only._"
@@ -134,7 +137,10 @@ def _record_lines(matches: tuple[Match, ...], time: CardTime, washout_days: int)
 def _record_line(match: Match, time: CardTime, washout_days: int) -> str:
     fact = match.fact
     facts = [fact.dose_text or "dose not recorded", source_words(fact)]
-    if match.within_washout:
+    if fact.depot_days:
+        facts = [*facts[: 1 if fact.dose_text else 0], facts[-1]]
+        facts.append(depot_text(fact, time.start, time.now))
+    elif match.within_washout:
         facts.append(washout_text(fact, time.start, time.now, washout_days))
     elif match.days_taken is not None:
         facts.append(f"for {duration_words(match.days_taken)}")
@@ -144,6 +150,8 @@ def _record_line(match: Match, time: CardTime, washout_days: int) -> str:
 def _brief_record(match: Match, time: CardTime, washout_days: int) -> str:
     fact = match.fact
     when = ""
-    if match.within_washout:
+    if fact.depot_days:
+        when = f", {depot_text(fact, time.start, time.now)}"
+    elif match.within_washout:
         when = f", {washout_text(fact, time.start, time.now, washout_days)}"
     return f"{fact.display} ({source_words(fact)}{when})."

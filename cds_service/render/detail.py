@@ -9,6 +9,7 @@ from __future__ import annotations
 from cds_service.render.dose import dose_paragraph
 from cds_service.render.wording import (
     CardTime,
+    depot_text,
     hold_sentence,
     join_names,
     source_words,
@@ -92,7 +93,9 @@ def medication_table(matches: tuple[Match, ...], time: CardTime, washout_days: i
 def _medication_row(match: Match, time: CardTime, washout_days: int) -> str:
     fact = match.fact
     status = fact.status or "unknown"
-    if match.within_washout:
+    if fact.depot_days:
+        status = depot_text(fact, time.start, time.now)
+    elif match.within_washout:
         status = washout_text(fact, time.start, time.now, washout_days)
     prn = "yes" if fact.as_needed else "no"
     cells = [fact.display, fact.dose_text or "not recorded", prn, status, source_words(fact)]

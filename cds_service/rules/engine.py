@@ -7,6 +7,8 @@ Counting policy (CDS Hooks advisory cards err towards showing):
 - ``stopped`` / ``completed`` count only while ``ended`` (or ``started`` when there is no end) lies
   within the class's washout before the infusion start (``now`` when the order gives no start); a
   washout of 0 days never counts them, nor does a stopped record with no date at all.
+- A long-acting injectable (``MedicationFact.depot_days``: naltrexone ER, buprenorphine ER, depots)
+  recorded as completed counts as current while its last injection still acts: it has not stopped.
 - Durations ("taken for 60 days") are measured to the infusion start too, when it is known.
 
 Dose equivalence (diazepam, oral morphine) lives in ``rules.equivalence``.
@@ -131,9 +133,19 @@ def counts(
     if status not in ENDED_STATUSES:
         return "current"
     last = fact.ended or fact.started
+    if depot_acting(fact, now, start):
+        return "current"  # a completed long-acting injection still acts: never "stopped"
     if washout_days <= 0 or last is None:
         return None
     return "washout" if days_before_start(last, start, now) <= washout_days else None
+
+
+def depot_acting(fact: MedicationFact, now: datetime, start: InfusionStart | None) -> bool:
+    """Whether a long-acting injection's last dose still acts at the infusion (else ``now``)."""
+    last = fact.ended or fact.started
+    if fact.depot_days is None or last is None:
+        return False
+    return days_before_start(last, start, now) <= fact.depot_days
 
 
 def _match(

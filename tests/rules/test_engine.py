@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -278,3 +279,19 @@ def test_evaluate_legacy_medication_prescribe_counts_as_order_select():
     assert spec is not None
     rule = make_rule(hooks=["order-select"])
     assert len(_run([make_fact()], rule, hook=spec.rules_hook).findings) == 1
+
+
+@pytest.mark.parametrize(("days_ago", "counted"), [(14, True), (27, True), (29, False)])
+def test_evaluate_completed_depot_counts_as_current_while_it_acts(days_ago, counted):
+    fact = replace(
+        make_fact(status="completed", ended=NOW - timedelta(days=days_ago)), depot_days=28
+    )
+    findings = _run([fact]).findings
+    assert bool(findings) is counted
+    if counted:
+        assert not findings[0].matches[0].within_washout
+
+
+def test_evaluate_completed_record_without_depot_uses_the_washout():
+    fact = make_fact(status="completed", ended=NOW - timedelta(days=14))
+    assert _run([fact]).findings == ()

@@ -17,7 +17,7 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
-from cds_service.rules.schema.dose import DoseLevel, DosePolicy
+from cds_service.rules.schema.dose import Depot, DoseLevel, DosePolicy
 from cds_service.rules.schema.manifest import Combination, CombinationGroup, KetamineTerms, Manifest
 from cds_service.rules.schema.rule import (
     NON_ADHERENCE_SYSTEM,
@@ -51,6 +51,7 @@ __all__ = [
     "CaseGiven",
     "Combination",
     "CombinationGroup",
+    "Depot",
     "DoseLevel",
     "DosePolicy",
     "Evidence",

@@ -56,3 +56,20 @@ class DosePolicy(Strict):
         description="A caution the table itself gives (CDC: MME are estimates, not for switching "
         "one opioid to another), shown with the figure in the full detail.",
     )
+
+
+class Depot(Strict):
+    """A long-acting injectable form of a member: one injection acts for weeks."""
+
+    words: tuple[str, ...] = Field(
+        min_length=1,
+        description="Product names or words that make a record this member's long-acting "
+        'injectable ("vivitrol", "prefilled syringe" for buprenorphine, "pamoate" for '
+        "olanzapine); matched as whole words in the record's names.",
+    )
+    acts_days: int = Field(
+        ge=1,
+        le=365,
+        description="How long one injection acts: a record whose last injection is this recent "
+        "counts as current, described by that injection, never as stopped.",
+    )

@@ -16,7 +16,7 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
-from cds_service.rules.schema.dose import DosePolicy
+from cds_service.rules.schema.dose import Depot, DosePolicy
 
 SuggestionKind = Literal[
     "add-hold-instruction",  # update the whole draft ketamine order with a hold note
@@ -71,6 +71,11 @@ class Member(Strict):
         "patch); other forms of the drug get no factor. Empty: every form.",
     )
     note: str | None = Field(default=None, description="Member-specific advice shown on the card.")
+    depot: Depot | None = Field(
+        default=None,
+        description="The member's long-acting injectable form (naltrexone ER, buprenorphine ER, "
+        "antipsychotic depots) and how long one injection acts.",
+    )
     do_not_stop: str | None = Field(
         default=None,
         description="Withdrawal or relapse safety wording for this member only, shown in the "
