@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-from cds_service.render.detail import held_names, important_texts, member_notes
+from cds_service.render.detail import (
+    held_names,
+    important_texts,
+    member_notes,
+    stopped_text,
+    withdrawal_line,
+)
 from cds_service.render.dose import dose_line
 from cds_service.render.wording import (
     CardTime,
@@ -19,7 +25,6 @@ from cds_service.render.wording import (
     duration_words,
     hold_sentence,
     source_words,
-    washout_text,
 )
 from cds_service.rules.findings import CombinationAlert, Finding, Match
 from cds_service.rules.schema import RuleSpec
@@ -39,7 +44,10 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
     """The default detail: short paragraphs, most important first."""
     rule = finding.rule
     parts = [_combination_line(alert) for alert in finding.alerts]
-    parts.append("\n".join(_record_lines(finding.matches, time, rule.washout_days)))
+    withdrawal = withdrawal_line(finding)
+    if withdrawal:
+        parts.append(withdrawal)
+    parts.append("\n".join(_record_lines(finding, time)))
     if finding.dose is not None:
         parts.append(dose_line(finding.dose))
     if finding.hold is not None:
@@ -62,7 +70,7 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
 def brief_detail(finding: Finding, time: CardTime) -> str:
     """A few lines for a narrow sidebar: the drugs, the hold, the one line not to miss, the grade."""
     rule = finding.rule
-    lines = [_brief_record(match, time, rule.washout_days) for match in _distinct(finding.matches)]
+    lines = [_brief_record(finding, match, time) for match in _distinct(finding.matches)]
     if finding.hold is not None:
         lines.append(hold_sentence(finding.hold, held_names(finding), time.start, time.tz))
     actions = finding_actions(finding)
@@ -126,32 +134,32 @@ def _distinct(matches: tuple[Match, ...]) -> list[Match]:
     return list(seen.values())
 
 
-def _record_lines(matches: tuple[Match, ...], time: CardTime, washout_days: int) -> list[str]:
-    records = _distinct(matches)
-    lines = [_record_line(match, time, washout_days) for match in records[:MAX_RECORDS]]
+def _record_lines(finding: Finding, time: CardTime) -> list[str]:
+    records = _distinct(finding.matches)
+    lines = [_record_line(finding, match, time) for match in records[:MAX_RECORDS]]
     if len(records) > MAX_RECORDS:
         lines.append(f"+{len(records) - MAX_RECORDS} more records of this class.")
     return lines
 
 
-def _record_line(match: Match, time: CardTime, washout_days: int) -> str:
+def _record_line(finding: Finding, match: Match, time: CardTime) -> str:
     fact = match.fact
     facts = [fact.dose_text or "dose not recorded", source_words(fact)]
     if fact.depot_days:
         facts = [*facts[: 1 if fact.dose_text else 0], facts[-1]]
         facts.append(depot_text(fact, time.start, time.now))
     elif match.within_washout:
-        facts.append(washout_text(fact, time.start, time.now, washout_days))
+        facts.append(stopped_text(finding, match, time))
     elif match.days_taken is not None:
         facts.append(f"for {duration_words(match.days_taken)}")
     return f"**{fact.display}**: {'; '.join(facts)}."
 
 
-def _brief_record(match: Match, time: CardTime, washout_days: int) -> str:
+def _brief_record(finding: Finding, match: Match, time: CardTime) -> str:
     fact = match.fact
     when = ""
     if fact.depot_days:
         when = f", {depot_text(fact, time.start, time.now)}"
     elif match.within_washout:
-        when = f", {washout_text(fact, time.start, time.now, washout_days)}"
+        when = f", {stopped_text(finding, match, time)}"
     return f"{fact.display} ({source_words(fact)}{when})."

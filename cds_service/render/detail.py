@@ -10,6 +10,7 @@ from cds_service.render.dose import dose_paragraph
 from cds_service.render.wording import (
     CardTime,
     depot_text,
+    duration_words,
     hold_sentence,
     join_names,
     source_words,
@@ -35,7 +36,7 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     parts = [f"**{rule.title}** (evidence grade {rule.evidence.grade})"]
     parts.extend(f"> **Important:** {text}" for text in important_texts(finding))
     parts.extend(combination_paragraph(alert) for alert in finding.alerts)
-    parts.append(medication_table(finding.matches, time, rule.washout_days))
+    parts.append(medication_table(finding, time))
     if not finding.current_matches:
         parts.append(stopped_paragraph(finding))
     parts.append(f"**Recommendation**\n\n{rule.recommendation.strip()}")
@@ -44,6 +45,9 @@ def full_detail(finding: Finding, time: CardTime) -> str:
         parts.append(f"**Hold window** (if clinically safe): {sentence}")
     if finding.dose is not None:
         parts.append(dose_paragraph(finding.dose))
+    withdrawal = withdrawal_line(finding)
+    if withdrawal:
+        parts.insert(1, withdrawal)
     parts.extend(member_notes(finding.matches))
     if rule.monitoring:
         parts.append(f"**Monitoring**: {rule.monitoring.strip()}")
@@ -73,7 +77,7 @@ def combination_paragraph(alert: CombinationAlert) -> str:
     )
 
 
-def medication_table(matches: tuple[Match, ...], time: CardTime, washout_days: int) -> str:
+def medication_table(finding: Finding, time: CardTime) -> str:
     """The patient's matching medications and, in a clinician's words, where each record came from."""
     rows = [
         "**The patient's matching medications**",
@@ -82,21 +86,21 @@ def medication_table(matches: tuple[Match, ...], time: CardTime, washout_days: i
         "|---|---|---|---|---|",
     ]
     seen: set[str] = set()
-    for match in matches:
+    for match in finding.matches:
         if match.fact.reference in seen:
             continue
         seen.add(match.fact.reference)
-        rows.append(_medication_row(match, time, washout_days))
+        rows.append(_medication_row(finding, match, time))
     return "\n".join(rows)
 
 
-def _medication_row(match: Match, time: CardTime, washout_days: int) -> str:
+def _medication_row(finding: Finding, match: Match, time: CardTime) -> str:
     fact = match.fact
     status = fact.status or "unknown"
     if fact.depot_days:
         status = depot_text(fact, time.start, time.now)
     elif match.within_washout:
-        status = washout_text(fact, time.start, time.now, washout_days)
+        status = stopped_text(finding, match, time)
     prn = "yes" if fact.as_needed else "no"
     cells = [fact.display, fact.dose_text or "not recorded", prn, status, source_words(fact)]
     return "| " + " | ".join(cell(text) for text in cells) + " |"
@@ -112,6 +116,25 @@ def stopped_paragraph(finding: Finding) -> str:
     ]
     lines += [f"- {action}" for action in rule.washout_actions]
     return "\n".join(lines)
+
+
+def stopped_text(finding: Finding, match: Match, time: CardTime) -> str:
+    """How a stopped record is described: its washout, or its withdrawal window after long use."""
+    rule, fact = finding.rule, match.fact
+    if match.withdrawal and rule.withdrawal is not None:
+        taken = f" after {duration_words(match.days_taken)}" if match.days_taken else ""
+        days = rule.withdrawal.within_days
+        text = washout_text(fact, time.start, time.now, days, "withdrawal window")
+        return text.replace(" (within", f"{taken} (within", 1)
+    return washout_text(fact, time.start, time.now, rule.washout_days)
+
+
+def withdrawal_line(finding: Finding) -> str | None:
+    """The withdrawal warning when a record was stopped after long regular use."""
+    risk = finding.rule.withdrawal
+    if risk is None or not finding.withdrawal:
+        return None
+    return f"**Withdrawal risk:** {risk.note.strip()}"
 
 
 def important_texts(finding: Finding) -> list[str]:

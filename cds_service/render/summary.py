@@ -7,6 +7,7 @@ from cds_service.rules.findings import Finding
 from cds_service.rules.schema import RuleSpec
 
 SUMMARY_MAX = 139
+RECENTLY_STOPPED = "Recently stopped {drugs} may still interact with ketamine: review"
 
 
 def drug_names(finding: Finding, limit: int = 2) -> str:
@@ -29,9 +30,9 @@ def summary_text(finding: Finding, drugs: str) -> str:
 def _template(rule: RuleSpec, finding: Finding) -> str:
     summaries = rule.summary
     if not finding.current_matches:
-        return (
-            summaries.washout or "Recently stopped {drugs} may still interact with ketamine: review"
-        )
+        if finding.withdrawal and rule.withdrawal is not None:
+            return rule.withdrawal.summary
+        return summaries.washout or RECENTLY_STOPPED
     chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
     template = chosen or summaries.default
     # A site may remove the hold; a template that promises one would then be wrong.

@@ -104,10 +104,14 @@ def _relative_hold(hold: HoldWindow, what: str, before: str, start: InfusionStar
 
 
 def washout_text(
-    fact: MedicationFact, start: InfusionStart | None, now: datetime | None, washout_days: int
+    fact: MedicationFact,
+    start: InfusionStart | None,
+    now: datetime | None,
+    washout_days: int,
+    window_name: str = "washout",
 ) -> str:
     """ "stopped 2 days ago" / "stopped 31 days before the infusion on 20 Dec", within the washout."""
-    window = f"within the {washout_days}-day washout"
+    window = f"within the {washout_days}-day {window_name}"
     last = fact.ended or fact.started
     if last is None:
         return f"stopped recently ({window})"

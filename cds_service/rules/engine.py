@@ -7,6 +7,8 @@ Counting policy (CDS Hooks advisory cards err towards showing):
 - ``stopped`` / ``completed`` count only while ``ended`` (or ``started`` when there is no end) lies
   within the class's washout before the infusion start (``now`` when the order gives no start); a
   washout of 0 days never counts them, nor does a stopped record with no date at all.
+- A scheduled record stopped after long regular use counts inside the rule's ``withdrawal`` window
+  (benzodiazepines: withdrawal seizures), even beyond the washout.
 - A long-acting injectable (``MedicationFact.depot_days``: naltrexone ER, buprenorphine ER, depots)
   recorded as completed counts as current while its last injection still acts: it has not stopped.
 - Durations ("taken for 60 days") are measured to the infusion start too, when it is known.
@@ -17,6 +19,7 @@ Dose equivalence (diazepam, oral morphine) lives in ``rules.equivalence``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -116,11 +119,26 @@ def match_rule(
     matches: list[Match] = []
     for fact in facts:
         counted = counts(fact, rule.washout_days, now, start)
-        if counted is None:
+        withdrawal = counted != "current" and withdrawal_risk(rule, fact, now, start)
+        if counted is None and not withdrawal:
             continue
         for name in sorted(fact.ingredients & members.keys()):
-            matches.append(_match(fact, members[name], counted == "washout", now, start))
+            match = _match(fact, members[name], counted != "current", now, start)
+            matches.append(replace(match, withdrawal=withdrawal) if withdrawal else match)
     return tuple(matches)
+
+
+def withdrawal_risk(
+    rule: RuleSpec, fact: MedicationFact, now: datetime, start: InfusionStart | None
+) -> bool:
+    """A scheduled record stopped after long regular use, inside the rule's withdrawal window."""
+    risk = rule.withdrawal
+    if risk is None or fact.as_needed or fact.status.strip().lower() not in ENDED_STATUSES:
+        return False
+    taken = days_taken(fact, now, start)
+    if fact.ended is None or taken is None or taken < risk.after_days:
+        return False
+    return days_before_start(fact.ended, start, now) <= risk.within_days
 
 
 def counts(
@@ -219,8 +237,10 @@ def choose_indicator(
     high = dose is not None and dose.high_dose
     if variant == "light" and rule.indicator.as_needed is not None and not high:
         indicator = rule.indicator.as_needed
-    for match in matches:
-        escalation = match.member.indicator
+    escalations = [match.member.indicator for match in matches]
+    if rule.withdrawal is not None and any(match.withdrawal for match in matches):
+        escalations.append(rule.withdrawal.indicator)
+    for escalation in escalations:
         if escalation is not None and SEVERITY[escalation] > SEVERITY[indicator]:
             indicator = escalation
     return indicator

@@ -27,6 +27,7 @@ class Match:
     equivalent_per_day: float | None  # reference-drug units/day (diazepam mg, MME); None: unknown
     days_taken: int | None
     equivalent_max_per_day: float | None = None  # at the stated maximum (as needed), when stated
+    withdrawal: bool = False  # stopped after long regular use, inside the class's withdrawal window
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,11 @@ class Finding:
     hold: HoldWindow | None
     dose: DoseAssessment | None
     alerts: tuple[CombinationAlert, ...] = ()
+
+    @property
+    def withdrawal(self) -> bool:
+        """Whether a record was stopped after long regular use, inside the withdrawal window."""
+        return any(match.withdrawal for match in self.matches)
 
     @property
     def current_matches(self) -> tuple[Match, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -295,3 +296,36 @@ def test_evaluate_completed_depot_counts_as_current_while_it_acts(days_ago, coun
 def test_evaluate_completed_record_without_depot_uses_the_washout():
     fact = make_fact(status="completed", ended=NOW - timedelta(days=14))
     assert _run([fact]).findings == ()
+
+
+def _stopped(days_ago: int, used_days: int, **changes: Any) -> MedicationFact:
+    ended = NOW - timedelta(days=days_ago)
+    return make_fact(
+        status="stopped", started=ended - timedelta(days=used_days), ended=ended, **changes
+    )
+
+
+WITHDRAWAL = {
+    "after_days": 14,
+    "within_days": 14,
+    "indicator": "warning",
+    "summary": "{drugs} stopped after long use: withdrawal risk",
+    "note": "Check for withdrawal before the infusion.",
+}
+
+
+@pytest.mark.parametrize(
+    ("fact", "flagged"),
+    [
+        (_stopped(10, 200), True),  # beyond the 3-day washout, inside the 14-day window
+        (_stopped(2, 200), True),
+        (_stopped(20, 200), False),  # past the window
+        (_stopped(2, 5), False),  # short use
+        (_stopped(2, 200, as_needed=True), False),  # as-needed use is not long-term daily use
+    ],
+)
+def test_evaluate_withdrawal_risk_after_long_regular_use(fact, flagged):
+    findings = _run([fact], make_rule(withdrawal=WITHDRAWAL)).findings
+    assert any(f.withdrawal for f in findings) is flagged
+    if flagged:
+        assert findings[0].indicator == "warning"

@@ -31,6 +31,7 @@ from cds_service.rules.schema.rule import (
     Summaries,
     TopicCode,
 )
+from cds_service.rules.schema.stopping import Withdrawal
 from cds_service.rules.schema.topics import Topic, TopicList
 from cds_service.rules.schema.valuesets import (
     RXNORM_SYSTEM,
@@ -78,4 +79,5 @@ __all__ = [
     "Topic",
     "TopicCode",
     "TopicList",
+    "Withdrawal",
 ]

@@ -17,6 +17,7 @@ from cds_service.rules.schema.common import (
     Strict,
 )
 from cds_service.rules.schema.dose import Depot, DosePolicy
+from cds_service.rules.schema.stopping import Withdrawal
 
 SuggestionKind = Literal[
     "add-hold-instruction",  # update the whole draft ketamine order with a hold note
@@ -211,6 +212,11 @@ class RuleSpec(Strict):
         ge=0,
         le=365,
         description="A stopped or completed record still counts this many days after its end.",
+    )
+    withdrawal: Withdrawal | None = Field(
+        default=None,
+        description="The withdrawal risk of a drug stopped after long regular use (benzodiazepines: "
+        "seizures), flagged for a while after the stop.",
     )
     dose_policy: DosePolicy | None = Field(
         default=None,
