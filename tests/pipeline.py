@@ -104,6 +104,8 @@ def run(
     hook: str = "order-sign",
     profile: Profile | None = None,
     source: KnowledgeBase | None = None,
+    conditions: Iterable[Mapping[str, Any]] = (),
+    observations: Iterable[Mapping[str, Any]] = (),
 ) -> tuple[Evaluation | None, list[Card]]:
     """Evaluation and cards; (None, []) when the order is not a ketamine infusion.
 

@@ -25,9 +25,9 @@ def rule_data(topic: str = "BZD", **changes: Any) -> dict[str, Any]:
                 "name": "clonazepam",
                 "rxcui": "2598",
                 "brands": ["Klonopin"],
-                "diazepam_mg_per_mg": 20,
+                "dose_factor": 20,
             },
-            {"name": "lorazepam", "rxcui": "6470", "diazepam_mg_per_mg": 10},
+            {"name": "lorazepam", "rxcui": "6470", "dose_factor": 10},
             {"name": "midazolam", "rxcui": "6960"},
             {"name": "carbamazepine", "rxcui": "2002", "indicator": "critical"},
         ],
@@ -43,9 +43,20 @@ def rule_data(topic: str = "BZD", **changes: Any) -> dict[str, Any]:
         "hold": {"before_hours": 12, "resume_after_hours": 4},
         "washout_days": 3,
         "dose_policy": {
+            "reference_drug": "diazepam",
+            "label": "Diazepam-equivalent",
+            "unit": "mg/day",
             "equivalence_table": "Ashton Manual table 1",
             "equivalence_url": "https://www.benzo.org.uk/manual/bzcha01.htm",
             "high_dose_mg_per_day": 8,
+            "levels": [
+                {
+                    "threshold": 8,
+                    "inclusive": False,
+                    "wording": "above the 8 mg/day linked to a blunted response",
+                }
+            ],
+            "below_wording": "at or below the 8 mg/day linked to a blunted response",
             "regular_use_days": 14,
         },
         "evidence": {

@@ -146,31 +146,65 @@ def _max_per_day_mg(dosage: JsonObject, strength_mg: float | None) -> float | No
     return amount / days if amount is not None and days else None
 
 
-def _dosage_daily_mg(dosage: Dosage, strength_mg: float | None) -> float | None:
-    # As needed: the permitted maximum (maxDosePerPeriod, else dose x frequency) is the daily figure;
-    # without either we do not know, and an unknown dose is never guessed.
-    if dosage.as_needed:
-        maximum = _max_per_day_mg(dosage.raw, strength_mg)
-        if maximum is not None:
-            return maximum
+def _dosage_daily_mg(
+    dosage: Dosage, strength_mg: float | None
+) -> tuple[float | None, float | None]:
+    """(usual mg/day, maximum mg/day) of one dosage; either None when the dosage does not say.
+
+    Scheduled: dose x frequency, and maxDosePerPeriod as the maximum. As needed: the usual figure is
+    one dose (a day the drug is used); dose x frequency ("up to twice daily") or maxDosePerPeriod is
+    the maximum, never the usual dose. An unknown dose is never guessed.
+    """
     dose = _quantity_mg(dosage.quantity, strength_mg)
-    return dose * dosage.per_day if dose is not None and dosage.per_day is not None else None
+    stated_max = _max_per_day_mg(dosage.raw, strength_mg)
+    if dosage.as_needed:
+        up_to = dose * dosage.per_day if dose is not None and dosage.per_day is not None else None
+        return dose, stated_max if stated_max is not None else up_to
+    usual = dose * dosage.per_day if dose is not None and dosage.per_day is not None else None
+    return usual, stated_max
 
 
 def daily_mg(
     dosages: list[Dosage], ingredients: frozenset[str], product_name: str
 ) -> dict[str, float]:
-    """{ingredient: mg/day} for single-ingredient records whose every dosage is computable."""
+    """{ingredient: usual mg/day} for single-ingredient records whose every dosage is computable."""
+    return _per_ingredient(dosages, ingredients, product_name, 0)
+
+
+def max_daily_mg(
+    dosages: list[Dosage], ingredients: frozenset[str], product_name: str
+) -> dict[str, float]:
+    """{ingredient: mg/day at the stated maximum} when every dosage states or implies one."""
+    return _per_ingredient(dosages, ingredients, product_name, 1)
+
+
+def _per_ingredient(
+    dosages: list[Dosage], ingredients: frozenset[str], product_name: str, which: int
+) -> dict[str, float]:
     if len(ingredients) != 1 or not dosages:
         return {}  # an mg dose of a combination product does not say how much of each ingredient
     strength = _strength_mg(product_name)
     total = 0.0
     for dosage in dosages:
-        daily = _dosage_daily_mg(dosage, strength)
+        daily = _dosage_daily_mg(dosage, strength)[which]
         if daily is None:
             return {}
         total += daily
     return {next(iter(ingredients)): round(total, 4)}
+
+
+# "fentanyl 25 MCG/HR Transdermal System": the rate a patch delivers.
+_RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mcg|ug)\s*/\s*(?:hr?|hour)\b", re.IGNORECASE)
+_RATE_UNITS = frozenset({"mcg/h", "mcg/hr", "ug/h", "ug/hr", "mcg/hour"})
+
+
+def rate_mcg_per_hour(dosages: list[Dosage], product_name: str) -> float | None:
+    """The delivery rate of a patch (mcg/h), from the dose quantity or the product's name."""
+    for dosage in dosages:
+        if _unit(dosage.quantity) in _RATE_UNITS:
+            return _number(dosage.quantity.get("value"))
+    rates = _RATE.findall(product_name)
+    return float(rates[0]) if len(rates) == 1 else None
 
 
 def duration_days(quantity: JsonObject) -> float | None:

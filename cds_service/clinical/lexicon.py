@@ -114,6 +114,8 @@ class MemberTerms:
     rxnorm: tuple[str, ...] = ()  # ingredient and product codes
     snomed: tuple[str, ...] = ()
     names: tuple[str, ...] = ()  # the ingredient name, brands and synonyms
+    depot_words: tuple[str, ...] = ()  # names that make a record the long-acting injectable
+    depot_days: int | None = None  # how long one injection acts
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,8 @@ class Lexicon:
     ketamine_codes: Mapping[tuple[str, str], KetamineKind]
     ketamine_terms: TermTable[KetamineKind]
     infusion_terms: tuple[frozenset[str], ...]  # each term as its set of words
+    # ingredient -> (the word runs that name its long-acting injectable, how many days one acts)
+    depots: Mapping[str, tuple[tuple[tuple[str, ...], ...], int]] = field(default_factory=dict)
     _text_memo: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -153,8 +157,12 @@ class Lexicon:
         codes: dict[tuple[str, str], set[str]] = defaultdict(set)
         terms: list[tuple[str, frozenset[str]]] = []
         classes: dict[str, list[str]] = defaultdict(list)
+        depots: dict[str, tuple[tuple[tuple[str, ...], ...], int]] = {}
         for member in members:
             _add_member(member, codes, terms)
+            if member.depot_days and member.depot_words:
+                words = tuple(words_of(word) for word in member.depot_words)
+                depots[member.ingredient] = (words, member.depot_days)
             if member.topic not in classes[member.ingredient]:
                 classes[member.ingredient].append(member.topic)
         for code, names in (product_codes or {}).items():
@@ -168,6 +176,7 @@ class Lexicon:
             ketamine_codes=_ketamine_codes(ketamine),
             ketamine_terms=_ketamine_terms(ketamine),
             infusion_terms=tuple(frozenset(words_of(term)) for term in ketamine.infusion_terms),
+            depots=depots,
         )
 
     def ingredients_for_code(self, system: str, code: str) -> frozenset[str]:
@@ -186,6 +195,17 @@ class Lexicon:
             memo.clear()
         memo[text] = result
         return result
+
+    def depot_days(self, ingredients: frozenset[str], texts: Iterable[str]) -> int | None:
+        """How long one injection acts, when the texts name an ingredient's long-acting form."""
+        wanted = [self.depots[name] for name in ingredients if name in self.depots]
+        if not wanted:
+            return None
+        words = [words_of(text) for text in texts]
+        for runs, days in wanted:
+            if any(_contains(text, run) for text in words for run in runs):
+                return days
+        return None
 
     def classes_for(self, ingredient: str) -> tuple[str, ...]:
         """Topic codes of the active classes this ingredient belongs to."""
@@ -209,6 +229,11 @@ class Lexicon:
             return True
         words = frozenset(words_of(text))
         return any(term <= words for term in self.infusion_terms)
+
+
+def _contains(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    size = len(run)
+    return any(words[i : i + size] == run for i in range(len(words) - size + 1))
 
 
 def _add_member(

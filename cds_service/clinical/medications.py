@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cds_service.clinical.dose import daily_mg, dose_text, duration_days, read_dosage
+from cds_service.clinical.dose import (
+    daily_mg,
+    dose_text,
+    duration_days,
+    max_daily_mg,
+    rate_mcg_per_hour,
+    read_dosage,
+)
 from cds_service.clinical.fhirjson import (
     as_dict,
     as_list,
@@ -101,7 +108,14 @@ def _fact(
         dose_text=dose_text(dosages),
         origin=sourced.origin,
         source_key=sourced.source_key,
+        max_daily_mg=max_daily_mg(dosages, ingredients, display),
+        rate_mcg_per_hour=rate_mcg_per_hour(dosages, display) if len(ingredients) == 1 else None,
+        depot_days=lexicon.depot_days(ingredients, _names(concepts, extra_texts)),
     )
+
+
+def _names(concepts: list[JsonObject], extra_texts: list[str]) -> list[str]:
+    return [text for concept in concepts for text in concept_texts(concept)] + extra_texts
 
 
 def _dosage_list(resource: JsonObject) -> list[Any]:
@@ -168,8 +182,7 @@ def is_local_product(text: str) -> bool:
 
 
 def _acts_locally(concepts: list[JsonObject], extra_texts: list[str], resource: JsonObject) -> bool:
-    names = [text for concept in concepts for text in concept_texts(concept)] + extra_texts
-    if any(is_local_product(name) for name in names):
+    if any(is_local_product(name) for name in _names(concepts, extra_texts)):
         return True
     for dosage in _dosage_list(resource):
         route = as_dict(as_dict(dosage).get("route"))

@@ -69,12 +69,15 @@ class MedicationFact:
     reported: bool  # patient- or other-reported rather than prescribed/verified here
     started: datetime | None
     ended: datetime | None  # effectivePeriod.end, or when a stopped/completed record last applied
-    daily_mg: Mapping[
-        str, float
-    ]  # ingredient -> mg/day when the dosage is coded well enough to compute
+    # ingredient -> usual mg/day when the dosage is coded well enough to compute (as needed: one dose)
+    daily_mg: Mapping[str, float]
     dose_text: str | None  # the dosage as a person would read it ("0.5 mg twice daily")
     origin: Origin
     source_key: str
+    # ingredient -> mg/day at the stated maximum (as needed: "at most twice a day"), when stated
+    max_daily_mg: Mapping[str, float] = field(default_factory=dict)
+    rate_mcg_per_hour: float | None = None  # a patch's delivery rate ("25 MCG/HR")
+    depot_days: int | None = None  # a long-acting injectable: how long one injection acts
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,7 +214,10 @@ def _finding_links(finding: Finding, parts: RuleParts) -> list[Link]:
     extra = []
     if finding.dose is not None:
         extra.append(
-            Link(label="Benzodiazepine equivalence table", url=finding.dose.equivalence_url)
+            Link(
+                label=f"{finding.dose.policy.label} table",
+                url=str(finding.dose.policy.equivalence_url),
+            )
         )
     for alert in finding.alerts:
         extra.extend(reference_links(alert.combination.evidence.references))

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import re
 
-from cds_service.render.detail import member_notes
+from cds_service.render.detail import (
+    important_texts,
+    member_notes,
+    stopped_text,
+    withdrawal_line,
+)
+from cds_service.render.dose import dose_line
 from cds_service.render.sessions import hold_text
 from cds_service.render.wording import (
     CardTime,
+    depot_text,
     duration_words,
     source_words,
-    washout_text,
 )
-from cds_service.rules.findings import CombinationAlert, DoseAssessment, Finding, Match
+from cds_service.rules.findings import CombinationAlert, Finding, Match
 from cds_service.rules.schema import RuleSpec
 
 MAX_RECORDS = 3
@@ -37,18 +43,22 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
     """The default detail: short paragraphs, most important first."""
     rule = finding.rule
     parts = [_combination_line(alert) for alert in finding.alerts]
-    parts.append("\n".join(_record_lines(finding.matches, time, rule.washout_days)))
+    withdrawal = withdrawal_line(finding)
+    if withdrawal:
+        parts.append(withdrawal)
+    parts.append("\n".join(_record_lines(finding, time)))
     if finding.dose is not None:
         parts.append(dose_line(finding.dose))
     if finding.hold is not None:
         sentence = hold_text(finding, time)
         parts.append(f"**Hold if clinically safe**: {sentence}")
     # A combination's advice is itself the first action: the class then adds only its first one.
-    actions = rule_actions(rule)[: 1 if finding.alerts else 2]
+    actions = finding_actions(finding)[: 1 if finding.alerts else 2]
     if actions:
         parts.append("\n".join(f"- {action}" for action in actions))
-    if rule.do_not_stop:
-        parts.append(f"**Important:** {rule.do_not_stop.strip()}")
+    important = important_texts(finding)
+    if important:
+        parts.append(f"**Important:** {' '.join(important)}")
     parts.extend(member_notes(finding.matches))
     parts.append(
         f"_Evidence grade {rule.evidence.grade} ({GRADE_WORDS[rule.evidence.grade]}); advisory only._"
@@ -59,16 +69,26 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
 def brief_detail(finding: Finding, time: CardTime) -> str:
     """A few lines for a narrow sidebar: the drugs, the hold, the one line not to miss, the grade."""
     rule = finding.rule
-    lines = [_brief_record(match, time, rule.washout_days) for match in _distinct(finding.matches)]
+    lines = [_brief_record(finding, match, time) for match in _distinct(finding.matches)]
     if finding.hold is not None:
         lines.append(hold_text(finding, time))
-    actions = rule_actions(rule)
+    actions = finding_actions(finding)
     if actions:
         lines.append(actions[0])
-    if rule.do_not_stop:
-        lines.append(first_clause(rule.do_not_stop))
+    lines.extend(first_clause(text) for text in important_texts(finding))
     lines.append(f"Evidence grade {rule.evidence.grade}.")
     return "\n\n".join(lines)
+
+
+def finding_actions(finding: Finding) -> tuple[str, ...]:
+    """The actions for this card: the washout ones once every record has stopped, the as-needed
+    ones when every record is as needed, else the rule's."""
+    if not finding.current_matches:
+        return finding.rule.washout_actions
+    light = finding.rule.light_actions
+    if finding.variant == "light" and light is not None:
+        return light
+    return rule_actions(finding.rule)
 
 
 def rule_actions(rule: RuleSpec) -> tuple[str, ...]:
@@ -85,17 +105,6 @@ def first_clause(text: str) -> str:
     """ "Do not stop a regularly taken benzodiazepine abruptly." from the whole safety paragraph."""
     clause = re.split(r"[:;]\s|\.\s", text.strip(), maxsplit=1)[0].rstrip(".")
     return f"{clause}."
-
-
-def dose_line(dose: DoseAssessment) -> str:
-    """Diazepam equivalents against the level where a blunted response was reported."""
-    if dose.diazepam_eq_mg_per_day is None:
-        return "Diazepam-equivalent: not estimated (the dose is not coded)."
-    level = "above" if dose.high_dose else "at or below"
-    return (
-        f"Diazepam-equivalent: about {dose.diazepam_eq_mg_per_day:g} mg/day ({level} the "
-        f"{dose.high_dose_mg_per_day:g} mg/day linked to a blunted response)."
-    )
 
 
 def _combination_line(alert: CombinationAlert) -> str:
@@ -124,27 +133,32 @@ def _distinct(matches: tuple[Match, ...]) -> list[Match]:
     return list(seen.values())
 
 
-def _record_lines(matches: tuple[Match, ...], time: CardTime, washout_days: int) -> list[str]:
-    records = _distinct(matches)
-    lines = [_record_line(match, time, washout_days) for match in records[:MAX_RECORDS]]
+def _record_lines(finding: Finding, time: CardTime) -> list[str]:
+    records = _distinct(finding.matches)
+    lines = [_record_line(finding, match, time) for match in records[:MAX_RECORDS]]
     if len(records) > MAX_RECORDS:
         lines.append(f"+{len(records) - MAX_RECORDS} more records of this class.")
     return lines
 
 
-def _record_line(match: Match, time: CardTime, washout_days: int) -> str:
+def _record_line(finding: Finding, match: Match, time: CardTime) -> str:
     fact = match.fact
     facts = [fact.dose_text or "dose not recorded", source_words(fact)]
-    if match.within_washout:
-        facts.append(washout_text(fact, time.start, time.now, washout_days))
+    if fact.depot_days:
+        facts = [*facts[: 1 if fact.dose_text else 0], facts[-1]]
+        facts.append(depot_text(fact, time.start, time.now))
+    elif match.within_washout:
+        facts.append(stopped_text(finding, match, time))
     elif match.days_taken is not None:
         facts.append(f"for {duration_words(match.days_taken)}")
     return f"**{fact.display}**: {'; '.join(facts)}."
 
 
-def _brief_record(match: Match, time: CardTime, washout_days: int) -> str:
+def _brief_record(finding: Finding, match: Match, time: CardTime) -> str:
     fact = match.fact
     when = ""
-    if match.within_washout:
-        when = f", {washout_text(fact, time.start, time.now, washout_days)}"
+    if fact.depot_days:
+        when = f", {depot_text(fact, time.start, time.now)}"
+    elif match.within_washout:
+        when = f", {stopped_text(finding, match, time)}"
     return f"{fact.display} ({source_words(fact)}{when})."

@@ -6,9 +6,11 @@ link in the detail navigates the host page away, losing the order, and shows eve
 
 from __future__ import annotations
 
+from cds_service.render.dose import dose_paragraph
 from cds_service.render.sessions import hold_text
 from cds_service.render.wording import (
     CardTime,
+    depot_text,
     duration_words,
     join_names,
     source_words,
@@ -16,7 +18,6 @@ from cds_service.render.wording import (
 )
 from cds_service.rules.findings import (
     CombinationAlert,
-    DoseAssessment,
     Finding,
     Match,
     held_matches,
@@ -33,16 +34,20 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     """The whole detail of one class card, most important first."""
     rule = finding.rule
     parts = [f"**{rule.title}** (evidence grade {rule.evidence.grade})"]
-    if rule.do_not_stop:
-        parts.append(f"> **Important:** {rule.do_not_stop.strip()}")
+    parts.extend(f"> **Important:** {text}" for text in important_texts(finding))
     parts.extend(combination_paragraph(alert) for alert in finding.alerts)
-    parts.append(medication_table(finding.matches, time, rule.washout_days))
+    parts.append(medication_table(finding, time))
+    if not finding.current_matches:
+        parts.append(stopped_paragraph(finding))
     parts.append(f"**Recommendation**\n\n{rule.recommendation.strip()}")
     if finding.hold is not None:
         sentence = hold_text(finding, time)
         parts.append(f"**Hold window** (if clinically safe): {sentence}")
     if finding.dose is not None:
         parts.append(dose_paragraph(finding.dose))
+    withdrawal = withdrawal_line(finding)
+    if withdrawal:
+        parts.insert(1, withdrawal)
     parts.extend(member_notes(finding.matches))
     if rule.monitoring:
         parts.append(f"**Monitoring**: {rule.monitoring.strip()}")
@@ -72,7 +77,7 @@ def combination_paragraph(alert: CombinationAlert) -> str:
     )
 
 
-def medication_table(matches: tuple[Match, ...], time: CardTime, washout_days: int) -> str:
+def medication_table(finding: Finding, time: CardTime) -> str:
     """The patient's matching medications and, in a clinician's words, where each record came from."""
     rows = [
         "**The patient's matching medications**",
@@ -81,40 +86,71 @@ def medication_table(matches: tuple[Match, ...], time: CardTime, washout_days: i
         "|---|---|---|---|---|",
     ]
     seen: set[str] = set()
-    for match in matches:
+    for match in finding.matches:
         if match.fact.reference in seen:
             continue
         seen.add(match.fact.reference)
-        rows.append(_medication_row(match, time, washout_days))
+        rows.append(_medication_row(finding, match, time))
     return "\n".join(rows)
 
 
-def _medication_row(match: Match, time: CardTime, washout_days: int) -> str:
+def _medication_row(finding: Finding, match: Match, time: CardTime) -> str:
     fact = match.fact
     status = fact.status or "unknown"
-    if match.within_washout:
-        status = washout_text(fact, time.start, time.now, washout_days)
+    if fact.depot_days:
+        status = depot_text(fact, time.start, time.now)
+    elif match.within_washout:
+        status = stopped_text(finding, match, time)
     prn = "yes" if fact.as_needed else "no"
     cells = [fact.display, fact.dose_text or "not recorded", prn, status, source_words(fact)]
     return "| " + " | ".join(cell(text) for text in cells) + " |"
 
 
-def dose_paragraph(dose: DoseAssessment) -> str:
-    """Daily diazepam equivalents and duration, or a plain "not estimated"."""
-    if dose.diazepam_eq_mg_per_day is None:
-        amount = "dose unknown: not estimated (the dosage is not coded well enough to compute)"
-    else:
-        level = "above" if dose.high_dose else "at or below"
-        amount = (
-            f"about {dose.diazepam_eq_mg_per_day:g} mg/day diazepam-equivalent ({level} the "
-            f"{dose.high_dose_mg_per_day:g} mg/day level where a blunted response was reported)"
-        )
-    days = dose.longest_days_taken
-    duration = f"taken for {duration_words(days)}" if days is not None else "duration unknown"
-    use = "as needed only" if dose.all_as_needed else "regular use"
-    if dose.regular_daily_use:
-        use = f"regular daily use for {dose.regular_use_days}+ days: the antidepressant response may be blunted"
-    return f"**Dose**: {amount}; {duration}; {use}. Equivalence: {dose.equivalence_table.strip()}."
+def stopped_paragraph(finding: Finding) -> str:
+    """Every record has stopped but may still act: the washout actions come before the class's
+    recommendation, which is written for a drug still being taken."""
+    rule = finding.rule
+    lines = [
+        f"**Stopped within the {rule.washout_days}-day washout**: the drug may still act; the "
+        "recommendation below is written for a drug still being taken."
+    ]
+    lines += [f"- {action}" for action in rule.washout_actions]
+    return "\n".join(lines)
+
+
+def stopped_text(finding: Finding, match: Match, time: CardTime) -> str:
+    """How a stopped record is described: its washout, or its withdrawal window after long use."""
+    rule, fact = finding.rule, match.fact
+    if match.withdrawal and rule.withdrawal is not None:
+        taken = f" after {duration_words(match.days_taken)}" if match.days_taken else ""
+        days = rule.withdrawal.within_days
+        text = washout_text(fact, time.start, time.now, days, "withdrawal window")
+        return text.replace(" (within", f"{taken} (within", 1)
+    return washout_text(fact, time.start, time.now, rule.washout_days)
+
+
+def withdrawal_line(finding: Finding) -> str | None:
+    """The withdrawal warning when a record was stopped after long regular use."""
+    risk = finding.rule.withdrawal
+    if risk is None or not finding.withdrawal:
+        return None
+    return f"**Withdrawal risk:** {risk.note.strip()}"
+
+
+def important_texts(finding: Finding) -> list[str]:
+    """The never-stop-abruptly wording that applies: the class's, then each current member's own.
+
+    Only for drugs the patient takes now: a drug already stopped has nothing left to stop.
+    """
+    current = finding.current_matches
+    if not current:
+        return []
+    texts = [finding.rule.do_not_stop.strip()] if finding.rule.do_not_stop else []
+    for match in current:
+        text = match.member.do_not_stop
+        if text and text.strip() not in texts:
+            texts.append(text.strip())
+    return texts
 
 
 def member_notes(matches: tuple[Match, ...]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from cds_service.clinical.types import InfusionSession
 from cds_service.render.patient import PatientPlan
-from cds_service.render.summary import SUMMARY_MAX, drug_names, truncate
+from cds_service.render.summary import drug_names, with_combinations
 from cds_service.render.wording import CardTime, clock, day_text, hold_sentence, hours, join_names
 from cds_service.rules.findings import Finding, HoldWindow, held_matches
 from cds_service.rules.holds import SessionHold, session_holds
@@ -111,8 +111,12 @@ def opened_summary(finding: Finding, time: CardTime) -> str | None:
     holds = holds_of(finding, time)
     if not holds or not holds[0].opened:
         return None
-    text = f"{drug_names(finding)} hold window already open: confirm the last dose before ketamine"
-    return truncate(text[:1].upper() + text[1:], SUMMARY_MAX)
+    drugs = drug_names(finding)
+    # As-needed use stays as-needed here too: the window concerns a dose the patient may not take.
+    as_needed = finding.hold.as_needed_only or finding.variant == "light"
+    what = f"as-needed {drugs}" if as_needed else drugs
+    text = f"{what} hold window already open: confirm the last dose before ketamine"
+    return with_combinations(finding, text[:1].upper() + text[1:])
 
 
 def hold_windows_extension(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from cds_service.render.wording import hours, join_names
-from cds_service.rules.findings import Finding
+from cds_service.rules.findings import CombinationAlert, Finding
 from cds_service.rules.schema import RuleSpec
 
 SUMMARY_MAX = 139
+RECENTLY_STOPPED = "Recently stopped {drugs} may still interact with ketamine: review"
 
 
 def drug_names(finding: Finding, limit: int = 2) -> str:
@@ -16,20 +17,53 @@ def drug_names(finding: Finding, limit: int = 2) -> str:
 
 
 def summary_text(finding: Finding, drugs: str) -> str:
-    """The class's summary template for this variant, filled and kept under 140 characters."""
+    """The class's summary template for this variant, filled and kept under 140 characters.
+
+    A combination the card takes part in (the combined respiratory risk) is added to the line:
+    after the class's summary when both fit, else before it, so the combined risk is never cut.
+    """
     template = _template(finding.rule, finding)
     text = _fill(template, drugs, finding)
-    if len(text) > SUMMARY_MAX:
+    tags = [_combination_tag(finding, alert) for alert in finding.alerts]
+    if len(text) > SUMMARY_MAX or (tags and len(_with_tags(text, tags)) > SUMMARY_MAX):
         current = finding.current_matches or finding.matches
         names = list(dict.fromkeys(match.member.name for match in current))
         text = _fill(template, join_names(names, 1), finding)
-    return truncate(text, SUMMARY_MAX)
+    return with_combinations(finding, text)
+
+
+def with_combinations(finding: Finding, text: str) -> str:
+    """``text`` with the combinations the card takes part in, kept under 140 characters; when both
+    do not fit the combined risk leads, so it is never the part cut."""
+    tags = [_combination_tag(finding, alert) for alert in finding.alerts]
+    if not tags:
+        return truncate(text, SUMMARY_MAX)
+    combined = _with_tags(text, tags)
+    if len(combined) <= SUMMARY_MAX:
+        return combined
+    lead = "; ".join(tags)
+    return truncate(f"{lead[:1].upper()}{lead[1:]}. {text}", SUMMARY_MAX)
+
+
+def _with_tags(text: str, tags: list[str]) -> str:
+    return "; ".join([text, *tags])
+
+
+def _combination_tag(finding: Finding, alert: CombinationAlert) -> str:
+    template = alert.combination.summary
+    if not template:
+        return alert.combination.title.lower()
+    own = {match.member.name for match in finding.current_matches}
+    others = [name for _, names in alert.present for name in names if name not in own]
+    return template.replace("{others}", join_names(list(dict.fromkeys(others)), 1))
 
 
 def _template(rule: RuleSpec, finding: Finding) -> str:
-    if not finding.current_matches:
-        return "Recently stopped {drugs} may still interact with ketamine: review"
     summaries = rule.summary
+    if not finding.current_matches:
+        if finding.withdrawal and rule.withdrawal is not None:
+            return rule.withdrawal.summary
+        return summaries.washout or RECENTLY_STOPPED
     chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
     template = chosen or summaries.default
     # A site may remove the hold; a template that promises one would then be wrong.

@@ -111,10 +111,14 @@ def _relative_hold(hold: HoldWindow, what: str, before: str, start: InfusionStar
 
 
 def washout_text(
-    fact: MedicationFact, start: InfusionStart | None, now: datetime | None, washout_days: int
+    fact: MedicationFact,
+    start: InfusionStart | None,
+    now: datetime | None,
+    washout_days: int,
+    window_name: str = "washout",
 ) -> str:
     """ "stopped 2 days ago" / "stopped 31 days before the infusion on 20 Dec", within the washout."""
-    window = f"within the {washout_days}-day washout"
+    window = f"within the {washout_days}-day {window_name}"
     last = fact.ended or fact.started
     if last is None:
         return f"stopped recently ({window})"
@@ -127,3 +131,24 @@ def washout_text(
     if start is None:
         return f"stopped {count} ago ({window})"
     return f"stopped {count} before the infusion on {day_text(start.day)} ({window})"
+
+
+def acts_for(days: int) -> str:
+    """ "about 4 weeks": how long one injection acts, as people say it."""
+    if days % 7 == 0 and days >= 14:
+        return f"about {days // 7} weeks"
+    return f"about {days} days"
+
+
+def depot_text(fact: MedicationFact, start: InfusionStart | None, now: datetime | None) -> str:
+    """A long-acting injection by its last dose and how long it acts, never as "stopped"."""
+    days = fact.depot_days or 0
+    acts = f"long-acting injection, each acts {acts_for(days)}"
+    last = fact.ended or fact.started
+    if last is None or fact.status not in ("completed", "stopped"):
+        return acts
+    ago = int(days_before_start(last, start, now or last))
+    when = f"{ago} day{'s' if ago != 1 else ''} before the infusion" if start else f"{ago} days ago"
+    if start is None and ago == 1:
+        when = "1 day ago"
+    return f"{acts}; last injection on {day_text(last.date())} ({when})"

@@ -7,12 +7,19 @@ Counting policy (CDS Hooks advisory cards err towards showing):
 - ``stopped`` / ``completed`` count only while ``ended`` (or ``started`` when there is no end) lies
   within the class's washout before the infusion start (``now`` when the order gives no start); a
   washout of 0 days never counts them, nor does a stopped record with no date at all.
+- A scheduled record stopped after long regular use counts inside the rule's ``withdrawal`` window
+  (benzodiazepines: withdrawal seizures), even beyond the washout.
+- A long-acting injectable (``MedicationFact.depot_days``: naltrexone ER, buprenorphine ER, depots)
+  recorded as completed counts as current while its last injection still acts: it has not stopped.
 - Durations ("taken for 60 days") are measured to the infusion start too, when it is known.
+
+Dose equivalence (diazepam, oral morphine) lives in ``rules.equivalence``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -25,6 +32,7 @@ from cds_service.clinical.types import (
     days_before_start,
 )
 from cds_service.rules.combinations import apply_combinations
+from cds_service.rules.equivalence import assess_dose, equivalents
 from cds_service.rules.findings import (
     SEVERITY,
     DoseAssessment,
@@ -115,7 +123,7 @@ def _evaluate_rule(
     return Finding(
         rule=rule,
         matches=matches,
-        indicator=choose_indicator(rule, matches, variant),
+        indicator=choose_indicator(rule, matches, variant, dose),
         variant=variant,
         hold=hold_window(rule, matches, order),
         dose=dose,
@@ -133,11 +141,26 @@ def match_rule(
     matches: list[Match] = []
     for fact in facts:
         counted = counts(fact, rule.washout_days, now, start)
-        if counted is None:
+        withdrawal = counted != "current" and withdrawal_risk(rule, fact, now, start)
+        if counted is None and not withdrawal:
             continue
         for name in sorted(fact.ingredients & members.keys()):
-            matches.append(_match(fact, members[name], counted == "washout", now, start))
+            match = _match(fact, members[name], counted != "current", now, start)
+            matches.append(replace(match, withdrawal=withdrawal) if withdrawal else match)
     return tuple(matches)
+
+
+def withdrawal_risk(
+    rule: RuleSpec, fact: MedicationFact, now: datetime, start: InfusionStart | None
+) -> bool:
+    """A scheduled record stopped after long regular use, inside the rule's withdrawal window."""
+    risk = rule.withdrawal
+    if risk is None or fact.as_needed or fact.status.strip().lower() not in ENDED_STATUSES:
+        return False
+    taken = days_taken(fact, now, start)
+    if fact.ended is None or taken is None or taken < risk.after_days:
+        return False
+    return days_before_start(fact.ended, start, now) <= risk.within_days
 
 
 def counts(
@@ -150,9 +173,19 @@ def counts(
     if status not in ENDED_STATUSES:
         return "current"
     last = fact.ended or fact.started
+    if depot_acting(fact, now, start):
+        return "current"  # a completed long-acting injection still acts: never "stopped"
     if washout_days <= 0 or last is None:
         return None
     return "washout" if days_before_start(last, start, now) <= washout_days else None
+
+
+def depot_acting(fact: MedicationFact, now: datetime, start: InfusionStart | None) -> bool:
+    """Whether a long-acting injection's last dose still acts at the infusion (else ``now``)."""
+    last = fact.ended or fact.started
+    if fact.depot_days is None or last is None:
+        return False
+    return days_before_start(last, start, now) <= fact.depot_days
 
 
 def _match(
@@ -162,14 +195,14 @@ def _match(
     now: datetime,
     start: InfusionStart | None,
 ) -> Match:
-    daily = fact.daily_mg.get(member.name)
-    factor = member.diazepam_mg_per_mg
+    usual, maximum = equivalents(member, fact)
     return Match(
         fact=fact,
         member=member,
         within_washout=within_washout,
-        diazepam_eq_mg_per_day=daily * factor if daily is not None and factor else None,
+        equivalent_per_day=usual,
         days_taken=days_taken(fact, now, start),
+        equivalent_max_per_day=maximum,
     )
 
 
@@ -186,67 +219,50 @@ def days_taken(fact: MedicationFact, now: datetime, start: InfusionStart | None)
 # ---------------------------------------------------------------- dose, variant, indicator, hold
 
 
-def assess_dose(rule: RuleSpec, matches: Sequence[Match]) -> DoseAssessment | None:
-    """Daily diazepam equivalents and duration over current matches; None for undosed classes.
-
-    Records that count only inside a washout are left out: the dose describes current exposure.
-    As-needed records without a coded dose are left out of the sum; a regular one makes it unknown.
-    """
-    policy = rule.dose_policy
-    current = [match for match in matches if not match.within_washout]
-    if policy is None or not current:
-        return None
-    regular = [match for match in current if not match.fact.as_needed]
-    known = [m.diazepam_eq_mg_per_day for m in current if m.diazepam_eq_mg_per_day is not None]
-    unknown = not known or any(m.diazepam_eq_mg_per_day is None for m in regular)
-    days = [match.days_taken for match in current if match.days_taken is not None]
-    return DoseAssessment(
-        diazepam_eq_mg_per_day=None if unknown else round(sum(known), 2),
-        high_dose_mg_per_day=policy.high_dose_mg_per_day,
-        regular_use_days=policy.regular_use_days,
-        longest_days_taken=max(days) if days else None,
-        regular_daily_use=any((m.days_taken or 0) >= policy.regular_use_days for m in regular),
-        all_as_needed=not regular,
-        equivalence_table=policy.equivalence_table,
-        equivalence_url=str(policy.equivalence_url),
-    )
-
-
 def choose_variant(
     rule: RuleSpec, matches: Sequence[Match], dose: DoseAssessment | None
 ) -> Variant:
-    """light: as-needed (and low-dose) use; strong: regular daily use or a high dose.
+    """light: as-needed use only; strong: regular daily use or a high scheduled dose.
 
-    Classes without a dose policy take their strong wording (continue, never stop abruptly) when a
-    scheduled record has been taken for REGULAR_USE_DAYS or more. For benzodiazepines, scheduled use of
-    unknown duration also gets the strong wording: when we cannot tell, the careful advice is the safe one.
+    As-needed use is never called regular, whatever its dose: a high as-needed dose raises the
+    indicator instead (``choose_indicator``). Classes without a dose policy take their strong wording
+    (continue, never stop abruptly) when a scheduled record has been taken for REGULAR_USE_DAYS or
+    more. For dosed classes, scheduled use of unknown duration also gets the strong wording: when we
+    cannot tell, the careful advice is the safe one.
     """
     current = [match for match in matches if not match.within_washout]
     all_as_needed = bool(current) and all(match.fact.as_needed for match in current)
+    if all_as_needed:
+        return "light"
     if rule.dose_policy is None or dose is None:
-        if all_as_needed:
-            return "light"
         regular = _regularly_taken(current, REGULAR_USE_DAYS)
         return "strong" if rule.summary.strong and regular else "default"
     if dose.regular_daily_use or dose.high_dose:
         return "strong"
-    if not dose.all_as_needed and dose.longest_days_taken is None:
+    if dose.longest_days_taken is None:
         return "strong"
-    # Unknown dose but every record is as needed: still the lighter card (the detail says unknown).
-    return "light" if dose.all_as_needed else "default"
+    return "default"
 
 
 def _regularly_taken(matches: Sequence[Match], days: int) -> bool:
     return any(not m.fact.as_needed and (m.days_taken or 0) >= days for m in matches)
 
 
-def choose_indicator(rule: RuleSpec, matches: Sequence[Match], variant: Variant) -> Indicator:
-    """Class default, lowered for as-needed use, raised by any member's own escalation."""
+def choose_indicator(
+    rule: RuleSpec,
+    matches: Sequence[Match],
+    variant: Variant,
+    dose: DoseAssessment | None = None,
+) -> Indicator:
+    """Class default, lowered for low-dose as-needed use, raised by any member's own escalation."""
     indicator: Indicator = rule.indicator.default
-    if variant == "light" and rule.indicator.as_needed is not None:
+    high = dose is not None and dose.high_dose
+    if variant == "light" and rule.indicator.as_needed is not None and not high:
         indicator = rule.indicator.as_needed
-    for match in matches:
-        escalation = match.member.indicator
+    escalations = [match.member.indicator for match in matches]
+    if rule.withdrawal is not None and any(match.withdrawal for match in matches):
+        escalations.append(rule.withdrawal.indicator)
+    for escalation in escalations:
         if escalation is not None and SEVERITY[escalation] > SEVERITY[indicator]:
             indicator = escalation
     return indicator

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 
 from cds_service.clinical.types import Indicator, MedicationFact
-from cds_service.rules.schema import Combination, Member, RuleSpec
+from cds_service.rules.schema import Combination, DoseLevel, DosePolicy, Member, RuleSpec
 
 Variant = Literal["default", "light", "strong"]
 SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -24,8 +24,10 @@ class Match:
     fact: MedicationFact
     member: Member
     within_washout: bool  # counted only because it stopped within the class's washout
-    diazepam_eq_mg_per_day: float | None
+    equivalent_per_day: float | None  # reference-drug units/day (diazepam mg, MME); None: unknown
     days_taken: int | None
+    equivalent_max_per_day: float | None = None  # at the stated maximum (as needed), when stated
+    withdrawal: bool = False  # stopped after long regular use, inside the class's withdrawal window
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +47,37 @@ class HoldWindow:
 
 @dataclass(frozen=True, slots=True)
 class DoseAssessment:
-    """Benzodiazepine exposure: daily diazepam equivalents and how long it has been taken."""
+    """Daily exposure in the class's reference drug (diazepam, oral morphine) and its duration."""
 
-    diazepam_eq_mg_per_day: float | None  # None: some regular dose is not coded, so not estimated
+    per_day: float | None  # None: some regular dose is not coded or has no factor: not estimated
     high_dose_mg_per_day: float
     regular_use_days: int
     longest_days_taken: int | None
     regular_daily_use: bool
     all_as_needed: bool
-    equivalence_table: str
-    equivalence_url: str
+    policy: DosePolicy
+    maximum_per_day: float | None = None  # at the stated maximum, when above the usual figure
+    without_factor: tuple[str, ...] = ()  # current members the table has no factor for
+    counts_as_needed: bool = False  # the usual figure includes one as-needed dose a day
 
     @property
     def high_dose(self) -> bool:
-        """Above the threshold where attenuation was reported (about 8 mg/day by default)."""
-        dose = self.diazepam_eq_mg_per_day
+        """Above the class's high-dose threshold (8 mg/day diazepam-equivalent by default)."""
+        dose = self.per_day
         return dose is not None and dose > self.high_dose_mg_per_day
+
+    @property
+    def level(self) -> DoseLevel | None:
+        """The highest wording level the usual daily figure reaches, if any."""
+        dose = self.per_day
+        if dose is None:
+            return None
+        reached = [
+            level
+            for level in self.policy.levels
+            if dose > level.threshold or (level.inclusive and dose == level.threshold)
+        ]
+        return max(reached, key=lambda level: level.threshold, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +99,11 @@ class Finding:
     hold: HoldWindow | None
     dose: DoseAssessment | None
     alerts: tuple[CombinationAlert, ...] = ()
+
+    @property
+    def withdrawal(self) -> bool:
+        """Whether a record was stopped after long regular use, inside the withdrawal window."""
+        return any(match.withdrawal for match in self.matches)
 
     @property
     def current_matches(self) -> tuple[Match, ...]:

@@ -137,6 +137,8 @@ def _member_terms(rules: tuple[RuleSpec, ...]) -> Iterator[MemberTerms]:
                 rxnorm=((member.rxcui,) if member.rxcui else ()) + member.product_codes,
                 snomed=member.snomed,
                 names=(*member.brands, *member.synonyms),
+                depot_words=member.depot.words if member.depot else (),
+                depot_days=member.depot.acts_days if member.depot else None,
             )
 
 

@@ -21,6 +21,8 @@ from cds_service.rules.schema import (
 )
 
 SUMMARY_PLACEHOLDERS = frozenset({"drugs", "hold_hours"})
+SUMMARY_VARIANTS = ("default", "light", "strong", "washout")
+COMBINATION_PLACEHOLDERS = frozenset({"others"})
 REQUIRED_OUTCOMES = ("fires", "silent")
 
 
@@ -41,7 +43,7 @@ def lint_rule(rule: Sourced[RuleSpec]) -> list[Problem]:
     spec, problems = rule.value, []
     if spec.id != rule.name:
         problems.append(Problem(rule.label, "id", f"{spec.id!r} does not match the file name"))
-    for variant in ("default", "light", "strong"):
+    for variant in SUMMARY_VARIANTS:
         if (template := getattr(spec.summary, variant)) is not None:
             problems += [
                 Problem(rule.label, f"summary.{variant}", m) for m in _placeholders(template)
@@ -51,14 +53,12 @@ def lint_rule(rule: Sourced[RuleSpec]) -> list[Problem]:
     return problems + repeated(rule.label, "override_reasons", "code", codes)
 
 
-def _placeholders(template: str) -> list[str]:
+def _placeholders(template: str, allowed: frozenset[str] = SUMMARY_PLACEHOLDERS) -> list[str]:
     try:
         fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
         return [str(exc)]
-    return [
-        f"unknown placeholder {{{name}}}" for name in fields if name not in SUMMARY_PLACEHOLDERS
-    ]
+    return [f"unknown placeholder {{{name}}}" for name in fields if name not in allowed]
 
 
 def lint_members(rules: Sequence[Sourced[RuleSpec]], unreadable: frozenset[str]) -> list[Problem]:
@@ -188,6 +188,11 @@ def lint_manifest(manifest: Sourced[Manifest], catalogue: Catalogue) -> list[Pro
         if combination.id in rule_ids:
             message = f"{combination.id!r} is a rule's id: a combination needs an id of its own"
             problems.append(Problem(manifest.label, f"{where}.id", message))
+        if combination.summary is not None:
+            problems += [
+                Problem(manifest.label, f"{where}.summary", message)
+                for message in _placeholders(combination.summary, COMBINATION_PLACEHOLDERS)
+            ]
         for number, group in enumerate(combination.groups):
             problems += _unknown_group_names(
                 manifest.label, f"{where}.groups[{number}]", group, catalogue

@@ -26,7 +26,7 @@ KETAMINE = KetamineTerms(
 
 MEMBERS: dict[str, tuple[Member, ...]] = {
     "BZD": (
-        Member(name="clonazepam", rxcui="2598", brands=("Klonopin",), diazepam_mg_per_mg=20),
+        Member(name="clonazepam", rxcui="2598", brands=("Klonopin",), dose_factor=20),
         Member(name="alprazolam", rxcui="596", product_codes=("308047",), brands=("Xanax",)),
         Member(name="lorazepam", rxcui="6470", brands=("Ativan",), snomed=("387106007",)),
     ),

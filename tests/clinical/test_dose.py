@@ -133,10 +133,14 @@ def test_as_needed_when_boolean_or_reason_is_prn(lexicon: Lexicon) -> None:
     assert not fact_with(lexicon, [dose(0.5, asNeededBoolean=False)]).as_needed
 
 
-def test_daily_mg_when_prn_with_max_dose_per_period_uses_the_maximum(lexicon: Lexicon) -> None:
+def test_daily_mg_when_prn_with_max_dose_per_period_keeps_the_maximum_apart(
+    lexicon: Lexicon,
+) -> None:
+    # As needed: the usual figure is one dose; the maximum is said as a maximum, never as the dose.
     maximum = {"numerator": {"value": 3, "code": "mg"}, "denominator": {"value": 1, "code": "d"}}
     fact = fact_with(lexicon, [dose(0.5, asNeededBoolean=True, maxDosePerPeriod=maximum)])
-    assert fact.daily_mg == {"clonazepam": 3.0}
+    assert fact.daily_mg == {"clonazepam": 0.5}
+    assert fact.max_daily_mg == {"clonazepam": 3.0}
     assert fact.dose_text == "0.5 mg twice daily as needed"
 
 
@@ -146,13 +150,15 @@ def test_daily_mg_when_prn_max_per_period_in_tablets_uses_strength(lexicon: Lexi
         "denominator": {"value": 24, "code": "h"},
     }
     fact = fact_with(lexicon, [dose(1, "{tbl}", asNeededBoolean=True, maxDosePerPeriod=maximum)])
-    assert fact.daily_mg == {"clonazepam": 2.0}
+    assert fact.daily_mg == {"clonazepam": 0.5}
+    assert fact.max_daily_mg == {"clonazepam": 2.0}
 
 
-def test_daily_mg_when_prn_without_frequency_or_maximum_is_unknown(lexicon: Lexicon) -> None:
+def test_daily_mg_when_prn_without_frequency_or_maximum_is_one_dose(lexicon: Lexicon) -> None:
     prn = {"asNeededBoolean": True, "doseAndRate": [{"doseQuantity": {"value": 0.5, "code": "mg"}}]}
     fact = fact_with(lexicon, [prn])
-    assert fact.daily_mg == {}
+    assert fact.daily_mg == {"clonazepam": 0.5}
+    assert fact.max_daily_mg == {}
     assert fact.dose_text == "0.5 mg as needed"
 
 
@@ -190,3 +196,15 @@ def test_dose_text_when_sandbox_pill_without_unit_text_strips_braces(lexicon: Le
 def test_dose_text_when_not_coded_falls_back_to_dosage_text(lexicon: Lexicon) -> None:
     assert fact_with(lexicon, [{"text": "1 tab at bedtime"}]).dose_text == "1 tab at bedtime"
     assert fact_with(lexicon, []).dose_text is None
+
+
+def test_max_daily_mg_when_prn_up_to_twice_daily_is_dose_times_frequency(lexicon: Lexicon) -> None:
+    timing = {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}
+    fact = fact_with(lexicon, [dose(0.5, timing=timing, asNeededBoolean=True)])
+    assert (fact.daily_mg, fact.max_daily_mg) == ({"clonazepam": 0.5}, {"clonazepam": 1.0})
+
+
+def test_rate_when_patch_names_mcg_per_hour_reads_it(lexicon: Lexicon) -> None:
+    fact = fact_with(lexicon, [dose(1, "{patch}")], "clonazepam 25 MCG/HR Transdermal System")
+    assert fact.rate_mcg_per_hour == 25.0
+    assert fact_with(lexicon, [dose(0.5)]).rate_mcg_per_hour is None

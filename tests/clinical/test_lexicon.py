@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.clinical.lexicon import Lexicon, code_system_kind
+from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms, code_system_kind
 from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import Member
 from tests.clinical.lexicon_builders import (
@@ -86,7 +86,7 @@ def test_classes_for_when_ingredient_in_two_classes_lists_both(lexicon: Lexicon)
 
 def test_compiled_members_when_present_return_knowledge_base_entry() -> None:
     compiled = compile_knowledge_base(knowledge_base())
-    assert compiled.members("BZD")["clonazepam"].diazepam_mg_per_mg == 20
+    assert compiled.members("BZD")["clonazepam"].dose_factor == 20
     assert "clonazepam" not in compiled.members("LTG")
     assert compiled.members("NOSUCH") == {}
 
@@ -152,3 +152,18 @@ def test_code_system_kind_when_uri_or_oid_normalises() -> None:
     assert code_system_kind("http://snomed.info/sct") == "snomed"
     assert code_system_kind("urn:oid:2.16.840.1.113883.6.96") == "snomed"
     assert code_system_kind("http://loinc.org") == "http://loinc.org"
+
+
+def test_lexicon_depot_days_when_text_names_the_long_acting_form() -> None:
+    member = MemberTerms(
+        topic="OPANTAG",
+        ingredient="naltrexone",
+        names=("vivitrol",),
+        depot_words=("vivitrol", "injection"),
+        depot_days=28,
+    )
+    lexicon = Lexicon.build([member], KetamineVocabulary(rxnorm=(), snomed=(), names=("ketamine",)))
+    naltrexone = frozenset({"naltrexone"})
+    assert lexicon.depot_days(naltrexone, ["naltrexone 380 MG Injection"]) == 28
+    assert lexicon.depot_days(naltrexone, ["naltrexone 50 MG Oral Tablet"]) is None
+    assert lexicon.depot_days(frozenset({"clonazepam"}), ["Vivitrol"]) is None

@@ -111,7 +111,7 @@ def test_render_strong_variant_says_do_not_stop_prominently():
     assert card.detail is not None
     important = card.detail.index("> **Important:** Do not stop a regularly taken")
     assert important < card.detail.index("Recommendation")
-    assert "about 20 mg/day diazepam-equivalent" in card.detail
+    assert "Diazepam-equivalent about 20 mg/day" in card.detail
     assert "taken for about 2 months" in card.detail
 
 
@@ -225,7 +225,7 @@ def test_render_card_carries_source_topic_override_reasons_and_links():
     assert [r.system for r in card.overrideReasons or []] == ["http://example.org/override"]
     assert [(link.label, link.url) for link in card.links or []] == [
         ("Andrashko 2020", "https://doi.org/10.3389/fpsyt.2020.00844"),
-        ("Benzodiazepine equivalence table", "https://www.benzo.org.uk/manual/bzcha01.htm"),
+        ("Diazepam-equivalent table", "https://www.benzo.org.uk/manual/bzcha01.htm"),
     ]
     assert card.uuid == "uuid-1"
 

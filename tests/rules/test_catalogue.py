@@ -21,6 +21,13 @@ CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
 # Brands that name a combination product, so they belong to each of its ingredients.
 COMBINATION_BRANDS = {"lybalvi": {"olanzapine", "samidorphan"}}
 
+# Brand families whose products have different ingredients ("Robitussin Chest Congestion" is
+# guaifenesin only; "Robitussin DM" adds dextromethorphan): only a full product name may be a term.
+FAMILY_BRANDS = {
+    "robitussin", "mucinex", "tylenol", "theraflu", "vicks", "dayquil", "nyquil", "coricidin",
+    "alka-seltzer", "excedrin", "advil", "motrin", "aleve", "tussin",
+}  # fmt: skip
+
 # CLINICAL.md "no card (continue)": these must never be members of any class.
 NO_CARD_DRUGS = {
     "sertraline", "fluoxetine", "escitalopram", "citalopram", "paroxetine", "venlafaxine",
@@ -92,7 +99,7 @@ def test_catalogue_summary_templates_filled_stay_under_140_characters(
 ) -> None:
     too_long = {}
     for rule in kb.rules:
-        for variant in ("default", "light", "strong"):
+        for variant in ("default", "light", "strong", "washout"):
             template = getattr(rule.summary, variant)
             if template is None:
                 continue
@@ -117,7 +124,7 @@ def test_catalogue_interaction_summaries_name_the_drugs(kb: KnowledgeBase) -> No
     unnamed = [
         f"{rule.id}.{variant}"
         for rule in _interaction_rules(kb)
-        for variant in ("default", "light", "strong")
+        for variant in ("default", "light", "strong", "washout")
         if (template := getattr(rule.summary, variant)) is not None and "{drugs}" not in template
     ]
     assert unnamed == []
@@ -145,6 +152,16 @@ def test_catalogue_brand_names_point_to_one_ingredient_unless_combination(
                 ingredients[term.lower()].add(member.name)
     ambiguous = {term: names for term, names in ingredients.items() if len(names) > 1}
     assert ambiguous == COMBINATION_BRANDS
+
+
+def test_catalogue_family_brands_are_never_a_term_of_their_own(kb: KnowledgeBase) -> None:
+    terms = {
+        term.lower()
+        for rule in kb.rules
+        for member in rule.members
+        for term in (*member.brands, *member.synonyms)
+    }
+    assert terms & FAMILY_BRANDS == set()
 
 
 def test_catalogue_no_card_drugs_are_not_members(kb: KnowledgeBase) -> None:
@@ -178,7 +195,7 @@ def test_catalogue_benzodiazepine_factors_convert_ashton_doses_to_10mg_diazepam(
         "oxazepam": 20, "quazepam": 20, "temazepam": 20, "triazolam": 0.5, "bromazepam": 5.5,
         "halazepam": 40, "lormetazepam": 1.5, "flunitrazepam": 1, "nitrazepam": 10, "prazepam": 15,
     }  # fmt: skip
-    factors = {m.name: m.diazepam_mg_per_mg for m in kb.rule("BZD").members}
+    factors = {m.name: m.dose_factor for m in kb.rule("BZD").members}
     assert "clonazepam" in factors
     for name in factors.keys() & ashton_mg_equal_to_10mg_diazepam.keys():
         mg = ashton_mg_equal_to_10mg_diazepam[name]
@@ -190,7 +207,7 @@ def test_catalogue_benzodiazepine_factors_convert_ashton_doses_to_10mg_diazepam(
 def test_catalogue_benzodiazepine_members_without_factor_are_the_documented_ones(
     kb: KnowledgeBase,
 ) -> None:
-    unknown = {m.name for m in kb.rule("BZD").members if m.diazepam_mg_per_mg is None}
+    unknown = {m.name for m in kb.rule("BZD").members if m.dose_factor is None}
     assert unknown == {"midazolam", "remimazolam"}
 
 
@@ -249,8 +266,8 @@ def test_catalogue_classes_that_must_not_be_stopped_say_so(kb: KnowledgeBase) ->
         assert kb.rule(topic).do_not_stop, topic
 
 
-def test_catalogue_moud_members_carry_never_hold_note(kb: KnowledgeBase) -> None:
-    notes = {m.name: m.note or "" for m in kb.rule("OPIOID").members}
+def test_catalogue_moud_members_carry_never_hold_wording(kb: KnowledgeBase) -> None:
+    notes = {m.name: m.do_not_stop or "" for m in kb.rule("OPIOID").members}
     assert "Never hold" in notes["methadone"]
     assert "Never hold" in notes["buprenorphine"]
 

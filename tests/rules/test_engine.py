@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -127,19 +129,20 @@ def test_evaluate_prn_low_dose_is_light_info():
     finding = _run([make_fact(as_needed=True, daily_mg=0.25)]).findings[0]
     assert (finding.variant, finding.indicator) == ("light", "info")
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day == pytest.approx(5.0)
+    assert finding.dose.per_day == pytest.approx(5.0)
 
 
 def test_evaluate_prn_unknown_dose_is_still_light():
     finding = _run([make_fact(as_needed=True)]).findings[0]
     assert finding.variant == "light"
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day is None
+    assert finding.dose.per_day is None
 
 
-def test_evaluate_prn_high_dose_is_strong():
+def test_evaluate_prn_high_dose_stays_as_needed_but_warns():
+    # As-needed use is never called regular; a high dose raises the indicator instead.
     finding = _run([make_fact(as_needed=True, daily_mg=1.0)]).findings[0]
-    assert (finding.variant, finding.indicator) == ("strong", "warning")
+    assert (finding.variant, finding.indicator) == ("light", "warning")
     assert finding.dose is not None
     assert finding.dose.high_dose
 
@@ -163,7 +166,7 @@ def test_evaluate_regular_without_coded_dose_is_unknown():
     facts = [make_fact(), make_fact("lorazepam", as_needed=True, daily_mg=1, ident="2")]
     finding = _run(facts).findings[0]
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day is None
+    assert finding.dose.per_day is None
 
 
 def test_evaluate_dose_sums_over_drugs():
@@ -173,14 +176,14 @@ def test_evaluate_dose_sums_over_drugs():
     ]
     finding = _run(facts).findings[0]
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day == pytest.approx(10.0)
-    assert finding.variant == "strong"
+    assert finding.dose.per_day == pytest.approx(10.0)
+    assert (finding.variant, finding.indicator) == ("light", "warning")
 
 
 def test_evaluate_member_without_equivalence_leaves_dose_unknown():
     finding = _run([make_fact("midazolam", daily_mg=5)]).findings[0]
     assert finding.dose is not None
-    assert finding.dose.diazepam_eq_mg_per_day is None
+    assert finding.dose.per_day is None
 
 
 def test_evaluate_member_escalation_raises_indicator():
@@ -277,3 +280,52 @@ def test_evaluate_legacy_medication_prescribe_counts_as_order_select():
     assert spec is not None
     rule = make_rule(hooks=["order-select"])
     assert len(_run([make_fact()], rule, hook=spec.rules_hook).findings) == 1
+
+
+@pytest.mark.parametrize(("days_ago", "counted"), [(14, True), (27, True), (29, False)])
+def test_evaluate_completed_depot_counts_as_current_while_it_acts(days_ago, counted):
+    fact = replace(
+        make_fact(status="completed", ended=NOW - timedelta(days=days_ago)), depot_days=28
+    )
+    findings = _run([fact]).findings
+    assert bool(findings) is counted
+    if counted:
+        assert not findings[0].matches[0].within_washout
+
+
+def test_evaluate_completed_record_without_depot_uses_the_washout():
+    fact = make_fact(status="completed", ended=NOW - timedelta(days=14))
+    assert _run([fact]).findings == ()
+
+
+def _stopped(days_ago: int, used_days: int, **changes: Any) -> MedicationFact:
+    ended = NOW - timedelta(days=days_ago)
+    return make_fact(
+        status="stopped", started=ended - timedelta(days=used_days), ended=ended, **changes
+    )
+
+
+WITHDRAWAL = {
+    "after_days": 14,
+    "within_days": 14,
+    "indicator": "warning",
+    "summary": "{drugs} stopped after long use: withdrawal risk",
+    "note": "Check for withdrawal before the infusion.",
+}
+
+
+@pytest.mark.parametrize(
+    ("fact", "flagged"),
+    [
+        (_stopped(10, 200), True),  # beyond the 3-day washout, inside the 14-day window
+        (_stopped(2, 200), True),
+        (_stopped(20, 200), False),  # past the window
+        (_stopped(2, 5), False),  # short use
+        (_stopped(2, 200, as_needed=True), False),  # as-needed use is not long-term daily use
+    ],
+)
+def test_evaluate_withdrawal_risk_after_long_regular_use(fact, flagged):
+    findings = _run([fact], make_rule(withdrawal=WITHDRAWAL)).findings
+    assert any(f.withdrawal for f in findings) is flagged
+    if flagged:
+        assert findings[0].indicator == "warning"

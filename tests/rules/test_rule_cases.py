@@ -62,7 +62,13 @@ def check_case(topic: str, case: Case, kb: KnowledgeBase | None = None) -> None:
         pytest.fail(f"{topic}::{case.name}: the order is not recognised as a ketamine order")
     overrides = {topic: RuleOverride.model_validate(given.overrides)} if given.overrides else None
     evaluation, cards = run(
-        given.medications, order=given.order, now=given.now, overrides=overrides, source=kb
+        given.medications,
+        order=given.order,
+        now=given.now,
+        overrides=overrides,
+        conditions=given.conditions,
+        observations=given.observations,
+        source=kb,
     )
     if evaluation is None or evaluation.failures != ():
         pytest.fail(f"{topic}::{case.name}: evaluation failed: {evaluation}")
@@ -80,6 +86,13 @@ def check_case(topic: str, case: Case, kb: KnowledgeBase | None = None) -> None:
         assert text.lower() in card.summary.lower()
     for text in expect.detail_contains:
         assert text.lower() in (card.detail or "").lower()
+    for text in expect.summary_excludes:
+        assert text.lower() not in card.summary.lower(), card.summary
+    for text in expect.detail_excludes:
+        assert text.lower() not in (card.detail or "").lower(), card.detail
+    labels = [suggestion.label.lower() for suggestion in card.suggestions or []]
+    for text in expect.suggestions_exclude:
+        assert not [label for label in labels if text.lower() in label], labels
 
 
 @pytest.mark.parametrize("outcome", ["silent", "todo"])

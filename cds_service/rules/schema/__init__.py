@@ -17,6 +17,7 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
+from cds_service.rules.schema.dose import Depot, DoseLevel, DosePolicy
 from cds_service.rules.schema.manifest import (
     AppointmentCode,
     AppointmentTerms,
@@ -33,7 +34,6 @@ from cds_service.rules.schema.patient import (
 )
 from cds_service.rules.schema.rule import (
     NON_ADHERENCE_SYSTEM,
-    DosePolicy,
     Hold,
     IndicatorPolicy,
     Member,
@@ -44,6 +44,7 @@ from cds_service.rules.schema.rule import (
     Summaries,
     TopicCode,
 )
+from cds_service.rules.schema.stopping import Withdrawal
 from cds_service.rules.schema.topics import Topic, TopicList
 from cds_service.rules.schema.valuesets import (
     RXNORM_SYSTEM,
@@ -66,6 +67,8 @@ __all__ = [
     "CaseGiven",
     "Combination",
     "CombinationGroup",
+    "Depot",
+    "DoseLevel",
     "DosePolicy",
     "Evidence",
     "FieldProblem",
@@ -95,4 +98,5 @@ __all__ = [
     "Topic",
     "TopicCode",
     "TopicList",
+    "Withdrawal",
 ]

@@ -19,6 +19,15 @@ class CaseGiven(Strict):
         default=None,
         description="The ketamine draft order; a default ketamine order is used when absent.",
     )
+    conditions: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="The patient's Condition resources (FHIR R4), as the conditions prefetch sends "
+        "them; a medication's reasonReference may point at one.",
+    )
+    observations: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="Social-history Observations (FHIR R4): alcohol use, AUDIT-C, substance use.",
+    )
     now: str | None = Field(
         default=None, description="ISO 8601 evaluation time; a fixed default when absent."
     )
@@ -42,6 +51,17 @@ class CaseExpect(Strict):
     )
     detail_contains: tuple[str, ...] = Field(
         default=(), description="Words the detail must contain (case-insensitive)."
+    )
+
+    summary_excludes: tuple[str, ...] = Field(
+        default=(), description="Words the summary must not contain (case-insensitive)."
+    )
+    detail_excludes: tuple[str, ...] = Field(
+        default=(), description="Words the detail must not contain (case-insensitive)."
+    )
+    suggestions_exclude: tuple[str, ...] = Field(
+        default=(),
+        description='Words no suggestion label may contain (case-insensitive), e.g. "hold".',
     )
 
     @model_validator(mode="after")

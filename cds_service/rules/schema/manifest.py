@@ -117,6 +117,14 @@ class Combination(Strict):
     )
     indicator: Indicator = Field(description="The indicator every card involved is raised to.")
     advice: str = Field(min_length=10, description="The paragraph the cards carry.")
+    summary: str | None = Field(
+        default=None,
+        min_length=5,
+        max_length=60,
+        description="Added to the summary line of every card involved, so the combined risk is "
+        'seen there: "with {others}: combined respiratory risk" ({others}: the patient\'s drugs '
+        "of the other groups). Placed first when the line would be too long.",
+    )
     evidence: Evidence = Field(description="The grade and sources of the advice.")
 
 

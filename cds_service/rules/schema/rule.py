@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, model_validator
 
 from cds_service.rules.schema.common import (
     INGREDIENT_PATTERN,
@@ -16,6 +16,8 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
+from cds_service.rules.schema.dose import Depot, DosePolicy
+from cds_service.rules.schema.stopping import Withdrawal
 
 SuggestionKind = Literal[
     "add-hold-instruction",  # update the whole draft ketamine order with a hold note
@@ -53,13 +55,34 @@ class Member(Strict):
         default=None,
         description="Escalates the class indicator for this member (e.g. memantine in NMDA).",
     )
-    diazepam_mg_per_mg: float | None = Field(
+    dose_factor: float | None = Field(
         default=None,
         gt=0,
-        description="mg of diazepam equal to 1 mg of this drug, from the dose_policy table; "
-        "null when the table has no factor.",
+        description="Units of the class's reference drug (dose_policy) equal to 1 mg/day of this "
+        "drug (1 mcg/h when dose_factor_unit is mcg/h), from the table dose_policy names; null "
+        "when the table has no factor (the card then says the dose is not estimated).",
+    )
+    dose_factor_unit: Literal["mg/day", "mcg/h"] = Field(
+        default="mg/day",
+        description="What the factor multiplies: the daily dose in mg, or a patch's rate in mcg/h.",
+    )
+    dose_factor_forms: tuple[str, ...] = Field(
+        default=(),
+        description="Product words the factor is limited to (transdermal fentanyl: transdermal, "
+        "patch); other forms of the drug get no factor. Empty: every form.",
     )
     note: str | None = Field(default=None, description="Member-specific advice shown on the card.")
+    depot: Depot | None = Field(
+        default=None,
+        description="The member's long-acting injectable form (naltrexone ER, buprenorphine ER, "
+        "antipsychotic depots) and how long one injection acts.",
+    )
+    do_not_stop: str | None = Field(
+        default=None,
+        description="Withdrawal or relapse safety wording for this member only, shown in the "
+        "card's Important box when the patient currently takes it (the class's do_not_stop is "
+        "for wording that holds for every member).",
+    )
     also_in: tuple[TopicCode, ...] = Field(
         default=(),
         description="Other classes this ingredient is deliberately also a member of, because "
@@ -91,6 +114,13 @@ class Summaries(Strict):
     strong: str | None = Field(
         default=None, max_length=139, description="For regular daily or high-dose use."
     )
+    washout: str | None = Field(
+        default=None,
+        max_length=139,
+        description="When every record has stopped but is still inside the washout: keeps the "
+        "class's action (an MAOI stopped 10 days ago still needs BP checks); absent: a generic "
+        '"recently stopped ... review".',
+    )
 
 
 class Hold(Strict):
@@ -108,21 +138,6 @@ class Hold(Strict):
     applies_to: Literal["all", "as-needed"] = Field(
         default="all",
         description="all, or as-needed when scheduled doses continue and only extra doses wait.",
-    )
-
-
-class DosePolicy(Strict):
-    """How dose and duration shape the card (benzodiazepines)."""
-
-    equivalence_table: str = Field(
-        min_length=5, description="The published table the members' dose factors come from."
-    )
-    equivalence_url: HttpUrl = Field(description="Where that table can be read.")
-    high_dose_mg_per_day: float = Field(
-        gt=0, description="Diazepam-equivalent mg/day above which the strong summary is used."
-    )
-    regular_use_days: int = Field(
-        default=14, ge=1, description="Taken at least this many days counts as regular use."
     )
 
 
@@ -185,7 +200,9 @@ class RuleSpec(Strict):
     summary: Summaries = Field(description="The summary templates.")
     recommendation: str = Field(min_length=10, description="Markdown shown in the card detail.")
     do_not_stop: str | None = Field(
-        default=None, description="Withdrawal or relapse safety wording, shown prominently."
+        default=None,
+        description="Withdrawal or relapse safety wording that holds for every member, shown "
+        "prominently while the patient takes one; member-specific wording goes on the member.",
     )
     monitoring: str | None = Field(
         default=None, description="What to watch during and after the infusion."
@@ -197,8 +214,15 @@ class RuleSpec(Strict):
         le=365,
         description="A stopped or completed record still counts this many days after its end.",
     )
+    withdrawal: Withdrawal | None = Field(
+        default=None,
+        description="The withdrawal risk of a drug stopped after long regular use (benzodiazepines: "
+        "seizures), flagged for a while after the stop.",
+    )
     dose_policy: DosePolicy | None = Field(
-        default=None, description="How dose shapes the card (benzodiazepines only)."
+        default=None,
+        description="How dose shapes the card: the class's equivalence table (diazepam for "
+        "benzodiazepines, oral morphine for opioids) and the levels where the wording changes.",
     )
     evidence: Evidence = Field(description="The grade and sources of the advice.")
     override_reasons: tuple[OverrideReason, ...] = Field(
@@ -212,6 +236,18 @@ class RuleSpec(Strict):
         max_length=2,
         description="The one or two actions the default (concise) card lists, a few words each; "
         "the full recommendation is shown with CDS_CARD_DETAIL=full. Keep them consistent with it.",
+    )
+    washout_actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] = Field(
+        default=(),
+        max_length=2,
+        description="The concise card's actions when every record has stopped but is inside the "
+        "washout (nothing is continued or held any more); empty: none.",
+    )
+    light_actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] | None = Field(
+        default=None,
+        max_length=2,
+        description="The concise card's actions when every record is taken as needed (the light "
+        "summary), when they differ from actions; an empty list shows none. Null: actions.",
     )
     interruptive: bool = Field(
         default=False,

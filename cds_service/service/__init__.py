@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -39,56 +39,19 @@ from cds_service.errors import (
 from cds_service.logs import correlation
 from cds_service.render.cards import CallContext, CardRenderer
 from cds_service.render.patient import PatientPlan
-from cds_service.render.profiles import Profile, ProfileChoice, build_profiles
+from cds_service.render.profiles import Profile
 from cds_service.rules.engine import evaluate, evaluate_shadow
-from cds_service.rules.findings import Evaluation, Finding, Match
+from cds_service.rules.findings import Evaluation
 from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
+from cds_service.service.ports import MedicationSource, Observer, ServiceConfig
+from cds_service.service.shadow import record_class, shadow_finding
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord, ShadowFinding
 from cds_service.store.repeats import RepeatFilter
 
+__all__ = ["CdsService", "MedicationSource", "Observer", "ServiceConfig", "record_class"]
+
 log = logging.getLogger("cds_service.service")
-
-
-class MedicationSource(Protocol):
-    """Where medications come from (``fhir.MedicationGatherer``); a Protocol so tests can swap it."""
-
-    async def gather(
-        self,
-        request: HookRequest,
-        *,
-        deadline: float,
-        issuer: str | None = None,
-        context_keys: Sequence[str] = (),
-    ) -> MedicationData: ...
-
-    async def read_medications(
-        self,
-        request: HookRequest,
-        references: Sequence[str],
-        *,
-        deadline: float,
-        issuer: str | None = None,
-    ) -> dict[str, JsonObject]: ...
-
-    async def gather_keys(
-        self,
-        request: HookRequest,
-        keys: Sequence[str],
-        *,
-        deadline: float,
-        issuer: str | None = None,
-    ) -> MedicationData: ...
-
-
-class Observer(Protocol):
-    """Who counts what the use cases did (``ops.metrics.Metrics``); never given patient data."""
-
-    def evaluated(self, hook: str, outcome: str, cards: Sequence[Card]) -> None: ...
-
-    def gaps(self, gaps: Sequence[DataGap]) -> None: ...
-
-    def feedback_stored(self, topic: str, outcome: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,21 +61,6 @@ class _Answer:
     cards: list[Card]
     outcome: str
     shadow: tuple[ShadowFinding, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceConfig:
-    """The settings the use cases read, passed down from the composition root."""
-
-    service_id: str
-    include_esketamine: bool
-    on_data_unavailable: str  # "412" | "card"
-    deadline_seconds: float
-    profiles: ProfileChoice = field(default_factory=lambda: ProfileChoice(build_profiles()))
-    # patient-view speaks only for an infusion appointment starting within this horizon.
-    previsit_horizon: timedelta = timedelta(days=7)
-    # encounter-start (check-in) looks at the infusion appointments starting within this horizon.
-    checkin_horizon: timedelta = timedelta(hours=24)
 
 
 class CdsService:
@@ -324,7 +272,7 @@ class CdsService:
         shadow = evaluate_shadow(self.kb, facts, order, hook=hook, now=now)
         for failure in shadow.failures:
             log.error("shadow rule evaluation failed", extra={"failure": failure})
-        return tuple(_shadow_finding(finding) for finding in shadow.findings)
+        return tuple(shadow_finding(finding) for finding in shadow.findings)
 
     def _facts(self, data: MedicationData) -> tuple[MedicationFact, ...]:
         return meds.normalise(data.resources, self.kb.lexicon, data.medications)
@@ -409,23 +357,6 @@ class CdsService:
             topics = {}
         for item in request.feedback:
             self.observer.feedback_stored(topics.get(item.card, "unknown"), item.outcome)
-
-
-def _shadow_finding(finding: Finding) -> ShadowFinding:
-    return ShadowFinding(
-        topic=finding.rule.id,
-        rule_version=finding.rule.version,
-        indicator=finding.indicator,
-        record_classes=tuple(sorted({record_class(m) for m in finding.matches})),
-    )
-
-
-def record_class(match: Match) -> str:
-    """The class of record a rule matched, in our own words: never the record's text or id."""
-    fact = match.fact
-    state = "stopped within washout" if match.within_washout else "current"
-    dosing = "as needed" if fact.as_needed else "scheduled"
-    return f"{match.member.name} · {fact.resource_type} · {state} · {dosing}"
 
 
 def _unavailable_gap(exc: DataUnavailable) -> DataGap:
