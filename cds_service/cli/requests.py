@@ -57,6 +57,15 @@ def service_for(payload: object, settings: Settings) -> str:
     return spec.service_id
 
 
+def _refusal_code(exc: RequestRejected | DataUnavailable) -> int:
+    """The message and exit code of a request the service refused: 2 invalid, 3 data unavailable."""
+    if isinstance(exc, RequestRejected):
+        print(f"error: invalid hook request: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
+    return 3
+
+
 def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         payload = _read_request(args, settings)
@@ -64,12 +73,8 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         return refused.code
     try:
         body = asyncio.run(_evaluate_payload(settings, payload, args.service_id))
-    except RequestRejected as exc:
-        print(f"error: invalid hook request: {exc.message}", file=sys.stderr)
-        return 2
-    except DataUnavailable as exc:
-        print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
-        return 3
+    except (RequestRejected, DataUnavailable) as exc:
+        return _refusal_code(exc)
     except ConfigurationInvalid:
         raise
     except CdsError as exc:
@@ -87,12 +92,8 @@ def plan_command(args: argparse.Namespace, settings: Settings) -> int:
         plan = asyncio.run(_plan_payload(settings, payload, args.service_id))
     except _Refused as refused:
         return refused.code
-    except RequestRejected as exc:
-        print(f"error: invalid hook request: {exc.message}", file=sys.stderr)
-        return 2
-    except DataUnavailable as exc:
-        print(f"error: medication data unavailable (HTTP 412): {exc.message}", file=sys.stderr)
-        return 3
+    except (RequestRejected, DataUnavailable) as exc:
+        return _refusal_code(exc)
     if plan is None:
         print("error: no ketamine infusion in this request: no plan", file=sys.stderr)
         return 1
