@@ -325,7 +325,10 @@ def _register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestRejected)
     async def rejected(_: Request, exc: RequestRejected) -> JSONResponse:
         body = operation_outcome(exc.issue_code, exc.message, expression=exc.field)
-        return JSONResponse(body, status_code=exc.status_code)
+        # A body cut short (408) or refused unread (413) leaves bytes on the wire that would be read
+        # as the next request: RFC 9110 sections 15.5.9 and 15.5.14 say close the connection.
+        headers = {"Connection": "close"} if exc.status_code in (408, 413) else None
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(ClientDisconnected)
     async def disconnected(request: Request, exc: ClientDisconnected) -> Response:

@@ -76,13 +76,14 @@ def test_hook_call_when_service_unknown_answers_404(client: TestClient) -> None:
     assert _issue(response.json())["code"] == "not-found"
 
 
-def test_hook_call_when_body_over_the_limit_answers_413(tmp_path) -> None:
+def test_hook_call_when_body_over_the_limit_answers_413_and_closes_the_connection(tmp_path) -> None:
     app = make_app(make_settings(tmp_path, max_body_bytes=2_000))
     body = hook_request(ketamine_order(), medications=tuple([CLONAZEPAM] * 20))
     with TestClient(app) as client:
         response = client.post(SERVICE_URL, json=body)
     assert response.status_code == 413
     assert "2000 bytes" in _issue(response.json())["diagnostics"]
+    assert response.headers["connection"] == "close"  # the unread rest would be the next request
 
 
 def test_hook_call_when_content_type_not_json_answers_415(client: TestClient) -> None:
@@ -93,6 +94,7 @@ def test_hook_call_when_content_type_not_json_answers_415(client: TestClient) ->
     )
     assert response.status_code == 415
     assert "text/plain" in _issue(response.json())["diagnostics"]
+    assert "connection" not in response.headers  # a whole, well-formed request: keep-alive stays
 
 
 def test_hook_call_when_nested_past_the_limit_answers_413(client: TestClient) -> None:
