@@ -192,7 +192,10 @@ def test_valueset_recall_table_every_class_meets_the_bar() -> None:
     assert worst >= MIN_RECALL, f"recall below {MIN_RECALL:.0%}:\n{table}"
 
 
-@pytest.mark.parametrize(("file", "topic", "keep"), NEGATIVE, ids=lambda v: str(v)[:40])
+# Ids from the file and topic only: a lambda's repr differs per process (pytest-xdist needs equal ids).
+@pytest.mark.parametrize(
+    ("file", "topic", "keep"), NEGATIVE, ids=[f"{f[:40]}-{t}" for f, t, _ in NEGATIVE]
+)
 def test_valueset_negative_products_never_reach_wrong_class(
     file: str, topic: str, keep: Callable[[str], bool]
 ) -> None:
