@@ -81,7 +81,10 @@ def records_and_feedback(
             for n in range(plan.shown):
                 uuid = f"{topic}-{week}-{n}"
                 at = monday + timedelta(days=n % 7, minutes=n)
-                records.append(_record(uuid, topic, version, at))
+                card = AuditedCard(
+                    uuid=uuid, topic=topic, indicator="warning", rule_version=version
+                )
+                records.append(_record(f"hi-{uuid}", at, (card,)))
                 if n < len(outcomes):
                     items.extend(_feedback(uuid, at, outcomes[n]))
     # One BZD card accepted and then dismissed: still counted once, as accepted.
@@ -97,17 +100,23 @@ def _outcomes(plan: Week) -> list[tuple[str, str | None, str | None]]:
     return outcomes
 
 
-def _record(uuid: str, topic: str, version: int, at: datetime) -> EvaluationRecord:
+def _record(
+    hook_instance: str,
+    at: datetime,
+    cards: tuple[AuditedCard, ...],
+    shadow: tuple[ShadowFinding, ...] = (),
+) -> EvaluationRecord:
     return EvaluationRecord(
-        hook_instance=f"hi-{uuid}",
+        hook_instance=hook_instance,
         service_id="ketamine-infusion-check",
         hook="order-sign",
         evaluated_at=at,
         outcome="cards",
         kb_version="1.0.0",
         kb_digest="seed",
-        cards=(AuditedCard(uuid=uuid, topic=topic, indicator="warning", rule_version=version),),
+        cards=cards,
         duration_ms=1.0,
+        shadow=shadow,
     )
 
 
@@ -141,16 +150,10 @@ def shadow_records(version: int) -> list[EvaluationRecord]:
         "lamotrigine · MedicationStatement · current · scheduled",
     )
     return [
-        EvaluationRecord(
-            hook_instance=f"shadow-{n}",
-            service_id="ketamine-infusion-check",
-            hook="order-sign",
-            evaluated_at=at,
-            outcome="cards",
-            kb_version="1.0.0",
-            kb_digest="seed",
+        _record(
+            f"shadow-{n}",
+            at,
             cards=(),
-            duration_ms=1.0,
             shadow=(ShadowFinding(SHADOW_TOPIC, version, "info", classes[: 1 + n % 2]),),
         )
         for n in range(SHADOW_FIRINGS)
