@@ -117,6 +117,7 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
         rounds=args.rounds,
         workers=args.workers,
         fhir_delay_s=args.fhir_delay,
+        compact=args.compact,
         json_path=args.json,
     )
     return bench.main(options)

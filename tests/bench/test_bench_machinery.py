@@ -10,7 +10,14 @@ from fastapi.testclient import TestClient
 
 from cds_service.bench import payload as bench_payload
 from cds_service.bench import runner as bench
-from cds_service.bench.load import LoadResult, percentile, read_response, request_bytes, run_load
+from cds_service.bench.load import (
+    LoadResult,
+    percentile,
+    read_bodies,
+    read_response,
+    request_bytes,
+    run_load,
+)
 from cds_service.bench.servers import create_bare_app, create_fhir_app
 from tests.conftest import SERVICE_URL
 
@@ -196,6 +203,8 @@ def test_report_of_results_names_machine_ratios_and_fetch_path() -> None:
     assert "0.50" in text
     assert "1.10 x delay" in text
     assert "RSS 100 MB" in text
+    assert "own ms" in text
+    assert "p99 x" in text
 
 
 def test_bench_repo_root_is_the_clone_not_the_package() -> None:
@@ -204,3 +213,82 @@ def test_bench_repo_root_is_the_clone_not_the_package() -> None:
     from cds_service.bench.runner import REPO_ROOT
 
     assert (REPO_ROOT / "pyproject.toml").is_file()
+
+
+def test_payload_variants_differ_in_instance_ids_and_order_but_not_in_drugs() -> None:
+    first, second = (bench_payload.hook_request(50, variant=v) for v in (1, 2))
+    assert first["hookInstance"] != second["hookInstance"]
+
+    def records(body: dict) -> list[dict]:
+        return [e["resource"] for e in body["prefetch"]["medicationStatements"]["entry"]]
+
+    ids = [r["id"] for r in records(first)], [r["id"] for r in records(second)]
+    assert set(ids[0]).isdisjoint(ids[1])
+    codes = [[r.get("medicationCodeableConcept") for r in records(b)] for b in (first, second)]
+    assert codes[0] != codes[1]  # another order of entries
+    assert sorted(map(str, codes[0])) == sorted(map(str, codes[1]))
+
+
+def test_payload_compact_shape_of_100_is_about_42_kb_with_three_interacting_classes(
+    client: TestClient,
+) -> None:
+    body = bench_payload.variants(100, 1, "compact")[0]
+    assert 36_000 < len(body) < 46_000
+    response = client.post(SERVICE_URL, content=body)
+    topics = {card["source"]["topic"]["code"] for card in response.json()["cards"]}
+    assert topics == {"BZD", "STIM", "LTG"}
+
+
+def test_payload_of_unknown_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown payload shape"):
+        bench_payload.history(10, shape="huge")
+
+
+def test_load_driver_with_several_bodies_sends_each_in_turn(tmp_path) -> None:
+    served: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            served.append(await reader.readexactly(length))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+        writer.close()
+
+    path = bench.write_bodies(tmp_path / "bodies.jsonl", [b'{"a":1}', b'{"a":2}', b'{"a":3}'])
+
+    async def drive() -> LoadResult:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await run_load(
+                "127.0.0.1", port, "/x", read_bodies(path), concurrency=2, duration_s=0.2
+            )
+
+    result = asyncio.run(drive())
+    assert result.requests == len(served) >= 6
+    assert set(served) == {b'{"a":1}', b'{"a":2}', b'{"a":3}'}
+
+
+@pytest.mark.parametrize(
+    ("service_rps", "bare_rps", "workers", "expected"),
+    [
+        (500.0, 1000.0, 1, 1.0),
+        (1000.0, 1000.0, 1, 0.0),
+        (500.0, 1000.0, 2, 2.0),
+        (0.0, 9.0, 1, 0.0),
+    ],
+)
+def test_own_ms_per_call_is_the_difference_of_time_per_call(
+    service_rps: float, bare_rps: float, workers: int, expected: float
+) -> None:
+    assert bench.own_ms_per_call(service_rps, bare_rps, workers) == pytest.approx(expected)
+
+
+def test_bench_options_cases_add_the_compact_shape_unless_disabled() -> None:
+    assert bench.BenchOptions(sizes=(10,)).cases() == [(10, "mixed"), (100, "compact")]
+    assert bench.BenchOptions(sizes=(10,), compact=False).cases() == [(10, "mixed")]
