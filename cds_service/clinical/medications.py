@@ -30,6 +30,7 @@ from cds_service.clinical.fhirjson import (
     medication_concepts,
 )
 from cds_service.clinical.lexicon import Lexicon, words_of
+from cds_service.clinical.memo import JsonMemo
 from cds_service.clinical.types import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
 
 _NONE: frozenset[str] = frozenset()
@@ -45,15 +46,32 @@ class NormaliseStats:
     malformed: int = 0
 
 
+IngredientMemo = JsonMemo[frozenset[str]]
+
+
+def ingredient_memo(lexicon: Lexicon) -> IngredientMemo:
+    """The ingredients of each distinct CodeableConcept under ``lexicon``, remembered (one per
+    knowledge base, held for the process's life; a pure function of the concept)."""
+    return JsonMemo(lambda concept: _concept_ingredients(concept, lexicon))
+
+
 def normalise(
-    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    resources: Iterable[SourcedResource],
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    memo: IngredientMemo | None = None,
 ) -> tuple[MedicationFact, ...]:
-    """Facts for every medication record with at least one ingredient the knowledge base knows."""
-    return normalise_with_stats(resources, lexicon, medications)[0]
+    """Facts for every medication record with at least one ingredient the knowledge base knows.
+
+    ``memo`` (from ``ingredient_memo(lexicon)``) remembers each concept's ingredients across calls."""
+    return normalise_with_stats(resources, lexicon, medications, memo)[0]
 
 
 def normalise_with_stats(
-    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    resources: Iterable[SourcedResource],
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    memo: IngredientMemo | None = None,
 ) -> tuple[tuple[MedicationFact, ...], NormaliseStats]:
     """As ``normalise``, also counting records read, matched and skipped as malformed."""
     facts: list[MedicationFact] = []
@@ -61,7 +79,7 @@ def normalise_with_stats(
     for index, sourced in enumerate(resources):
         read += 1
         try:
-            fact = _fact(sourced, index, lexicon, medications)
+            fact = _fact(sourced, index, lexicon, medications, memo)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
             malformed += 1
             continue
@@ -71,7 +89,11 @@ def normalise_with_stats(
 
 
 def _fact(
-    sourced: SourcedResource, index: int, lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    sourced: SourcedResource,
+    index: int,
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    memo: IngredientMemo | None = None,
 ) -> MedicationFact | None:
     resource = sourced.resource
     if not isinstance(resource, dict):
@@ -84,7 +106,7 @@ def _fact(
         ingredients = _ingredients(concepts, extra_texts, lexicon)
     else:  # the common shape, read without building lists: most records name no ingredient we know
         concept = resource.get("medicationCodeableConcept")
-        ingredients = _concept_ingredients(concept, lexicon)
+        ingredients = memo(concept) if memo is not None else _concept_ingredients(concept, lexicon)
         if not ingredients:
             return None
         concepts, extra_texts = [as_dict(concept)], []
