@@ -24,7 +24,7 @@ from typing import Any
 from cds_service.bench import payload as bench_payload
 from cds_service.bench.load import LoadResult, percentile
 from cds_service.bench.report import report
-from cds_service.bench.servers import INLINE_BASE, REFERENCED_BASE, REFERENCED_MEDICATIONS
+from cds_service.bench.servers import INLINE_BASE, REFERENCED_BASE
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -259,12 +259,14 @@ def fetch_path(
     results: dict[str, Any] = {"delay_ms": options.fhir_delay_s * 1000, "size": options.fhir_size}
     results["own_cost_p50_ms"] = own
     with serving("fhir", argv, env, workdir) as fhir:
-        for base, sequential in ((INLINE_BASE, 2), (REFERENCED_BASE, 2 + REFERENCED_MEDICATIONS)):
+        for base in (INLINE_BASE, REFERENCED_BASE):
             server_url = f"http://{HOST}:{fhir.port}{base}"
             request = bench_payload.hook_request(
                 options.fhir_size, with_prefetch=False, fhir_server=server_url
             )
+            before = fhir_requests(fhir.port)
             cards = post_once(service.port, bench_payload.encoded(request))["cards"]
+            sequential = fhir_requests(fhir.port) - before
             total = _latency_ms(service.port, request, workdir, base.strip("/"))
             results[base.strip("/")] = {
                 "fhir_requests_per_call": sequential,
@@ -274,6 +276,12 @@ def fetch_path(
                 "cards": sorted(c["source"].get("topic", {}).get("code", "?") for c in cards),
             }
     return results
+
+
+def fhir_requests(port: int) -> int:
+    """How many requests the delayed FHIR server has answered."""
+    with urllib.request.urlopen(f"http://{HOST}:{port}/requests", timeout=5) as answer:
+        return int(json.loads(answer.read())["requests"])
 
 
 def _latency_ms(port: int, request: Any, workdir: Path, name: str) -> float:

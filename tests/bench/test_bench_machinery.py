@@ -18,6 +18,7 @@ from cds_service.bench.load import (
     request_bytes,
     run_load,
 )
+from cds_service.bench.report import report
 from cds_service.bench.servers import create_bare_app, create_fhir_app
 from tests.conftest import SERVICE_URL
 
@@ -198,7 +199,7 @@ def test_report_of_results_names_machine_ratios_and_fetch_path() -> None:
             "referenced": {**fetch_entry, "fhir_requests_per_call": 5},
         },
     }
-    text = bench.report(results)
+    text = report(results)
     assert "Test CPU" in text
     assert "0.50" in text
     assert "1.10 x delay" in text
@@ -292,3 +293,20 @@ def test_own_ms_per_call_is_the_difference_of_time_per_call(
 def test_bench_options_cases_add_the_compact_shape_unless_disabled() -> None:
     assert bench.BenchOptions(sizes=(10,)).cases() == [(10, "mixed"), (100, "compact")]
     assert bench.BenchOptions(sizes=(10,), compact=False).cases() == [(10, "mixed")]
+
+
+def test_fhir_server_with_include_answers_referenced_medications_in_the_search() -> None:
+    async def sleep(seconds: float) -> None:
+        return None
+
+    app = create_fhir_app(size=10, delay_s=0, sleep=sleep)
+    with TestClient(app) as client:
+        plain = client.get("/referenced/MedicationStatement").json()
+        included = client.get(
+            "/referenced/MedicationStatement", params={"_include": "MedicationStatement:medication"}
+        ).json()
+        counted = client.get("/requests").json()
+    extra = included["entry"][len(plain["entry"]) :]
+    assert [e["resource"]["id"] for e in extra] == [f"bench-med-{i}" for i in range(3)]
+    assert {e["search"]["mode"] for e in extra} == {"include"}
+    assert counted == {"requests": 2}
