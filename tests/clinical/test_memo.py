@@ -7,6 +7,7 @@ from typing import Any
 from cds_service.clinical import medications as meds
 from cds_service.clinical.memo import JsonMemo
 from cds_service.clinical.types import Origin, SourcedResource
+from cds_service.rules.knowledge import compile_knowledge_base
 from tests.clinical.lexicon_builders import built_lexicon
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -58,9 +59,29 @@ def test_normalise_with_memo_gives_the_same_facts_as_without() -> None:
         {"coding": [{"system": RXNORM, "code": "314076", "display": "Lisinopril 10 MG"}]},
     ]
     records = [_statement(c, f"s{i}-{n}") for n in range(3) for i, c in enumerate(concepts)]
-    memo = meds.ingredient_memo(lexicon)
+    memo = meds.normalise_memo(lexicon)
     plain = meds.normalise(records, lexicon, {})
     assert meds.normalise(records, lexicon, {}, memo) == plain
     assert meds.normalise(records, lexicon, {}, memo) == plain  # answered from the memo
-    assert len(memo) == len(concepts)
+    assert len(memo.ingredients) == len(concepts)
+    assert len(memo.products) == 2  # the two that name a known ingredient
     assert {f.display for f in plain} >= {"Clonazepam 0.5 MG"}
+
+
+def test_normalise_with_memo_on_a_mixed_history_gives_the_same_facts_as_without() -> None:
+    from cds_service.bench.payload import history
+    from tests.conftest import knowledge_base
+
+    lexicon = compile_knowledge_base(knowledge_base()).lexicon
+    statements, requests = history(300)
+    topical = {**statements[3], "id": "topical", "dosage": [{"route": {"text": "topical"}}]}
+    records = [
+        SourcedResource(resource=r, origin=Origin.PREFETCH, source_key="k")
+        for r in [*statements, *requests, topical]
+    ]
+    memo = meds.normalise_memo(lexicon)
+    plain = meds.normalise(records, lexicon, {})
+    assert meds.normalise(records, lexicon, {}, memo) == plain
+    assert meds.normalise(records, lexicon, {}, memo) == plain
+    assert len(plain) >= 15
+    assert "topical" not in {fact.reference.split("/")[1] for fact in plain}
