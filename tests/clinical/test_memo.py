@@ -70,7 +70,7 @@ def test_normalise_with_memo_gives_the_same_facts_as_without() -> None:
 
 def test_normalise_with_memo_on_a_mixed_history_gives_the_same_facts_as_without() -> None:
     from cds_service.bench.payload import history
-    from tests.conftest import knowledge_base
+    from tests.pipeline import knowledge_base
 
     lexicon = compile_knowledge_base(knowledge_base()).lexicon
     statements, requests = history(300)
