@@ -59,7 +59,10 @@ def hook_request(
         "context": {
             "userId": "Practitioner/bench",
             "patientId": PATIENT_ID,
-            "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": ketamine_order()}]},
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "entry": [{"resource": ketamine_order(variant)}],
+            },
         },
     }
     if fhir_server is not None:
@@ -85,10 +88,10 @@ def encoded(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def ketamine_order() -> dict[str, Any]:
+def ketamine_order(variant: int = 0) -> dict[str, Any]:
     return {
         "resourceType": "MedicationRequest",
-        "id": "ket-bench-1",
+        "id": f"ket-bench-{variant + 1}",
         "status": "draft",
         "intent": "order",
         "subject": {"reference": f"Patient/{PATIENT_ID}"},

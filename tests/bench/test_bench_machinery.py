@@ -219,6 +219,8 @@ def test_bench_repo_root_is_the_clone_not_the_package() -> None:
 def test_payload_variants_differ_in_instance_ids_and_order_but_not_in_drugs() -> None:
     first, second = (bench_payload.hook_request(50, variant=v) for v in (1, 2))
     assert first["hookInstance"] != second["hookInstance"]
+    drafts = [b["context"]["draftOrders"]["entry"][0]["resource"]["id"] for b in (first, second)]
+    assert drafts[0] != drafts[1]
 
     def records(body: dict) -> list[dict]:
         return [e["resource"] for e in body["prefetch"]["medicationStatements"]["entry"]]
