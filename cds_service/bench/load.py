@@ -16,6 +16,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+# Bodies may hold this marker (in their hookInstance and draft order id): every request sent gets it
+# replaced by its own number, so that no two requests of a run are the same bytes.
+STAMP = b"~~~~~~~~"
+
+
+def stamped(payload: bytes, number: int) -> bytes:
+    """``payload`` with every STAMP replaced by ``number`` (8 digits: the length is unchanged)."""
+    return payload.replace(STAMP, b"%08d" % (number % 100_000_000)) if STAMP in payload else payload
+
 
 @dataclass(slots=True)
 class LoadResult:
@@ -79,7 +88,7 @@ async def _client(
     try:
         while time.perf_counter() < until:
             started = time.perf_counter()
-            writer.write(payloads[turn % len(payloads)])
+            writer.write(stamped(payloads[turn % len(payloads)], first * 10_000_000 + turn))
             turn += 1
             status, _ = await read_response(reader)
             if not measure:

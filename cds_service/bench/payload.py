@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cds_service.bench.load import STAMP
+
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 PATIENT_ID = "bench-patient-1"
 SERVICE_PATH = "/cds-services/ketamine-infusion-check"
@@ -47,21 +49,23 @@ def hook_request(
     fhir_server: str | None = None,
     variant: int = 0,
     shape: str = "mixed",
+    stamp: str = "",
 ) -> Any:
     """An order-sign call for a ketamine infusion; ``size`` history entries go in prefetch.
 
     Each ``variant`` differs in its hookInstance, its record ids and the order of its entries, so
-    that nothing keyed on a whole request can answer a later one.
+    that nothing keyed on a whole request can answer a later one; ``stamp`` (the load driver's
+    marker) goes in the hookInstance and the draft order id, which it makes unique per request.
     """
     body: dict[str, Any] = {
         "hook": "order-sign",
-        "hookInstance": f"5d0c3f2e-6b1a-4f3e-9a53-{variant:012d}",
+        "hookInstance": f"5d0c3f2e-6b1a-4f3e-9a53-{variant:012d}{stamp}",
         "context": {
             "userId": "Practitioner/bench",
             "patientId": PATIENT_ID,
             "draftOrders": {
                 "resourceType": "Bundle",
-                "entry": [{"resource": ketamine_order(variant)}],
+                "entry": [{"resource": ketamine_order(variant, stamp)}],
             },
         },
     }
@@ -79,8 +83,10 @@ def hook_request(
 
 
 def variants(size: int, count: int, shape: str = "mixed") -> list[bytes]:
-    """``count`` encoded calls of the same size and shape that differ as ``hook_request`` says."""
-    return [encoded(hook_request(size, variant=v, shape=shape)) for v in range(count)]
+    """``count`` encoded calls of the same size and shape that differ as ``hook_request`` says,
+    each stamped (the load driver numbers every request it sends)."""
+    mark = STAMP.decode()
+    return [encoded(hook_request(size, variant=v, shape=shape, stamp=mark)) for v in range(count)]
 
 
 def encoded(body: Any) -> bytes:
@@ -88,10 +94,10 @@ def encoded(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def ketamine_order(variant: int = 0) -> dict[str, Any]:
+def ketamine_order(variant: int = 0, stamp: str = "") -> dict[str, Any]:
     return {
         "resourceType": "MedicationRequest",
-        "id": f"ket-bench-{variant + 1}",
+        "id": f"ket-bench-{variant + 1}{stamp}",
         "status": "draft",
         "intent": "order",
         "subject": {"reference": f"Patient/{PATIENT_ID}"},

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.bench import payload as bench_payload
-from cds_service.bench.load import LoadResult, percentile
+from cds_service.bench.load import LoadResult, percentile, stamped
 from cds_service.bench.report import report
 from cds_service.bench.servers import INLINE_BASE, REFERENCED_BASE
 
@@ -217,7 +217,7 @@ def compare_size(
     """Drive service and bare alternately (A, B, A, B...) with the same requests of ``size`` meds."""
     bodies = bench_payload.variants(size, VARIANTS, shape)
     body_path = write_bodies(workdir / f"request-{shape}-{size}.jsonl", bodies)
-    body = bodies[0]
+    body = stamped(bodies[0], 0)
     cards = post_once(service.port, body)["cards"]
     merged = {"service": Merged(), "bare": Merged()}
     for server in (service, bare):

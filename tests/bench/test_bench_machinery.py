@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import pytest
@@ -11,12 +12,14 @@ from fastapi.testclient import TestClient
 from cds_service.bench import payload as bench_payload
 from cds_service.bench import runner as bench
 from cds_service.bench.load import (
+    STAMP,
     LoadResult,
     percentile,
     read_bodies,
     read_response,
     request_bytes,
     run_load,
+    stamped,
 )
 from cds_service.bench.report import report
 from cds_service.bench.servers import create_bare_app, create_fhir_app
@@ -235,7 +238,7 @@ def test_payload_variants_differ_in_instance_ids_and_order_but_not_in_drugs() ->
 def test_payload_compact_shape_of_100_is_about_42_kb_with_three_interacting_classes(
     client: TestClient,
 ) -> None:
-    body = bench_payload.variants(100, 1, "compact")[0]
+    body = stamped(bench_payload.variants(100, 1, "compact")[0], 7)
     assert 36_000 < len(body) < 46_000
     response = client.post(SERVICE_URL, content=body)
     topics = {card["source"]["topic"]["code"] for card in response.json()["cards"]}
@@ -312,3 +315,15 @@ def test_fhir_server_with_include_answers_referenced_medications_in_the_search()
     assert [e["resource"]["id"] for e in extra] == [f"bench-med-{i}" for i in range(3)]
     assert {e["search"]["mode"] for e in extra} == {"include"}
     assert counted == {"requests": 2}
+
+
+def test_stamped_bodies_differ_per_request_and_keep_their_length() -> None:
+    (body,) = bench_payload.variants(10, 1)
+    assert STAMP in body
+    first, second = stamped(body, 1), stamped(body, 2)
+    assert first != second
+    assert len(first) == len(second) == len(body)
+    assert STAMP not in first
+    request = json.loads(first)
+    assert request["hookInstance"].endswith("00000001")
+    assert request["context"]["draftOrders"]["entry"][0]["resource"]["id"].endswith("00000001")
