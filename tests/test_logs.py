@@ -47,14 +47,3 @@ def test_log_line_when_exception_logged_names_type_and_stack_not_message() -> No
     assert line["exception"] == "ValueError"
     assert "secret-123" not in json.dumps(line)
     assert "tests/test_logs.py" in str(line["stack"])
-
-
-def test_json_formatter_with_extras_orjson_refuses_still_writes_one_json_line() -> None:
-    import json
-    import logging
-
-    from cds_service.logs import JsonFormatter
-
-    record = logging.makeLogRecord({"msg": "m", "levelname": "INFO", "counts": {1: "a"}})
-    line = JsonFormatter().format(record)
-    assert json.loads(line)["counts"] == {"1": "a"}
