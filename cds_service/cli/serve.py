@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger("cds_service.cli")
+GEN0_THRESHOLD = 10_000
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -103,6 +104,10 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     # request body walks only request objects (measured: p99 108 -> 48 ms at 100 medications).
     gc.collect()
     gc.freeze()
+    # A hook call parses thousands of JSON objects that live until its answer: with the default
+    # threshold (700) every call runs several young collections over them. Fewer, larger ones
+    # (measured at the 42 kB shape: about 0.07 ms per call less); cyclic garbage only waits longer.
+    gc.set_threshold(GEN0_THRESHOLD, *gc.get_threshold()[1:])
     return app
 
 
