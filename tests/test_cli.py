@@ -292,10 +292,11 @@ def test_serving_app_raises_the_young_collection_threshold(tmp_path: Path) -> No
     import gc
 
     from cds_service.cli import serve
+    from cds_service.ops.runtime import GEN0_THRESHOLD
 
     before = gc.get_threshold()
     try:
         serve.serving_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
-        assert gc.get_threshold() == (serve.GEN0_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == (GEN0_THRESHOLD, *before[1:])
     finally:
         gc.set_threshold(*before)

@@ -327,3 +327,23 @@ def test_stamped_bodies_differ_per_request_and_keep_their_length() -> None:
     request = json.loads(first)
     assert request["hookInstance"].endswith("00000001")
     assert request["context"]["draftOrders"]["entry"][0]["resource"]["id"].endswith("00000001")
+
+
+def test_percall_measures_service_and_bare_on_the_same_bodies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import gc
+
+    from cds_service.bench import percall
+
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path))
+    threshold = gc.get_threshold()
+    try:
+        result = percall.measure(10, "mixed", calls=3, profile=True)
+    finally:
+        gc.set_threshold(*threshold)
+    assert result["service_ms"] > 0
+    assert result["bare_ms"] > 0
+    assert result["own_ms"] == pytest.approx(result["service_ms"] - result["bare_ms"])
+    assert "call_service" in result["profile"]
