@@ -286,3 +286,17 @@ def test_plan_html_escapes_every_text() -> None:
     assert "&lt;script&gt;x&lt;/script&gt;" in page
     assert "&lt;b&gt;Plan&lt;/b&gt;" in page
     assert "A &amp; B" in page
+
+
+def test_serving_app_raises_the_young_collection_threshold(tmp_path: Path) -> None:
+    import gc
+
+    from cds_service.cli import serve
+    from cds_service.ops.runtime import GEN0_THRESHOLD
+
+    before = gc.get_threshold()
+    try:
+        serve.serving_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+        assert gc.get_threshold() == (GEN0_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)

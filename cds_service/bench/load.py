@@ -16,6 +16,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+# Bodies may hold this marker (in their hookInstance and draft order id): every request sent gets it
+# replaced by its own number, so that no two requests of a run are the same bytes.
+STAMP = b"~~~~~~~~"
+
+
+def stamped(payload: bytes, number: int) -> bytes:
+    """``payload`` with every STAMP replaced by ``number`` (8 digits: the length is unchanged)."""
+    return payload.replace(STAMP, b"%08d" % (number % 100_000_000)) if STAMP in payload else payload
+
 
 @dataclass(slots=True)
 class LoadResult:
@@ -65,13 +74,22 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def _client(
-    host: str, port: int, payload: bytes, until: float, result: LoadResult, measure: bool
+    host: str,
+    port: int,
+    payloads: Sequence[bytes],
+    until: float,
+    result: LoadResult,
+    measure: bool,
+    first: int = 0,
 ) -> None:
+    # Each client walks the bodies from its own offset, so that concurrent calls differ too.
     reader, writer = await asyncio.open_connection(host, port)
+    turn = first
     try:
         while time.perf_counter() < until:
             started = time.perf_counter()
-            writer.write(payload)
+            writer.write(stamped(payloads[turn % len(payloads)], first * 10_000_000 + turn))
+            turn += 1
             status, _ = await read_response(reader)
             if not measure:
                 continue
@@ -89,33 +107,41 @@ async def run_load(
     host: str,
     port: int,
     path: str,
-    body: bytes,
+    bodies: bytes | Sequence[bytes],
     *,
     concurrency: int,
     duration_s: float,
     warmup_s: float = 0.0,
 ) -> LoadResult:
-    """``concurrency`` clients each send ``body`` back to back for ``duration_s`` after a warm-up."""
-    payload = request_bytes(host, port, "POST", path, body)
+    """``concurrency`` clients send ``bodies`` in turn, back to back, for ``duration_s`` after a warm-up."""
+    listed = [bodies] if isinstance(bodies, bytes) else list(bodies)
+    payloads = [request_bytes(host, port, "POST", path, body) for body in listed]
     if warmup_s > 0:
         until = time.perf_counter() + warmup_s
         idle = LoadResult()
         await asyncio.gather(
-            *(_client(host, port, payload, until, idle, False) for _ in range(concurrency))
+            *(_client(host, port, payloads, until, idle, False, c) for c in range(concurrency))
         )
     result = LoadResult()
     cpu, wall = time.process_time(), time.perf_counter()
     until = wall + duration_s
     await asyncio.gather(
-        *(_client(host, port, payload, until, result, True) for _ in range(concurrency))
+        *(_client(host, port, payloads, until, result, True, c) for c in range(concurrency))
     )
     result.elapsed_s = time.perf_counter() - wall
     result.client_cpu_s = time.process_time() - cpu
     return result
 
 
+def read_bodies(path: Path) -> list[bytes]:
+    """The request bodies of a file, one compact JSON document per line."""
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cds_service.bench.load --port P --path /x --body FILE``: prints a LoadResult as JSON."""
+    """``python -m cds_service.bench.load --port P --path /x --body FILE``: prints a LoadResult as JSON.
+
+    FILE holds one body per line; the clients send them in turn."""
     parser = argparse.ArgumentParser(prog="cds_service.bench.load")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -130,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.host,
             args.port,
             args.path,
-            args.body.read_bytes(),
+            read_bodies(args.body),
             concurrency=args.concurrency,
             duration_s=args.duration,
             warmup_s=args.warmup,

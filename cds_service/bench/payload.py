@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cds_service.bench.load import STAMP
+
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 PATIENT_ID = "bench-patient-1"
 SERVICE_PATH = "/cds-services/ketamine-infusion-check"
@@ -30,29 +32,61 @@ INTERACTING: tuple[tuple[str, str, float, int], ...] = (
     ("854873", "Zolpidem tartrate 10 MG Oral Tablet", 10, 1),
 )
 TEXT_ONLY: tuple[str, ...] = ("Fish oil 1000 mg capsule daily", "Vitamin D3 2000 units daily")
+# The issue's 42 kB shape: 100 compact records, three of them a benzodiazepine, a stimulant and
+# lamotrigine (so three cards, two with holds), the rest everyday drugs.
+COMPACT_INTERACTING: tuple[tuple[str, str, float, int], ...] = (
+    ("197527", "Clonazepam 0.5 MG Oral Tablet", 0.5, 2),
+    ("1091170", "Methylphenidate hydrochloride 10 MG Oral Tablet", 10, 2),
+    ("198427", "Lamotrigine 100 MG Oral Tablet", 100, 2),
+)
+SHAPES = ("mixed", "compact")
 
 
-def hook_request(size: int, *, with_prefetch: bool = True, fhir_server: str | None = None) -> Any:
-    """An order-sign call for a ketamine infusion; ``size`` history entries go in prefetch."""
+def hook_request(
+    size: int,
+    *,
+    with_prefetch: bool = True,
+    fhir_server: str | None = None,
+    variant: int = 0,
+    shape: str = "mixed",
+    stamp: str = "",
+) -> Any:
+    """An order-sign call for a ketamine infusion; ``size`` history entries go in prefetch.
+
+    Each ``variant`` differs in its hookInstance, its record ids and the order of its entries, so
+    that nothing keyed on a whole request can answer a later one; ``stamp`` (the load driver's
+    marker) goes in the hookInstance and the draft order id, which it makes unique per request.
+    """
     body: dict[str, Any] = {
         "hook": "order-sign",
-        "hookInstance": "5d0c3f2e-6b1a-4f3e-9a53-bench0000001",
+        "hookInstance": f"5d0c3f2e-6b1a-4f3e-9a53-{variant:012d}{stamp}",
         "context": {
             "userId": "Practitioner/bench",
             "patientId": PATIENT_ID,
-            "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": ketamine_order()}]},
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "entry": [{"resource": ketamine_order(variant, stamp)}],
+            },
         },
     }
     if fhir_server is not None:
         body["fhirServer"] = fhir_server
     if with_prefetch:
-        statements, requests = history(size)
+        statements, requests = history(size, variant=variant, shape=shape)
+        full = shape == "mixed"
         body["prefetch"] = {
             "patient": {"resourceType": "Patient", "id": PATIENT_ID},
-            "medicationStatements": searchset(statements),
-            "medicationRequests": searchset(requests),
+            "medicationStatements": searchset(statements, full_urls=full),
+            "medicationRequests": searchset(requests, full_urls=full),
         }
     return body
+
+
+def variants(size: int, count: int, shape: str = "mixed") -> list[bytes]:
+    """``count`` encoded calls of the same size and shape that differ as ``hook_request`` says,
+    each stamped (the load driver numbers every request it sends)."""
+    mark = STAMP.decode()
+    return [encoded(hook_request(size, variant=v, shape=shape, stamp=mark)) for v in range(count)]
 
 
 def encoded(body: Any) -> bytes:
@@ -60,10 +94,10 @@ def encoded(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def ketamine_order() -> dict[str, Any]:
+def ketamine_order(variant: int = 0, stamp: str = "") -> dict[str, Any]:
     return {
         "resourceType": "MedicationRequest",
-        "id": "ket-bench-1",
+        "id": f"ket-bench-{variant + 1}{stamp}",
         "status": "draft",
         "intent": "order",
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
@@ -81,15 +115,53 @@ def ketamine_order() -> dict[str, Any]:
     }
 
 
-def history(size: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def history(
+    size: int, *, variant: int = 0, shape: str = "mixed"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``size`` records: 3 in 5 MedicationStatements, the rest MedicationRequests."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown payload shape {shape!r}: one of {', '.join(SHAPES)}")
     statements: list[dict[str, Any]] = []
     requests: list[dict[str, Any]] = []
+    build = medication_record if shape == "mixed" else compact_record
     for index in range(size):
         kind = "MedicationStatement" if index % 5 < 3 else "MedicationRequest"
-        record = medication_record(index, kind)
+        record = build(index, kind)
+        if variant:
+            record["id"] = f"{record['id']}-v{variant}"
         (statements if kind == "MedicationStatement" else requests).append(record)
-    return statements, requests
+    return _rotated(statements, variant), _rotated(requests, variant)
+
+
+def _rotated(records: list[dict[str, Any]], variant: int) -> list[dict[str, Any]]:
+    if not records:
+        return records
+    cut = (variant * 7) % len(records)
+    return records[cut:] + records[:cut]
+
+
+def compact_record(index: int, kind: str) -> dict[str, Any]:
+    """One entry of the issue's 42 kB shape: a coded drug and a structured dose, nothing else."""
+    if index % 33 == 5:
+        code, display, mg, per_day = COMPACT_INTERACTING[(index // 33) % len(COMPACT_INTERACTING)]
+    else:
+        code, display, mg, per_day = PLAIN[index % len(PLAIN)]
+    record: dict[str, Any] = {
+        "resourceType": kind,
+        "id": f"{kind[10:].lower()}-{index}",
+        "status": "active",
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": code, "display": display}]
+        },
+    }
+    if kind == "MedicationRequest":
+        record["intent"] = "order"
+    dose = {
+        "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}},
+        "doseAndRate": [{"doseQuantity": {"value": mg, "unit": "mg"}}],
+    }
+    record["dosageInstruction" if kind == "MedicationRequest" else "dosage"] = [dose]
+    return record
 
 
 def medication_record(index: int, kind: str) -> dict[str, Any]:
@@ -117,13 +189,15 @@ def medication_record(index: int, kind: str) -> dict[str, Any]:
     return record
 
 
-def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+def searchset(resources: list[dict[str, Any]], *, full_urls: bool = True) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(resources),
         "entry": [
             {"fullUrl": f"urn:bench:{r['resourceType']}/{r['id']}", "resource": r}
+            if full_urls
+            else {"resource": r}
             for r in resources
         ],
     }

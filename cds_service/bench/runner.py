@@ -22,11 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.bench import payload as bench_payload
-from cds_service.bench.load import LoadResult, percentile
-from cds_service.bench.servers import INLINE_BASE, REFERENCED_BASE, REFERENCED_MEDICATIONS
+from cds_service.bench.load import LoadResult, percentile, stamped
+from cds_service.bench.report import report
+from cds_service.bench.servers import INLINE_BASE, REFERENCED_BASE
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Bodies per case: each differs in ids, hookInstance and entry order, so no per-request cache helps.
+VARIANTS = 32
+COMPACT_SIZE = 100  # the issue's ~42 kB shape is measured at this size
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +42,13 @@ class BenchOptions:
     workers: int = 1
     fhir_delay_s: float = 0.1
     fhir_size: int = 100
+    compact: bool = True  # also measure the issue's compact shape at 100 medications
     json_path: Path | None = None
+
+    def cases(self) -> list[tuple[int, str]]:
+        """(size, shape) of every comparison, the compact shape last."""
+        listed = [(size, "mixed") for size in self.sizes]
+        return listed + ([(COMPACT_SIZE, "compact")] if self.compact else [])
 
 
 @dataclass(slots=True)
@@ -190,13 +200,24 @@ def post_once(port: int, body: bytes) -> dict[str, Any]:
         return result
 
 
+def write_bodies(path: Path, bodies: Sequence[bytes]) -> Path:
+    """One compact JSON body per line, as the load driver reads them."""
+    path.write_bytes(b"\n".join(bodies) + b"\n")
+    return path
+
+
 def compare_size(
-    service: Server, bare: Server, size: int, options: BenchOptions, workdir: Path
+    service: Server,
+    bare: Server,
+    size: int,
+    options: BenchOptions,
+    workdir: Path,
+    shape: str = "mixed",
 ) -> dict[str, Any]:
-    """Drive service and bare alternately (A, B, A, B...) with the same request of ``size`` meds."""
-    body = bench_payload.encoded(bench_payload.hook_request(size))
-    body_path = workdir / f"request-{size}.json"
-    body_path.write_bytes(body)
+    """Drive service and bare alternately (A, B, A, B...) with the same requests of ``size`` meds."""
+    bodies = bench_payload.variants(size, VARIANTS, shape)
+    body_path = write_bodies(workdir / f"request-{shape}-{size}.jsonl", bodies)
+    body = stamped(bodies[0], 0)
     cards = post_once(service.port, body)["cards"]
     merged = {"service": Merged(), "bare": Merged()}
     for server in (service, bare):
@@ -206,12 +227,23 @@ def compare_size(
             merged[name].add(drive(server.port, body_path, options.concurrency, options.duration_s))
     result: dict[str, Any] = {name: m.summary() for name, m in merged.items()}
     result["size"] = size
+    result["shape"] = shape
     result["body_bytes"] = len(body)
     result["cards"] = sorted(card["source"].get("topic", {}).get("code", "?") for card in cards)
-    result["ratio"] = result["service"]["throughput_rps"] / max(
-        result["bare"]["throughput_rps"], 1e-9
-    )
+    service_rps, bare_rps = result["service"]["throughput_rps"], result["bare"]["throughput_rps"]
+    result["ratio"] = service_rps / max(bare_rps, 1e-9)
+    result["own_ms_per_call"] = own_ms_per_call(service_rps, bare_rps, options.workers)
+    result["p99_ratio"] = result["service"]["p99_ms"] / max(result["bare"]["p99_ms"], 1e-9)
     return result
+
+
+def own_ms_per_call(service_rps: float, bare_rps: float, workers: int = 1) -> float:
+    """The service's own work per call (ms of one worker): its time per call minus the bare one's.
+
+    Both run the same HTTP stack and body parse budget, so the difference is what the service adds."""
+    if service_rps <= 0 or bare_rps <= 0:
+        return 0.0
+    return workers * 1000 * (1 / service_rps - 1 / bare_rps)
 
 
 # ------------------------------------------------------------------ fetch path
@@ -227,12 +259,14 @@ def fetch_path(
     results: dict[str, Any] = {"delay_ms": options.fhir_delay_s * 1000, "size": options.fhir_size}
     results["own_cost_p50_ms"] = own
     with serving("fhir", argv, env, workdir) as fhir:
-        for base, sequential in ((INLINE_BASE, 2), (REFERENCED_BASE, 2 + REFERENCED_MEDICATIONS)):
+        for base in (INLINE_BASE, REFERENCED_BASE):
             server_url = f"http://{HOST}:{fhir.port}{base}"
             request = bench_payload.hook_request(
                 options.fhir_size, with_prefetch=False, fhir_server=server_url
             )
+            before = fhir_requests(fhir.port)
             cards = post_once(service.port, bench_payload.encoded(request))["cards"]
+            sequential = fhir_requests(fhir.port) - before
             total = _latency_ms(service.port, request, workdir, base.strip("/"))
             results[base.strip("/")] = {
                 "fhir_requests_per_call": sequential,
@@ -244,9 +278,18 @@ def fetch_path(
     return results
 
 
+def fhir_requests(port: int) -> int:
+    """How many requests the delayed FHIR server has answered."""
+    with urllib.request.urlopen(f"http://{HOST}:{port}/requests", timeout=5) as answer:
+        return int(json.loads(answer.read())["requests"])
+
+
 def _latency_ms(port: int, request: Any, workdir: Path, name: str) -> float:
-    body_path = workdir / f"fetch-{name}.json"
-    body_path.write_bytes(bench_payload.encoded(request))
+    bodies = [
+        bench_payload.encoded({**request, "hookInstance": f"{request['hookInstance']}-{turn}"})
+        for turn in range(VARIANTS)
+    ]
+    body_path = write_bodies(workdir / f"fetch-{name}.jsonl", bodies)
     return percentile(drive(port, body_path, 1, 2.0, warmup_s=0.3).latencies_ms, 0.5)
 
 
@@ -265,7 +308,10 @@ def run(options: BenchOptions) -> dict[str, Any]:
             serving("service", service_argv, env, workdir) as service,
             serving("bare", bare_argv, env, workdir) as bare,
         ):
-            sizes = [compare_size(service, bare, size, options, workdir) for size in options.sizes]
+            sizes = [
+                compare_size(service, bare, size, options, workdir, shape)
+                for size, shape in options.cases()
+            ]
             memory = memory_kb(service.process.pid)
             bare_memory = memory_kb(bare.process.pid)
             fetch = fetch_path(service, options, workdir, env)
@@ -293,7 +339,7 @@ def _environment(workdir: Path) -> dict[str, str]:
 
 
 def _cost_ratio(sizes: Sequence[dict[str, Any]]) -> dict[str, float] | None:
-    by_size = {entry["size"]: entry for entry in sizes}
+    by_size = {entry["size"]: entry for entry in sizes if entry.get("shape", "mixed") == "mixed"}
     if 100 not in by_size or 1000 not in by_size:
         return None
     ratios = {}
@@ -319,65 +365,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-
-
-# ------------------------------------------------------------------ report
-
-
-def report(results: dict[str, Any]) -> str:
-    """The readable table printed on stdout."""
-    m = results["machine"]
-    o = results["options"]
-    lines = [
-        f"machine: {m['cpus']} CPUs, {m['cpu_model']}, Python {m['python']}",
-        f"load: {o['concurrency']} keep-alive clients, {o['rounds']} alternating rounds of "
-        f"{o['duration_s']} s per server and size, {o['workers']} worker(s)",
-        "",
-        f"{'meds':>5} {'body':>8} | {'service r/s':>11} {'bare r/s':>9} {'ratio':>6} | "
-        f"{'svc p50':>8} {'svc p99':>8} {'bare p50':>8} {'bare p99':>8} | {'client cap':>10} | cards",
-    ]
-    for entry in results["sizes"]:
-        s, b = entry["service"], entry["bare"]
-        cap = min(s["client_ceiling_rps"], b["client_ceiling_rps"])
-        lines.append(
-            f"{entry['size']:>5} {entry['body_bytes'] // 1024:>6}kB | {s['throughput_rps']:>11.0f} "
-            f"{b['throughput_rps']:>9.0f} {entry['ratio']:>6.2f} | {s['p50_ms']:>6.1f}ms "
-            f"{s['p99_ms']:>6.1f}ms {b['p50_ms']:>6.1f}ms {b['p99_ms']:>6.1f}ms | {cap:>8.0f}/s | "
-            f"{','.join(entry['cards'])}"
-            + (f"  ERRORS {s['errors']}/{b['errors']}" if s["errors"] or b["errors"] else "")
-        )
-    lines.append("")
-    ratio = results["cost_ratio_1000_vs_100"]
-    if ratio:
-        lines.append(
-            f"cost of 1000 vs 100 meds: service {ratio['service']:.1f}x, bare {ratio['bare']:.1f}x"
-        )
-    start, mem = results["startup_s"], results["memory_kb"]
-    lines.append(
-        f"start-up to first /health 200: service {start['service']:.2f} s, bare {start['bare']:.2f} s"
-    )
-    lines.append(
-        f"memory after load: service RSS {mem['service']['VmRSS'] / 1024:.0f} MB "
-        f"(peak {mem['service']['VmHWM'] / 1024:.0f} MB), bare RSS {mem['bare']['VmRSS'] / 1024:.0f} MB"
-    )
-    lines.extend(_fetch_lines(results["fetch"]))
-    return "\n".join(lines)
-
-
-def _fetch_lines(fetch: dict[str, Any]) -> list[str]:
-    lines = [
-        "",
-        f"fetch path ({fetch['size']} meds, no prefetch, FHIR server delay {fetch['delay_ms']:.0f} ms "
-        f"per request; the service's own cost with prefetch: {fetch['own_cost_p50_ms']:.1f} ms p50):",
-    ]
-    for name in (INLINE_BASE.strip("/"), REFERENCED_BASE.strip("/")):
-        entry = fetch[name]
-        lines.append(
-            f"  {name:<11} {entry['fhir_requests_per_call']} FHIR requests: total {entry['total_p50_ms']:.0f} ms "
-            f"p50 = {entry['round_trips']:.2f} x delay (sequential sum {entry['sum_of_sequential_fetches_ms']:.0f} ms); "
-            f"cards {','.join(entry['cards'])}"
-        )
-    return lines
 
 
 def main(options: BenchOptions) -> int:

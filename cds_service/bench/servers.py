@@ -28,7 +28,10 @@ REFERENCED_MEDICATIONS = 3
 
 
 def create_bare_app() -> FastAPI:
-    """The thinnest endpoint that reads the same JSON body and answers ``{"cards": []}``."""
+    """The thinnest endpoint that reads the same JSON body and answers ``{"cards": []}``.
+
+    It parses with the standard library's ``json.loads`` (what ``request.json()`` does), the
+    baseline the issue's figures use."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/health")
@@ -37,7 +40,7 @@ def create_bare_app() -> FastAPI:
 
     @app.post("/cds-services/{service_id}")
     async def call(service_id: str, request: Request) -> JSONResponse:
-        await request.json()
+        json.loads(await request.body())
         return JSONResponse({"cards": []})
 
     return app
@@ -58,12 +61,20 @@ def create_fhir_app(size: int, delay_s: float, sleep: Sleep = asyncio.sleep) -> 
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/requests")
+    async def requests() -> dict[str, int]:
+        """How many FHIR requests were answered so far (the benchmark counts them per call)."""
+        return {"requests": app.state.requests}
+
     @app.get("/{base}/{resource_type}")
-    async def search(base: str, resource_type: str) -> Response:
+    async def search(base: str, resource_type: str, request: Request) -> Response:
         bundles = bodies.get(f"/{base}", {})
         if resource_type not in bundles:
             return await answer(_outcome("not-supported"), status=404)
-        return await answer(bundles[resource_type])
+        bundle = bundles[resource_type]
+        if request.query_params.get("_include") == f"{resource_type}:medication":
+            bundle = with_included_medications(bundle)
+        return await answer(bundle)
 
     @app.get("/{base}/Medication/{medication_id}")
     async def read(base: str, medication_id: str) -> Response:
@@ -86,6 +97,17 @@ def _searchsets(size: int, *, referenced: bool) -> dict[str, Any]:
         "MedicationStatement": bench_payload.searchset(statements),
         "MedicationRequest": bench_payload.searchset(requests),
     }
+
+
+def with_included_medications(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The searchset plus every Medication its records reference (``_include``, search mode include)."""
+    referenced: dict[str, None] = {}
+    for entry in bundle["entry"]:
+        reference = entry["resource"].get("medicationReference", {}).get("reference", "")
+        if reference.startswith("Medication/"):
+            referenced[reference.split("/", 1)[1]] = None
+    included = [{"resource": medication(rid), "search": {"mode": "include"}} for rid in referenced]
+    return {**bundle, "entry": [*bundle["entry"], *included]} if included else bundle
 
 
 def medication(medication_id: str) -> dict[str, Any]:

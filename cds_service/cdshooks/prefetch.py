@@ -15,16 +15,19 @@ MEDICATION_REQUESTS = "medicationRequests"
 APPOINTMENTS = "appointments"
 
 # Stopped and completed records are asked for too: washout rules (an MAOI stopped five days ago) need them.
-# Comma-separated token values are an OR in FHIR search; _count keeps pages a sensible size.
+# Comma-separated token values are an OR in FHIR search; _count keeps pages a sensible size; _include
+# brings referenced Medications in the same answer (Epic's shape), so they cost no second round trip.
 TEMPLATES: dict[str, str] = {
     PATIENT: "Patient/{{context.patientId}}",
     MEDICATION_STATEMENTS: (
         "MedicationStatement?patient={{context.patientId}}"
         "&status=active,intended,on-hold,stopped,completed&_count=100"
+        "&_include=MedicationStatement:medication"
     ),
     MEDICATION_REQUESTS: (
         "MedicationRequest?patient={{context.patientId}}"
         "&status=active,on-hold,stopped,completed&_count=100"
+        "&_include=MedicationRequest:medication"
     ),
     # Appointments not yet over; 2.0.1 has no date token ({{today()}} is a 3.0 ballot form), so the
     # dates are filtered by the service, and the latest come first: paging cut-offs lose old ones.

@@ -117,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", type=int, default=3)
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--fhir-delay", type=float, default=0.1, help="seconds per FHIR request")
+    bench.add_argument(
+        "--no-compact",
+        dest="compact",
+        action="store_false",
+        help="skip the issue's compact 100-medication shape (about 40 kB, BZD+STIM+LTG cards)",
+    )
     bench.add_argument("--json", type=Path, default=None, help="also write the results here")
     bench.set_defaults(run=bench_command)
     return parser

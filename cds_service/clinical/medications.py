@@ -30,6 +30,7 @@ from cds_service.clinical.fhirjson import (
     medication_concepts,
 )
 from cds_service.clinical.lexicon import Lexicon, words_of
+from cds_service.clinical.memo import JsonMemo
 from cds_service.clinical.types import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
 
 _NONE: frozenset[str] = frozenset()
@@ -45,15 +46,57 @@ class NormaliseStats:
     malformed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Product:
+    """What a record says about its product and dose: a pure function of its concept and dosages."""
+
+    display: str
+    ingredients: frozenset[str]
+    as_needed: bool
+    daily_mg: Mapping[str, float]
+    dose_text: str | None
+    max_daily_mg: Mapping[str, float]
+    rate_mcg_per_hour: float | None
+    depot_days: int | None
+
+
+class NormaliseMemo:
+    """Per distinct CodeableConcept, its ingredients; per distinct concept and dosages, its product
+    (None: a local product). One per knowledge base, held for the process's life."""
+
+    __slots__ = ("ingredients", "products")
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.ingredients: JsonMemo[frozenset[str]] = JsonMemo(
+            lambda concept: _concept_ingredients(concept, lexicon)
+        )
+        self.products: JsonMemo[_Product | None] = JsonMemo(
+            lambda key: _coded_product(key, lexicon, self.ingredients(key[0]))
+        )
+
+
+def normalise_memo(lexicon: Lexicon) -> NormaliseMemo:
+    """The memo ``normalise`` uses for ``lexicon`` (a pure function of each concept and dosage)."""
+    return NormaliseMemo(lexicon)
+
+
 def normalise(
-    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    resources: Iterable[SourcedResource],
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    memo: NormaliseMemo | None = None,
 ) -> tuple[MedicationFact, ...]:
-    """Facts for every medication record with at least one ingredient the knowledge base knows."""
-    return normalise_with_stats(resources, lexicon, medications)[0]
+    """Facts for every medication record with at least one ingredient the knowledge base knows.
+
+    ``memo`` (from ``normalise_memo(lexicon)``) remembers each product's reading across calls."""
+    return normalise_with_stats(resources, lexicon, medications, memo)[0]
 
 
 def normalise_with_stats(
-    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    resources: Iterable[SourcedResource],
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    memo: NormaliseMemo | None = None,
 ) -> tuple[tuple[MedicationFact, ...], NormaliseStats]:
     """As ``normalise``, also counting records read, matched and skipped as malformed."""
     facts: list[MedicationFact] = []
@@ -61,7 +104,7 @@ def normalise_with_stats(
     for index, sourced in enumerate(resources):
         read += 1
         try:
-            fact = _fact(sourced, index, lexicon, medications)
+            fact = _fact(sourced, index, lexicon, medications, memo)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
             malformed += 1
             continue
@@ -71,7 +114,11 @@ def normalise_with_stats(
 
 
 def _fact(
-    sourced: SourcedResource, index: int, lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    sourced: SourcedResource,
+    index: int,
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    memo: NormaliseMemo | None = None,
 ) -> MedicationFact | None:
     resource = sourced.resource
     if not isinstance(resource, dict):
@@ -82,32 +129,69 @@ def _fact(
     if "medicationReference" in resource:
         concepts, extra_texts = medication_concepts(resource, medications)
         ingredients = _ingredients(concepts, extra_texts, lexicon)
-    else:  # the common shape, read without building lists: most records name no ingredient we know
+        product = _product(concepts, extra_texts, resource, ingredients, lexicon)
+    elif memo is not None:  # the common shape: most records name no ingredient we know
+        concept = resource.get("medicationCodeableConcept")
+        if not memo.ingredients(concept):
+            return None
+        key = [concept, resource.get("dosage"), resource.get("dosageInstruction")]
+        product = memo.products(key)
+    else:
         concept = resource.get("medicationCodeableConcept")
         ingredients = _concept_ingredients(concept, lexicon)
         if not ingredients:
             return None
-        concepts, extra_texts = [as_dict(concept)], []
+        product = _product([as_dict(concept)], [], resource, ingredients, lexicon)
+    if product is None:
+        return None
+    status = as_str(resource.get("status")).lower()
+    return MedicationFact(
+        reference=_reference(resource_type, resource.get("id"), index),
+        resource_type=resource_type,
+        display=product.display,
+        ingredients=product.ingredients,
+        status=status,
+        as_needed=product.as_needed,
+        reported=_reported(resource, resource_type),
+        started=_started(resource),
+        ended=_ended(resource, resource_type, status),
+        daily_mg=dict(product.daily_mg),
+        dose_text=product.dose_text,
+        origin=sourced.origin,
+        source_key=sourced.source_key,
+        max_daily_mg=dict(product.max_daily_mg),
+        rate_mcg_per_hour=product.rate_mcg_per_hour,
+        depot_days=product.depot_days,
+    )
+
+
+def _coded_product(
+    key: list[Any], lexicon: Lexicon, ingredients: frozenset[str]
+) -> _Product | None:
+    concept, dosage, instruction = key
+    dosages = {"dosage": dosage, "dosageInstruction": instruction}
+    return _product([as_dict(concept)], [], dosages, ingredients, lexicon)
+
+
+def _product(
+    concepts: list[JsonObject],
+    extra_texts: list[str],
+    resource: JsonObject,
+    ingredients: frozenset[str],
+    lexicon: Lexicon,
+) -> _Product | None:
+    """The product and dose of a record (only its concepts and dosages are read); None when it
+    names no known ingredient or acts only where it is applied."""
     if not ingredients or _acts_locally(concepts, extra_texts, resource):
         return None
     display = first_text(concepts, extra_texts, " / ".join(sorted(ingredients)))
     dosages = [read_dosage(as_dict(d)) for d in _dosage_list(resource)]
-    status = as_str(resource.get("status")).lower()
-    started = _started(resource)
-    return MedicationFact(
-        reference=_reference(resource_type, resource.get("id"), index),
-        resource_type=resource_type,
+    return _Product(
         display=display,
         ingredients=ingredients,
-        status=status,
         as_needed=any(dosage.as_needed for dosage in dosages),
-        reported=_reported(resource, resource_type),
-        started=started,
-        ended=_ended(resource, resource_type, status),
         daily_mg=daily_mg(dosages, ingredients, display),
         dose_text=dose_text(dosages),
-        origin=sourced.origin,
-        source_key=sourced.source_key,
         max_daily_mg=max_daily_mg(dosages, ingredients, display),
         rate_mcg_per_hour=rate_mcg_per_hour(dosages, display) if len(ingredients) == 1 else None,
         depot_days=lexicon.depot_days(ingredients, _names(concepts, extra_texts)),

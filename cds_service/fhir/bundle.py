@@ -24,6 +24,9 @@ class BundlePage:
     medications: Mapping[str, JsonObject] = field(default_factory=dict)
     next_url: str | None = None
     dropped: int = 0  # entries of the searched type beyond the size limit
+    # medicationReference values of the records kept that point outside them (not #contained),
+    # collected in the same walk so that nothing walks the records again to find them
+    references: tuple[str, ...] = ()
 
 
 def read_page(body: object, resource_type: str, limit: int) -> BundlePage:
@@ -35,6 +38,7 @@ def read_page(body: object, resource_type: str, limit: int) -> BundlePage:
         raise NotFhirJson("Bundle.entry is not a list")
     resources: list[JsonObject] = []
     medications: dict[str, JsonObject] = {}
+    references: dict[str, None] = {}
     dropped = 0
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -43,11 +47,13 @@ def read_page(body: object, resource_type: str, limit: int) -> BundlePage:
         kind = resource.get("resourceType")
         if kind == resource_type and len(resources) < limit:
             resources.append(resource)
+            if "medicationReference" in resource:
+                references.update(dict.fromkeys(medication_references((resource,))))
         elif kind == resource_type:
             dropped += 1
         elif kind == "Medication":
             medications.update(medication_keys(resource, entry.get("fullUrl")))
-    return BundlePage(tuple(resources), medications, next_link(body), dropped)
+    return BundlePage(tuple(resources), medications, next_link(body), dropped, tuple(references))
 
 
 def next_link(bundle: Mapping[str, object]) -> str | None:

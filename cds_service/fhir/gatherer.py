@@ -50,6 +50,7 @@ class _KeyResult:
     what: str
     resources: list[SourcedResource] = field(default_factory=list)
     medications: dict[str, JsonObject] = field(default_factory=dict)
+    references: dict[str, None] = field(default_factory=dict)  # medicationReference values, ordered
     gaps: list[DataGap] = field(default_factory=list)
     pages: int = 0
     failure: str | None = None
@@ -262,6 +263,7 @@ class MedicationGatherer:
         result.pages += 1
         result.resources.extend(SourcedResource(r, origin, key) for r in page.resources)
         result.medications.update(page.medications)
+        result.references.update(dict.fromkeys(page.references))
 
     def _stop_reason(
         self, result: _KeyResult, page: fb.BundlePage, reader: CallReader | None
@@ -311,16 +313,15 @@ class MedicationGatherer:
         self, results: Sequence[_KeyResult], reader: CallReader | None, deadline: float
     ) -> MedicationData:
         medications: dict[str, JsonObject] = {}
+        references: dict[str, None] = {}
         for result in results:
             medications.update(result.medications)
+            references.update(result.references)
         resources = tuple(r for result in results for r in result.resources)
         gaps = [g for result in results for g in result.gaps]
         gaps += [DataGap(r.what, r.failure) for r in results if r.failure]
-        wanted = [
-            ref
-            for ref in fb.medication_references(r.resource for r in resources)
-            if ref not in medications
-        ]
+        # Only the Medications neither prefetched, contained nor _included are read.
+        wanted = [ref for ref in references if ref not in medications]
         if wanted and reader is not None:
             reads = await reader.read_medications(wanted, deadline)
             medications.update(reads.found)

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from uuid import uuid4
 
 from cds_service.cdshooks.models import Card, Coding, Link, Source, Suggestion
 from cds_service.clinical.types import DataGap, Indicator, KetamineOrder
@@ -18,6 +17,7 @@ from cds_service.render.concise import brief_detail, concise_detail
 from cds_service.render.deliver import PatientDelivery, Recipient, deliver
 from cds_service.render.detail import full_detail
 from cds_service.render.holds import hold_note, shared_hold
+from cds_service.render.ids import new_uuid
 from cds_service.render.links import links_for, reference_links
 from cds_service.render.patient import PatientPlan, patient_plan
 from cds_service.render.profiles import Profile, ProfileName, build_profiles
@@ -36,7 +36,7 @@ SPEC_PROFILE = build_profiles()["spec"]
 
 
 def _new_uuid() -> str:
-    return str(uuid4())
+    return new_uuid()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cds_service.cdshooks.models import Link
@@ -38,6 +39,7 @@ def reference_links(references: Iterable[Reference]) -> tuple[Link, ...]:
     return tuple(Link(label=link_label(citation), url=url) for url, citation in by_url.items())
 
 
+@lru_cache(maxsize=1024)  # the knowledge base's few dozen URLs, parsed once each
 def host_of(url: str) -> str:
     """The URL's host, lower case ("" when it has none)."""
     return (urlsplit(url).hostname or "").lower()

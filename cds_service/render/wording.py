@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cds_service.clinical.types import (
@@ -57,6 +58,9 @@ def day_text(day: date) -> str:
     return f"{day.day} {day:%b}"
 
 
+# A response repeats the same few instants on every card (hold start, infusion start, resume): a pure
+# function of the instant and the zone, remembered (bounded).
+@lru_cache(maxsize=4096)
 def clock(moment: datetime, tz: tzinfo) -> str:
     """ "21:00 UTC on 2 Dec": every clock time on a card names its zone and its date."""
     local = moment.astimezone(tz)

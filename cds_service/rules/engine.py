@@ -140,11 +140,14 @@ def match_rule(
     """Every (record, member) pair of this class that counts at the infusion start (else ``now``)."""
     matches: list[Match] = []
     for fact in facts:
+        names = fact.ingredients & members.keys()
+        if not names:  # most records belong to no member of this class: nothing else to judge
+            continue
         counted = counts(fact, rule.washout_days, now, start)
         withdrawal = counted != "current" and withdrawal_risk(rule, fact, now, start)
         if counted is None and not withdrawal:
             continue
-        for name in sorted(fact.ingredients & members.keys()):
+        for name in sorted(names):
             match = _match(fact, members[name], counted != "current", now, start)
             matches.append(replace(match, withdrawal=withdrawal) if withdrawal else match)
     return tuple(matches)

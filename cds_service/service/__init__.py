@@ -88,6 +88,7 @@ class CdsService:
         self.clock = clock
         self.observer = observer
         self.repeats = repeats
+        self._normalise_memo = meds.normalise_memo(kb.lexicon)
 
     # ------------------------------------------------------------ discovery
 
@@ -275,7 +276,9 @@ class CdsService:
         return tuple(shadow_finding(finding) for finding in shadow.findings)
 
     def _facts(self, data: MedicationData) -> tuple[MedicationFact, ...]:
-        return meds.normalise(data.resources, self.kb.lexicon, data.medications)
+        return meds.normalise(
+            data.resources, self.kb.lexicon, data.medications, self._normalise_memo
+        )
 
     def _evaluation(
         self,

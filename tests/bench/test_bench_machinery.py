@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import pytest
@@ -10,7 +11,17 @@ from fastapi.testclient import TestClient
 
 from cds_service.bench import payload as bench_payload
 from cds_service.bench import runner as bench
-from cds_service.bench.load import LoadResult, percentile, read_response, request_bytes, run_load
+from cds_service.bench.load import (
+    STAMP,
+    LoadResult,
+    percentile,
+    read_bodies,
+    read_response,
+    request_bytes,
+    run_load,
+    stamped,
+)
+from cds_service.bench.report import report
 from cds_service.bench.servers import create_bare_app, create_fhir_app
 from tests.conftest import SERVICE_URL
 
@@ -191,11 +202,13 @@ def test_report_of_results_names_machine_ratios_and_fetch_path() -> None:
             "referenced": {**fetch_entry, "fhir_requests_per_call": 5},
         },
     }
-    text = bench.report(results)
+    text = report(results)
     assert "Test CPU" in text
     assert "0.50" in text
     assert "1.10 x delay" in text
     assert "RSS 100 MB" in text
+    assert "own ms" in text
+    assert "p99 x" in text
 
 
 def test_bench_repo_root_is_the_clone_not_the_package() -> None:
@@ -204,3 +217,133 @@ def test_bench_repo_root_is_the_clone_not_the_package() -> None:
     from cds_service.bench.runner import REPO_ROOT
 
     assert (REPO_ROOT / "pyproject.toml").is_file()
+
+
+def test_payload_variants_differ_in_instance_ids_and_order_but_not_in_drugs() -> None:
+    first, second = (bench_payload.hook_request(50, variant=v) for v in (1, 2))
+    assert first["hookInstance"] != second["hookInstance"]
+    drafts = [b["context"]["draftOrders"]["entry"][0]["resource"]["id"] for b in (first, second)]
+    assert drafts[0] != drafts[1]
+
+    def records(body: dict) -> list[dict]:
+        return [e["resource"] for e in body["prefetch"]["medicationStatements"]["entry"]]
+
+    ids = [r["id"] for r in records(first)], [r["id"] for r in records(second)]
+    assert set(ids[0]).isdisjoint(ids[1])
+    codes = [[r.get("medicationCodeableConcept") for r in records(b)] for b in (first, second)]
+    assert codes[0] != codes[1]  # another order of entries
+    assert sorted(map(str, codes[0])) == sorted(map(str, codes[1]))
+
+
+def test_payload_compact_shape_of_100_is_about_42_kb_with_three_interacting_classes(
+    client: TestClient,
+) -> None:
+    body = stamped(bench_payload.variants(100, 1, "compact")[0], 7)
+    assert 36_000 < len(body) < 46_000
+    response = client.post(SERVICE_URL, content=body)
+    topics = {card["source"]["topic"]["code"] for card in response.json()["cards"]}
+    assert topics == {"BZD", "STIM", "LTG"}
+
+
+def test_payload_of_unknown_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown payload shape"):
+        bench_payload.history(10, shape="huge")
+
+
+def test_load_driver_with_several_bodies_sends_each_in_turn(tmp_path) -> None:
+    served: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            served.append(await reader.readexactly(length))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+        writer.close()
+
+    path = bench.write_bodies(tmp_path / "bodies.jsonl", [b'{"a":1}', b'{"a":2}', b'{"a":3}'])
+
+    async def drive() -> LoadResult:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await run_load(
+                "127.0.0.1", port, "/x", read_bodies(path), concurrency=2, duration_s=0.2
+            )
+
+    result = asyncio.run(drive())
+    assert result.requests == len(served) >= 6
+    assert set(served) == {b'{"a":1}', b'{"a":2}', b'{"a":3}'}
+
+
+@pytest.mark.parametrize(
+    ("service_rps", "bare_rps", "workers", "expected"),
+    [
+        (500.0, 1000.0, 1, 1.0),
+        (1000.0, 1000.0, 1, 0.0),
+        (500.0, 1000.0, 2, 2.0),
+        (0.0, 9.0, 1, 0.0),
+    ],
+)
+def test_own_ms_per_call_is_the_difference_of_time_per_call(
+    service_rps: float, bare_rps: float, workers: int, expected: float
+) -> None:
+    assert bench.own_ms_per_call(service_rps, bare_rps, workers) == pytest.approx(expected)
+
+
+def test_bench_options_cases_add_the_compact_shape_unless_disabled() -> None:
+    assert bench.BenchOptions(sizes=(10,)).cases() == [(10, "mixed"), (100, "compact")]
+    assert bench.BenchOptions(sizes=(10,), compact=False).cases() == [(10, "mixed")]
+
+
+def test_fhir_server_with_include_answers_referenced_medications_in_the_search() -> None:
+    async def sleep(seconds: float) -> None:
+        return None
+
+    app = create_fhir_app(size=10, delay_s=0, sleep=sleep)
+    with TestClient(app) as client:
+        plain = client.get("/referenced/MedicationStatement").json()
+        included = client.get(
+            "/referenced/MedicationStatement", params={"_include": "MedicationStatement:medication"}
+        ).json()
+        counted = client.get("/requests").json()
+    extra = included["entry"][len(plain["entry"]) :]
+    assert [e["resource"]["id"] for e in extra] == [f"bench-med-{i}" for i in range(3)]
+    assert {e["search"]["mode"] for e in extra} == {"include"}
+    assert counted == {"requests": 2}
+
+
+def test_stamped_bodies_differ_per_request_and_keep_their_length() -> None:
+    (body,) = bench_payload.variants(10, 1)
+    assert STAMP in body
+    first, second = stamped(body, 1), stamped(body, 2)
+    assert first != second
+    assert len(first) == len(second) == len(body)
+    assert STAMP not in first
+    request = json.loads(first)
+    assert request["hookInstance"].endswith("00000001")
+    assert request["context"]["draftOrders"]["entry"][0]["resource"]["id"].endswith("00000001")
+
+
+def test_percall_measures_service_and_bare_on_the_same_bodies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import gc
+
+    from cds_service.bench import percall
+
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path))
+    threshold = gc.get_threshold()
+    try:
+        result = percall.measure(10, "mixed", calls=3, profile=True)
+    finally:
+        gc.set_threshold(*threshold)
+    assert result["service_ms"] > 0
+    assert result["bare_ms"] > 0
+    assert result["own_ms"] == pytest.approx(result["service_ms"] - result["bare_ms"])
+    assert "call_service" in result["profile"]

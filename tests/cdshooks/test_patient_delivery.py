@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.communicationrequest import CommunicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
@@ -86,6 +87,36 @@ def test_order_sign_offers_a_communication_request_to_the_patient(tmp_path: Path
     assert resource["about"] == [{"reference": "MedicationRequest/ket-1"}]
     assert resource["requester"] == {"reference": "Practitioner/COREPRACTITIONER1"}
     assert "Take your last dose of clonazepam" in resource["payload"][0]["contentString"]
+
+
+@pytest.mark.parametrize(
+    ("user_id", "encounter_id", "order_id"),
+    [
+        ("Practitioner/COREPRACTITIONER1", "enc-1", "ket-1"),
+        ("PractitionerRole/role-1", None, "ket-1"),
+        ("Patient/self", "e", None),  # no requester, no order id to be about
+        ("urn:user:1", None, "ket 1 with spaces"),
+    ],
+)
+def test_order_sign_communication_request_is_valid_r4b_for_any_caller(
+    tmp_path: Path, user_id: str, encounter_id: str | None, order_id: str | None
+) -> None:
+    # The resource is not validated per call: this proves its shape across what a call varies.
+    order = ketamine_order(start="2026-12-01T15:00:00Z")
+    if order_id is None:
+        order.pop("id")
+    else:
+        order["id"] = order_id
+    request = hook_request(order, medications=MEDICATIONS)
+    request["context"]["userId"] = user_id
+    if encounter_id is not None:
+        request["context"]["encounterId"] = encounter_id
+    with frozen_client(make_settings(tmp_path)) as client:
+        body = client.post(SIGN_URL, json=request).json()
+    (action,) = _patient_suggestion(_card(body))["actions"]
+    CommunicationRequest.model_validate(action["resource"])
+    assert ("requester" in action["resource"]) == user_id.startswith("Practitioner")
+    assert ("encounter" in action["resource"]) == (encounter_id is not None)
 
 
 def test_patient_view_communication_request_is_about_the_appointment(tmp_path: Path) -> None:

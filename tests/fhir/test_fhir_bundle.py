@@ -81,3 +81,26 @@ def test_answer_body_when_ok_status_carries_an_outcome_is_fatal() -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
 def test_is_loopback_when_host_is_a_loopback_name_or_address_is_true(host: str) -> None:
     assert urls.is_loopback(host)
+
+
+def test_read_page_collects_outside_medication_references_of_the_records_it_keeps() -> None:
+    def request(rid: str, reference: str) -> dict:
+        return {
+            "resourceType": "MedicationRequest",
+            "id": rid,
+            "medicationReference": {"reference": reference},
+        }
+
+    body = {
+        "resourceType": "Bundle",
+        "entry": [
+            {"resource": request("r1", "Medication/m1")},
+            {"resource": request("r2", "#contained")},
+            {"resource": request("r3", "Medication/m1")},
+            {"resource": request("r4", "Medication/m2")},
+            {"resource": request("r5", "Medication/beyond-the-limit")},
+        ],
+    }
+    page = fb.read_page(body, "MedicationRequest", limit=4)
+    assert page.references == ("Medication/m1", "Medication/m2")
+    assert page.dropped == 1
