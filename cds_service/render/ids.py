@@ -10,6 +10,8 @@ import os
 
 BATCH = 256
 _ready: list[str] = []
+# A forked worker must not hand out the ids its parent already drew: the batch is dropped in the child.
+os.register_at_fork(after_in_child=_ready.clear)
 
 
 def new_uuid() -> str:
