@@ -94,8 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     plan.set_defaults(run=plan_command)
 
     kb = commands.add_parser("kb", help="check the knowledge base, or regenerate its schemas")
-    kb.add_argument("action", choices=("check", "schemas"), help="list problems / write schema/")
+    kb.add_argument(
+        "action",
+        choices=("check", "schemas", "fuzzy"),
+        help="list problems / write schema/ / the fuzzy matcher's false-match rate",
+    )
     kb.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="default: the bundled cards/")
+    kb.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="fuzzy: the RxNorm value-set folder (default: ../shared/reference/valuesets)",
+    )
     kb.set_defaults(run=kb_command)
 
     report = commands.add_parser(

@@ -29,6 +29,7 @@ from cds_service.clinical.fhirjson import (
     first_text,
     medication_concepts,
 )
+from cds_service.clinical.freetext import probable_display, probable_matches
 from cds_service.clinical.lexicon import Lexicon, words_of
 from cds_service.clinical.types import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
 
@@ -85,12 +86,15 @@ def _fact(
     else:  # the common shape, read without building lists: most records name no ingredient we know
         concept = resource.get("medicationCodeableConcept")
         ingredients = _concept_ingredients(concept, lexicon)
-        if not ingredients:
-            return None
         concepts, extra_texts = [as_dict(concept)], []
+    probable = probable_matches(concepts, extra_texts, lexicon) if not ingredients else ()
+    if probable:  # a free-text entry nothing else recognised, read as the name it misspells
+        ingredients = frozenset().union(*(match.ingredients for match in probable))
     if not ingredients or _acts_locally(concepts, extra_texts, resource):
         return None
     display = first_text(concepts, extra_texts, " / ".join(sorted(ingredients)))
+    if probable:
+        display = probable_display(display, probable)
     dosages = [read_dosage(as_dict(d)) for d in _dosage_list(resource)]
     status = as_str(resource.get("status")).lower()
     started = _started(resource)
@@ -111,6 +115,7 @@ def _fact(
         max_daily_mg=max_daily_mg(dosages, ingredients, display),
         rate_mcg_per_hour=rate_mcg_per_hour(dosages, display) if len(ingredients) == 1 else None,
         depot_days=lexicon.depot_days(ingredients, _names(concepts, extra_texts)),
+        probable=bool(probable),
     )
 
 
@@ -131,6 +136,13 @@ def _ingredients(
     for text in extra_texts:
         found |= lexicon.ingredients_in_text(text)
     return frozenset(found)
+
+
+def ingredients_named(
+    concepts: Iterable[JsonObject], extra_texts: Iterable[str], lexicon: Lexicon
+) -> frozenset[str]:
+    """The ingredients a record's concepts and texts name exactly (codes first, then names)."""
+    return _ingredients(concepts, extra_texts, lexicon)
 
 
 def _concept_ingredients(concept: Any, lexicon: Lexicon) -> frozenset[str]:

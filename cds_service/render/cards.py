@@ -25,6 +25,7 @@ from cds_service.render.sessions import HOLD_WINDOWS_KEY as HOLD_WINDOWS_KEY
 from cds_service.render.sessions import hold_windows_extension, opened_summary
 from cds_service.render.suggestions import HoldUpdate, SuggestionContext, build_suggestion
 from cds_service.render.summary import SUMMARY_MAX, drug_names, summary_text, truncate
+from cds_service.render.unchecked import unchecked_card
 from cds_service.render.wording import CardTime, zone
 from cds_service.rules.findings import SEVERITY, Evaluation, Finding
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase
@@ -171,6 +172,17 @@ class CardRenderer:
             links=links_for(_finding_links(finding, self.parts(finding.rule)), profile),
             extension=extension or None,
         )
+
+    def unchecked_card(self, entries: Sequence[str], profile: Profile = SPEC_PROFILE) -> Card:
+        """The info card listing free-text entries nothing could classify (data-gap topic)."""
+        rule = self.kb.data_gap_rule
+        if rule is not None:
+            parts = self.parts(rule)
+            source, reasons = parts.source, parts.override_reasons
+        else:
+            source = _fallback_gap_card([], self.options).source
+            reasons = ()
+        return unchecked_card(entries, source, reasons, profile, self.options.new_uuid)
 
     def data_gap_card(self, gaps: Sequence[DataGap], profile: Profile = SPEC_PROFILE) -> Card:
         """The card saying what could not be checked; the medication list may be incomplete."""
