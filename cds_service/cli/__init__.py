@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--service-id", default=None, help="service id to call (default: the configured one)"
     )
+    evaluate.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the trace: each record as read, what each class made of it, the rule per card",
+    )
+    evaluate.add_argument("--json", action="store_true", help="with --explain: the trace as JSON")
     evaluate.set_defaults(run=evaluate_command)
 
     plan = commands.add_parser(

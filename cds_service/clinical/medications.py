@@ -71,6 +71,14 @@ def normalise_with_stats(
     return tuple(facts), NormaliseStats(read, len(facts), malformed)
 
 
+def read_one(
+    sourced: SourcedResource, index: int, lexicon: Lexicon, medications: Mapping[str, JsonObject]
+) -> MedicationFact | None:
+    """One record's fact, ``index`` its position; None without a known ingredient. May raise on a
+    malformed record (``normalise`` counts those)."""
+    return _fact(sourced, index, lexicon, medications)
+
+
 def _fact(
     sourced: SourcedResource, index: int, lexicon: Lexicon, medications: Mapping[str, JsonObject]
 ) -> MedicationFact | None:

@@ -49,11 +49,12 @@ def read_records(
         resource = sourced.resource
         kind = as_str(resource.get("resourceType")) if isinstance(resource, dict) else ""
         try:
-            fact = meds.normalise((sourced,), lexicon, medications)
+            fact = meds.read_one(sourced, index, lexicon, medications)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
-            fact = ()
-        if fact:
-            readings.append(RecordReading(index + 1, kind, "read", fact[0], fact[0].display))
+            readings.append(RecordReading(index + 1, kind, "malformed"))
+            continue
+        if fact is not None:
+            readings.append(RecordReading(index + 1, kind, "read", fact, fact.display))
             continue
         outcome, text = _why_not(resource, lexicon, medications)
         readings.append(RecordReading(index + 1, kind, outcome, None, text))
