@@ -17,6 +17,7 @@ from cds_service.clinical.types import DataGap, Indicator, KetamineOrder
 from cds_service.render.concise import brief_detail, concise_detail
 from cds_service.render.deliver import PatientDelivery, Recipient, deliver
 from cds_service.render.detail import full_detail
+from cds_service.render.fold import FoldedFinding, fold_findings, merged_card
 from cds_service.render.holds import hold_note, shared_hold
 from cds_service.render.links import links_for, reference_links
 from cds_service.render.patient import PatientPlan, patient_plan
@@ -116,12 +117,32 @@ class CardRenderer:
         plan = self.patient_plan(evaluation, order, call.now)
         delivery = deliver(plan, order, call.recipient, call.profile, call.now) if plan else None
         cards = [
-            self.finding_card(finding, order, call, time, shared, delivery)
-            for finding in evaluation.findings
+            self._folded_card(folded, order, call, time, shared, delivery)
+            for folded in fold_findings(evaluation.findings)
         ]
         if gaps:
             cards.append(self.data_gap_card(gaps, call.profile))
         return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
+
+    def _folded_card(
+        self,
+        folded: FoldedFinding,
+        order: KetamineOrder,
+        call: CallContext,
+        time: CardTime,
+        shared: HoldUpdate | None,
+        delivery: PatientDelivery | None,
+    ) -> Card:
+        """A class's card, with the reasons of the classes folded into it (``render.fold``)."""
+        card = self.finding_card(folded.primary, order, call, time, shared, delivery)
+        if not folded.also:
+            return card
+        also = [self.finding_card(f, order, call, time, shared, delivery) for f in folded.also]
+        titles = [finding.rule.title for finding in folded.also]
+        merged = merged_card(card, also, titles, call.profile)
+        if call.profile.selection_behavior == "at-most-one" and merged.suggestions:
+            merged = merged.model_copy(update={"suggestions": _one_recommended(merged.suggestions)})
+        return merged
 
     def patient_plan(
         self, evaluation: Evaluation, order: KetamineOrder, now: datetime | None
