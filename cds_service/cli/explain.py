@@ -21,6 +21,7 @@ def explanation_json(explanation: Explanation, scrub: Redactor) -> dict[str, Any
         "notes": list(explanation.notes),
         "trace": trace,
         "cards": [card.model_dump(mode="json", exclude_none=True) for card in explanation.cards],
+        "folded": {topic: list(also) for topic, also in explanation.folded},
     }
     scrubbed: dict[str, Any] = _scrubbed(body, scrub)
     return scrubbed
@@ -33,6 +34,8 @@ def explanation_text(explanation: Explanation, scrub: Redactor) -> str:
         lines += _trace_lines(explanation.trace)
     lines.append(f"Cards ({len(explanation.cards)}):")
     rules = _rules(explanation.trace)
+    for topic, also in explanation.folded:
+        rules[topic] = f"{rules.get(topic, topic)}; with the reasons of {', '.join(also)} folded in"
     for number, card in enumerate(explanation.cards, start=1):
         topic = card.source.topic.code if card.source.topic else "-"
         lines.append(f"  {number}. [{card.indicator}] {card.summary}")

@@ -89,7 +89,9 @@ def _page_trace(explanation: Explanation) -> Trace:
             *_failures(trace),
         ),
         records=tuple(_record_line(record) for record in trace.records),
-        cards=tuple(_card_line(card, trace) for card in explanation.cards),
+        cards=tuple(
+            _card_line(card, trace, dict(explanation.folded)) for card in explanation.cards
+        ),
         shadow=tuple(
             f"{f.topic} v{f.rule_version} ({f.indicator})" for f in trace.findings if f.shadow
         ),
@@ -130,13 +132,15 @@ def _record_line(record: RecordTrace) -> RecordLine:
     )
 
 
-def _card_line(card: Card, trace: EvaluationTrace) -> CardLine:
+def _card_line(card: Card, trace: EvaluationTrace, folded: dict[str, tuple[str, ...]]) -> CardLine:
     topic = card.source.topic.code if card.source.topic else "-"
     title = (card.source.topic.display or "") if card.source.topic else ""
     finding = next((f for f in trace.findings if f.topic == topic and not f.shadow), None)
     if finding is not None:
         records = ", ".join(f"#{p}" for p in finding.records)
         title = f"v{finding.rule_version} {title} (records {records}, {finding.variant} wording)"
+    if topic in folded:
+        title += f"; with the reasons of {', '.join(folded[topic])} folded in"
     return CardLine(
         topic=topic,
         rule=title,

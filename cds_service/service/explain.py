@@ -19,6 +19,7 @@ from cds_service.cdshooks.models import Card
 from cds_service.clinical.readings import read_records, unrecognised_entries
 from cds_service.errors import DataUnavailable
 from cds_service.render.cards import CallContext
+from cds_service.render.fold import fold_findings
 from cds_service.rules.engine import evaluate_shadow
 from cds_service.rules.explain import EvaluationTrace, trace_evaluation
 
@@ -35,6 +36,8 @@ class Explanation:
     notes: tuple[str, ...] = ()
     trace: EvaluationTrace | None = None
     cards: tuple[Card, ...] = ()
+    # card topic -> the classes whose reasons were folded into its card (render.fold)
+    folded: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 async def explain_request(service: CdsService, service_id: str, payload: Any) -> Explanation:
@@ -78,7 +81,12 @@ async def explain_request(service: CdsService, service_id: str, payload: Any) ->
         kb, readings, evaluation, shadow, hook=spec.rules_hook, now=now, start=order.start
     )
     notes = tuple(f"Not checked: {gap.what}: {gap.reason}" for gap in data.gaps)
-    return Explanation(notes=notes, trace=trace, cards=tuple(cards))
+    folded = tuple(
+        (f.primary.rule.id, tuple(also.rule.id for also in f.also))
+        for f in fold_findings(evaluation.findings)
+        if f.also
+    )
+    return Explanation(notes=notes, trace=trace, cards=tuple(cards), folded=folded)
 
 
 def offline(payload: Any) -> Any:

@@ -120,3 +120,17 @@ def test_evaluate_explain_when_request_invalid_exits_2(
     request.write_text(json.dumps({"hook": "order-sign"}))
     assert cli.main(["evaluate", str(request), "--explain"]) == 2
     assert "invalid hook request" in capsys.readouterr().err
+
+
+def test_evaluate_explain_names_the_classes_folded_into_a_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    carbamazepine = statement("ms-cbz", "2002", "carbamazepine")
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(hook_request(ketamine_order(), medications=(carbamazepine,))))
+    assert cli.main(["evaluate", str(request), "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "     AED: counted: current\n     CYPIND: counted: current" in out
+    assert "; with the reasons of CYPIND folded in" in out
+    assert "Cards (1):" in out
