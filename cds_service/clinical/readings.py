@@ -73,6 +73,10 @@ def unrecognised_entries(
             or resource.get("resourceType") not in meds.MEDICATION_TYPES
         ):
             continue
+        if "medicationReference" not in resource and not is_free_text(
+            (as_dict(resource.get("medicationCodeableConcept")),)
+        ):
+            continue  # the common, coded shape: one look at its codings (the hot path)
         try:
             outcome, text = _why_not(resource, lexicon, medications)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
