@@ -3,11 +3,10 @@
 Only for free-text words nothing else recognised. A word matches a known generic or brand of at
 least six letters when it is one edit away (Damerau-Levenshtein: a letter added, dropped or changed,
 or two adjacent letters swapped) and no other drug's name is as close.
-Safety guards, measured on the RxNorm display names of the reference value sets
-(``cds-service kb fuzzy``): the first letter must agree (misspellings keep it far more often than
-they lose it, and most near-collisions between real drugs differ there too), words under six
-letters never match, and common words and real drugs the knowledge base does not list
-(``NOT_MISSPELLINGS``) are never read as a misspelling of a member.
+Safety guards, measured (``cds-service kb fuzzy``) on the RxNorm display names of the reference
+value sets and PharmGKB's drug names beside them: the first letter must agree, words under six
+letters never match, and common words and real drugs one edit from a member (``NOT_MISSPELLINGS``,
+found by that measurement) are never read as a misspelling of it.
 """
 
 from __future__ import annotations
