@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--service-id", default=None, help="service id to call (default: the configured one)"
     )
+    evaluate.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the trace: each record as read, what each class made of it, the rule per card",
+    )
+    evaluate.add_argument("--json", action="store_true", help="with --explain: the trace as JSON")
     evaluate.set_defaults(run=evaluate_command)
 
     plan = commands.add_parser(
@@ -94,8 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     plan.set_defaults(run=plan_command)
 
     kb = commands.add_parser("kb", help="check the knowledge base, or regenerate its schemas")
-    kb.add_argument("action", choices=("check", "schemas"), help="list problems / write schema/")
+    kb.add_argument(
+        "action",
+        choices=("check", "schemas", "fuzzy"),
+        help="list problems / write schema/ / the fuzzy matcher's false-match rate",
+    )
     kb.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="default: the bundled cards/")
+    kb.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="fuzzy: the RxNorm value-set folder (default: ../shared/reference/valuesets)",
+    )
     kb.set_defaults(run=kb_command)
 
     report = commands.add_parser(

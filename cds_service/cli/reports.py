@@ -24,6 +24,10 @@ def kb_command(args: argparse.Namespace, settings: Settings) -> int:
     cards_dir = args.dir or default_cards_dir()
     if args.action == "schemas":
         return loader.schemas_command(cards_dir)
+    if args.action == "fuzzy":
+        from cds_service.rules.fuzzy_check import default_reference_dir, fuzzy_command
+
+        return fuzzy_command(cards_dir, args.reference or default_reference_dir())
     return loader.check_command(cards_dir)
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from cds_service.render.patient import PatientPlan
     from cds_service.service import CdsService
+    from cds_service.service.explain import Explanation
 
 _T = TypeVar("_T")
 
@@ -71,6 +72,8 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         payload = _read_request(args, settings)
     except _Refused as refused:
         return refused.code
+    if getattr(args, "explain", False):
+        return _explain(args, settings, payload)
     try:
         body = asyncio.run(_evaluate_payload(settings, payload, args.service_id))
     except (RequestRejected, DataUnavailable) as exc:
@@ -81,6 +84,28 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(body, indent=2))
+    return 0
+
+
+def _explain(args: argparse.Namespace, settings: Settings, payload: object) -> int:
+    """The engine's trace instead of the response: records as read, classes, the rule per card."""
+    from cds_service.cli.explain import explanation_json, explanation_text
+    from cds_service.service.explain import Redactor, explain_request
+
+    async def run(service: CdsService) -> Explanation:
+        return await explain_request(
+            service, args.service_id or service_for(payload, settings), payload
+        )
+
+    try:
+        explanation = asyncio.run(_with_service(settings, run))
+    except RequestRejected as exc:
+        return _refusal_code(exc)
+    scrub = Redactor.for_payload(payload)
+    if args.json:
+        print(json.dumps(explanation_json(explanation, scrub), indent=2))
+    else:
+        print(explanation_text(explanation, scrub))
     return 0
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
+from cds_service.clinical.fuzzy import FuzzyIndex, ProbableMatch
+
 RXNORM = "rxnorm"
 SNOMED = "snomed"
 KetamineKind = Literal["ketamine", "esketamine"]
@@ -143,7 +145,12 @@ class Lexicon:
     infusion_terms: tuple[frozenset[str], ...]  # each term as its set of words
     # ingredient -> (the word runs that name its long-acting injectable, how many days one acts)
     depots: Mapping[str, tuple[tuple[tuple[str, ...], ...], int]] = field(default_factory=dict)
+    # Misspelt single-word names ("Klonipin"), tried only for free text nothing else recognised.
+    fuzzy: FuzzyIndex = field(default_factory=lambda: FuzzyIndex.build(()))
     _text_memo: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+    _probable_memo: dict[str, tuple[ProbableMatch, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -177,6 +184,7 @@ class Lexicon:
             ketamine_terms=_ketamine_terms(ketamine),
             infusion_terms=tuple(frozenset(words_of(term)) for term in ketamine.infusion_terms),
             depots=depots,
+            fuzzy=FuzzyIndex.build(_single_words(terms)),
         )
 
     def ingredients_for_code(self, system: str, code: str) -> frozenset[str]:
@@ -195,6 +203,18 @@ class Lexicon:
             memo.clear()
         memo[text] = result
         return result
+
+    def probable_in_text(self, text: str) -> tuple[ProbableMatch, ...]:
+        """Words of a free text that probably misspell a known name (``clinical.fuzzy``); memoised
+        as ``ingredients_in_text`` is."""
+        memo = self._probable_memo
+        known = memo.get(text)
+        if known is None:
+            known = self.fuzzy.match_words(words_of(text))
+            if len(memo) >= TEXT_MEMO_SIZE:
+                memo.clear()
+            memo[text] = known
+        return known
 
     def depot_days(self, ingredients: frozenset[str], texts: Iterable[str]) -> int | None:
         """How long one injection acts, when the texts name an ingredient's long-acting form."""
@@ -229,6 +249,15 @@ class Lexicon:
             return True
         words = frozenset(words_of(text))
         return any(term <= words for term in self.infusion_terms)
+
+
+def _single_words(
+    terms: Iterable[tuple[str, frozenset[str]]],
+) -> Iterator[tuple[str, frozenset[str]]]:
+    for term, ingredients in terms:
+        words = words_of(term)
+        if len(words) == 1:
+            yield words[0], ingredients
 
 
 def _contains(words: tuple[str, ...], run: tuple[str, ...]) -> bool:

@@ -29,6 +29,7 @@ from cds_service.clinical.fhirjson import (
     first_text,
     medication_concepts,
 )
+from cds_service.clinical.freetext import probable_display, probable_matches
 from cds_service.clinical.lexicon import Lexicon, words_of
 from cds_service.clinical.memo import JsonMemo
 from cds_service.clinical.types import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
@@ -58,17 +59,22 @@ class _Product:
     max_daily_mg: Mapping[str, float]
     rate_mcg_per_hour: float | None
     depot_days: int | None
+    probable: bool
 
 
 class NormaliseMemo:
     """Per distinct CodeableConcept, its ingredients; per distinct concept and dosages, its product
     (None: a local product). One per knowledge base, held for the process's life."""
 
-    __slots__ = ("ingredients", "products")
+    __slots__ = ("ingredients", "misspelt", "products")
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.ingredients: JsonMemo[frozenset[str]] = JsonMemo(
             lambda concept: _concept_ingredients(concept, lexicon)
+        )
+        # Whether a concept no ingredient matched is a free-text entry with a probable misspelt name.
+        self.misspelt: JsonMemo[bool] = JsonMemo(
+            lambda concept: bool(probable_matches([as_dict(concept)], [], lexicon))
         )
         self.products: JsonMemo[_Product | None] = JsonMemo(
             lambda key: _coded_product(key, lexicon, self.ingredients(key[0]))
@@ -132,15 +138,13 @@ def _fact(
         product = _product(concepts, extra_texts, resource, ingredients, lexicon)
     elif memo is not None:  # the common shape: most records name no ingredient we know
         concept = resource.get("medicationCodeableConcept")
-        if not memo.ingredients(concept):
+        if not memo.ingredients(concept) and not memo.misspelt(concept):
             return None
         key = [concept, resource.get("dosage"), resource.get("dosageInstruction")]
         product = memo.products(key)
     else:
         concept = resource.get("medicationCodeableConcept")
         ingredients = _concept_ingredients(concept, lexicon)
-        if not ingredients:
-            return None
         product = _product([as_dict(concept)], [], resource, ingredients, lexicon)
     if product is None:
         return None
@@ -162,7 +166,16 @@ def _fact(
         max_daily_mg=dict(product.max_daily_mg),
         rate_mcg_per_hour=product.rate_mcg_per_hour,
         depot_days=product.depot_days,
+        probable=product.probable,
     )
+
+
+def read_one(
+    sourced: SourcedResource, index: int, lexicon: Lexicon, medications: Mapping[str, JsonObject]
+) -> MedicationFact | None:
+    """One record's fact, ``index`` its position; None without a known ingredient. May raise on a
+    malformed record (``normalise`` counts those)."""
+    return _fact(sourced, index, lexicon, medications)
 
 
 def _coded_product(
@@ -182,9 +195,14 @@ def _product(
 ) -> _Product | None:
     """The product and dose of a record (only its concepts and dosages are read); None when it
     names no known ingredient or acts only where it is applied."""
+    probable = probable_matches(concepts, extra_texts, lexicon) if not ingredients else ()
+    if probable:  # a free-text entry nothing else recognised, read as the name it misspells
+        ingredients = frozenset().union(*(match.ingredients for match in probable))
     if not ingredients or _acts_locally(concepts, extra_texts, resource):
         return None
     display = first_text(concepts, extra_texts, " / ".join(sorted(ingredients)))
+    if probable:
+        display = probable_display(display, probable)
     dosages = [read_dosage(as_dict(d)) for d in _dosage_list(resource)]
     return _Product(
         display=display,
@@ -195,6 +213,7 @@ def _product(
         max_daily_mg=max_daily_mg(dosages, ingredients, display),
         rate_mcg_per_hour=rate_mcg_per_hour(dosages, display) if len(ingredients) == 1 else None,
         depot_days=lexicon.depot_days(ingredients, _names(concepts, extra_texts)),
+        probable=bool(probable),
     )
 
 
@@ -215,6 +234,13 @@ def _ingredients(
     for text in extra_texts:
         found |= lexicon.ingredients_in_text(text)
     return frozenset(found)
+
+
+def ingredients_named(
+    concepts: Iterable[JsonObject], extra_texts: Iterable[str], lexicon: Lexicon
+) -> frozenset[str]:
+    """The ingredients a record's concepts and texts name exactly (codes first, then names)."""
+    return _ingredients(concepts, extra_texts, lexicon)
 
 
 def _concept_ingredients(concept: Any, lexicon: Lexicon) -> frozenset[str]:

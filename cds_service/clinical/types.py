@@ -78,6 +78,8 @@ class MedicationFact:
     max_daily_mg: Mapping[str, float] = field(default_factory=dict)
     rate_mcg_per_hour: float | None = None  # a patch's delivery rate ("25 MCG/HR")
     depot_days: int | None = None  # a long-acting injectable: how long one injection acts
+    # Read through a probable misspelling (clinical.fuzzy): the display says "(probably ...)".
+    probable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,32 +1,26 @@
-"""Explain: a pasted hook request in, the trace of its evaluation out; nothing stored, nothing fetched.
+"""Explain: a pasted hook request in, the engine's trace of its evaluation out; nothing stored or fetched.
 
-The seam is ``Explainer``: a function from the parsed request to a ``Trace`` the page renders. Until
-``evaluate --explain`` (issue 12) provides the engine's own trace, ``placeholder_trace`` builds one
-from what the service exposes today: the normalised medication facts, which rule produced each card,
-and the cards. Every string of a trace has the request's patient id and tokens taken out, and the
-request's ``fhirServer`` and ``fhirAuthorization`` are dropped before evaluation: explain reads only
-what was pasted and never calls an EHR.
+The seam is ``Explainer``: a function from the parsed request to a ``Trace`` the page renders. The
+default, ``engine_trace``, is the trace of ``evaluate --explain`` (``service.explain``, built in the
+core by ``rules.explain``) put into page lines: each record as read, what each class made of it or
+why it was ignored, the rule behind each card, and the cards. Every string has the request's patient
+id and tokens taken out, and the request's ``fhirServer`` and ``fhirAuthorization`` are dropped
+before evaluation: explain reads only what was pasted and never calls an EHR.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.cdshooks.intake import parse_hook_request
-from cds_service.cdshooks.registry import TriggerScope
-from cds_service.clinical import medications as meds
-from cds_service.clinical.types import MedicationFact
-from cds_service.errors import DataUnavailable, RequestRejected
-from cds_service.render.cards import CallContext
-from cds_service.rules.engine import evaluate, evaluate_shadow
-from cds_service.rules.findings import Evaluation
+from cds_service.cdshooks.models import Card
+from cds_service.errors import RequestRejected
+from cds_service.rules.explain import EvaluationTrace, RecordTrace
 from cds_service.service import CdsService
+from cds_service.service.explain import REDACTED, Explanation, Redactor, explain_request
 
-REDACTED = "[removed]"
+__all__ = ["REDACTED", "CardLine", "Explainer", "RecordLine", "Redactor", "Trace", "engine_trace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +34,8 @@ class RecordLine:
     status: str
     dosing: str
     counted_by: tuple[str, ...]  # the topics whose rule counted it
-    note: str
+    note: str  # why it gave nothing, or why each of its classes ignored it
+    match: str = ""  # "exact" or "probable"; "" when it gave no fact
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,131 +59,96 @@ class Trace:
     cards: tuple[CardLine, ...] = ()
     shadow: tuple[str, ...] = ()  # shadow rules that would have fired (never sent)
     refused: str | None = None
-    placeholder: bool = True  # the interim trace, until issue 12's engine trace replaces it
+    placeholder: bool = False  # an interim trace (no longer used: the engine's trace is shown)
 
 
 Explainer = Callable[[CdsService, Any], Awaitable[Trace]]
 
 
-async def placeholder_trace(service: CdsService, payload: Any) -> Trace:
-    """The trace from today's pipeline (replaced by the engine's ``--explain`` trace, issue 12)."""
+async def engine_trace(service: CdsService, payload: Any) -> Trace:
+    """The engine's trace of a pasted request, as page lines, redacted."""
     scrub = Redactor.for_payload(payload)
     try:
-        return scrub.trace(await _trace(service, _offline(payload)))
+        explanation = await explain_request(service, service.config.service_id, payload)
     except RequestRejected as exc:
         return Trace(refused=scrub.text(exc.message))
+    scrubbed: Trace = _scrubbed(_page_trace(explanation), scrub.text)
+    return scrubbed
 
 
-async def _trace(service: CdsService, body: Any) -> Trace:
-    call = parse_hook_request(body, service.registry, service.config.service_id)
-    if call.empty_reason is not None:
-        return Trace(notes=(f"Answered without checking: {call.empty_reason}.",))
-    spec, request, kb = call.spec, call.request, service.kb
-    scope = TriggerScope(
-        lexicon=kb.lexicon,
-        include_esketamine=service.config.include_esketamine,
-        now=service.clock(),
-        appointments=kb.appointments,
-    )
-    found = spec.find_triggers(request.context, scope)
-    if not found:
-        return Trace(notes=("No ketamine infusion among the draft orders: no cards.",))
-    deadline = asyncio.get_running_loop().time() + service.config.deadline_seconds
-    try:
-        data = await service.source.gather(
-            request, deadline=deadline, context_keys=spec.context_keys
-        )
-    except DataUnavailable as exc:
-        return Trace(notes=(f"Medication data unavailable (answered 412): {exc.message}",))
-    facts = meds.normalise(data.resources, kb.lexicon, data.medications)
-    now, order = service.clock(), found[0]
-    evaluation = evaluate(kb, facts, order, hook=spec.rules_hook, now=now)
-    profile = service.config.profiles.choose(request.extension_keys)
-    context = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
-    cards = service.renderer.cards(evaluation, order, list(data.gaps), context)
-    shadow = evaluate_shadow(kb, facts, order, hook=spec.rules_hook, now=now)
-    ignored = len(data.resources) - len(facts)
+def _page_trace(explanation: Explanation) -> Trace:
+    trace = explanation.trace
+    if trace is None:
+        return Trace(notes=explanation.notes)
+    read = sum(1 for record in trace.records if record.match is not None)
+    summary = f"{len(trace.records)} medication record(s) in the pasted prefetch; {read} read as"
     return Trace(
         notes=(
-            f"{len(data.resources)} medication record(s) read from the pasted prefetch;"
-            f" {ignored} named no ingredient of the knowledge base and were ignored.",
-            *(f"Not checked: {gap.what}: {gap.reason}" for gap in data.gaps),
+            f"{summary} an ingredient of the knowledge base.",
+            *explanation.notes,
+            *_failures(trace),
         ),
-        records=tuple(_records(facts, evaluation, shadow)),
+        records=tuple(_record_line(record) for record in trace.records),
         cards=tuple(
-            CardLine(
-                topic=card.source.topic.code if card.source.topic else "-",
-                rule=(card.source.topic.display or "") if card.source.topic else "",
-                indicator=card.indicator,
-                summary=card.summary,
-                detail=card.detail or "",
-                suggestions=tuple(s.label for s in card.suggestions or ()),
-            )
-            for card in cards
+            _card_line(card, trace, dict(explanation.folded)) for card in explanation.cards
         ),
-        shadow=tuple(f"{f.rule.id} v{f.rule.version} ({f.indicator})" for f in shadow.findings),
+        shadow=tuple(
+            f"{f.topic} v{f.rule_version} ({f.indicator})" for f in trace.findings if f.shadow
+        ),
     )
 
 
-def _records(
-    facts: Iterable[MedicationFact], evaluation: Evaluation, shadow: Evaluation
-) -> list[RecordLine]:
-    counted: dict[int, list[str]] = {}
-    for findings, suffix in ((evaluation.findings, ""), (shadow.findings, " (shadow)")):
-        for finding in findings:
-            for match in finding.matches:
-                counted.setdefault(id(match.fact), []).append(finding.rule.id + suffix)
-    return [
-        RecordLine(
-            position=index,
-            resource_type=fact.resource_type,
-            display=fact.display,
-            ingredients=tuple(sorted(fact.ingredients)),
-            status=fact.status or "(none)",
-            dosing=fact.dose_text or ("as needed" if fact.as_needed else "no dose given"),
-            counted_by=tuple(dict.fromkeys(counted.get(id(fact), []))),
-            note="" if id(fact) in counted else "not counted (status, washout or hook)",
-        )
-        for index, fact in enumerate(facts, start=1)
+def _failures(trace: EvaluationTrace) -> tuple[str, ...]:
+    return tuple(
+        f"Rule failed (its class was not checked): {failure}" for failure in trace.failures
+    )
+
+
+def _record_line(record: RecordTrace) -> RecordLine:
+    counted = tuple(
+        check.topic + (" (shadow)" if check.shadow else "")
+        for check in record.classes
+        if check.counted
+    )
+    ignored = [
+        f"{check.topic}{' (shadow)' if check.shadow else ''} ignored: {check.reason}"
+        for check in record.classes
+        if not check.counted
     ]
+    note = "; ".join(ignored) if record.match is not None else f"ignored: {record.outcome}"
+    dosing = record.dose or "no dose given"
+    if record.match is not None:
+        dosing += " (as needed)" if record.as_needed else " (scheduled)"
+    return RecordLine(
+        position=record.position,
+        resource_type=record.resource_type,
+        display=record.display or "(no text)",
+        ingredients=record.ingredients,
+        status=record.status or "(none)",
+        dosing=dosing,
+        counted_by=counted,
+        note=note,
+        match=record.match or "",
+    )
 
 
-def _offline(payload: Any) -> Any:
-    """The request without its FHIR server and token: explain never calls the EHR."""
-    if not isinstance(payload, dict):
-        return payload
-    return {k: v for k, v in payload.items() if k not in ("fhirServer", "fhirAuthorization")}
-
-
-class Redactor:
-    """Takes the request's patient id and tokens out of every string shown."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        words = sorted({s for s in secrets if s.strip()}, key=len, reverse=True)
-        self._pattern = (
-            re.compile("|".join(rf"(?<![\w-]){re.escape(w)}(?![\w-])" for w in words))
-            if words
-            else None
-        )
-
-    @classmethod
-    def for_payload(cls, payload: Any) -> Redactor:
-        if not isinstance(payload, dict):
-            return cls(())
-        found: list[str] = []
-        context, auth = payload.get("context"), payload.get("fhirAuthorization")
-        if isinstance(context, dict):
-            found += [v for k, v in context.items() if k in ("patientId", "userId", "encounterId")]
-        if isinstance(auth, dict):
-            found += [v for k, v in auth.items() if k in ("access_token", "subject", "patient")]
-        return cls(v for v in found if isinstance(v, str))
-
-    def text(self, value: str) -> str:
-        return self._pattern.sub(REDACTED, value) if self._pattern else value
-
-    def trace(self, trace: Trace) -> Trace:
-        scrubbed: Trace = _scrubbed(trace, self.text)
-        return scrubbed
+def _card_line(card: Card, trace: EvaluationTrace, folded: dict[str, tuple[str, ...]]) -> CardLine:
+    topic = card.source.topic.code if card.source.topic else "-"
+    title = (card.source.topic.display or "") if card.source.topic else ""
+    finding = next((f for f in trace.findings if f.topic == topic and not f.shadow), None)
+    if finding is not None:
+        records = ", ".join(f"#{p}" for p in finding.records)
+        title = f"v{finding.rule_version} {title} (records {records}, {finding.variant} wording)"
+    if topic in folded:
+        title += f"; with the reasons of {', '.join(folded[topic])} folded in"
+    return CardLine(
+        topic=topic,
+        rule=title,
+        indicator=card.indicator,
+        summary=card.summary,
+        detail=card.detail or "",
+        suggestions=tuple(s.label for s in card.suggestions or ()),
+    )
 
 
 def _scrubbed(value: Any, text: Callable[[str], str]) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.console.advice import FlagPolicy
-from cds_service.console.explain import Explainer, placeholder_trace
+from cds_service.console.explain import Explainer, engine_trace
 from cds_service.console.limits import LoginLimiter
 from cds_service.console.pages import Pages
 from cds_service.console.session import Sessions
@@ -23,8 +23,8 @@ class Console:
     pages: Pages
     policy: FlagPolicy
     limits: BodyLimits
-    # The seam for issue 12's `evaluate --explain` trace: replace with an adapter to it.
-    explainer: Explainer = placeholder_trace
+    # The explain page's trace: the engine's own (`evaluate --explain`); a seam for tests.
+    explainer: Explainer = engine_trace
 
 
 def build_console(

@@ -16,6 +16,7 @@ from cds_service.clinical.types import DataGap, Indicator, KetamineOrder
 from cds_service.render.concise import brief_detail, concise_detail
 from cds_service.render.deliver import PatientDelivery, Recipient, deliver
 from cds_service.render.detail import full_detail
+from cds_service.render.fold import FoldedFinding, fold_findings, merged_card
 from cds_service.render.holds import hold_note, shared_hold
 from cds_service.render.ids import new_uuid
 from cds_service.render.links import links_for, reference_links
@@ -25,6 +26,7 @@ from cds_service.render.sessions import HOLD_WINDOWS_KEY as HOLD_WINDOWS_KEY
 from cds_service.render.sessions import hold_windows_extension, opened_summary
 from cds_service.render.suggestions import HoldUpdate, SuggestionContext, build_suggestion
 from cds_service.render.summary import SUMMARY_MAX, drug_names, summary_text, truncate
+from cds_service.render.unchecked import unchecked_card
 from cds_service.render.wording import CardTime, zone
 from cds_service.rules.findings import SEVERITY, Evaluation, Finding
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase
@@ -115,12 +117,32 @@ class CardRenderer:
         plan = self.patient_plan(evaluation, order, call.now)
         delivery = deliver(plan, order, call.recipient, call.profile, call.now) if plan else None
         cards = [
-            self.finding_card(finding, order, call, time, shared, delivery)
-            for finding in evaluation.findings
+            self._folded_card(folded, order, call, time, shared, delivery)
+            for folded in fold_findings(evaluation.findings)
         ]
         if gaps:
             cards.append(self.data_gap_card(gaps, call.profile))
         return sorted(cards, key=lambda card: -SEVERITY[card.indicator])
+
+    def _folded_card(
+        self,
+        folded: FoldedFinding,
+        order: KetamineOrder,
+        call: CallContext,
+        time: CardTime,
+        shared: HoldUpdate | None,
+        delivery: PatientDelivery | None,
+    ) -> Card:
+        """A class's card, with the reasons of the classes folded into it (``render.fold``)."""
+        card = self.finding_card(folded.primary, order, call, time, shared, delivery)
+        if not folded.also:
+            return card
+        also = [self.finding_card(f, order, call, time, shared, delivery) for f in folded.also]
+        titles = [finding.rule.title for finding in folded.also]
+        merged = merged_card(card, also, titles, call.profile)
+        if call.profile.selection_behavior == "at-most-one" and merged.suggestions:
+            merged = merged.model_copy(update={"suggestions": _one_recommended(merged.suggestions)})
+        return merged
 
     def patient_plan(
         self, evaluation: Evaluation, order: KetamineOrder, now: datetime | None
@@ -171,6 +193,17 @@ class CardRenderer:
             links=links_for(_finding_links(finding, self.parts(finding.rule)), profile),
             extension=extension or None,
         )
+
+    def unchecked_card(self, entries: Sequence[str], profile: Profile = SPEC_PROFILE) -> Card:
+        """The info card listing free-text entries nothing could classify (data-gap topic)."""
+        rule = self.kb.data_gap_rule
+        if rule is not None:
+            parts = self.parts(rule)
+            source, reasons = parts.source, parts.override_reasons
+        else:
+            source = _fallback_gap_card([], self.options).source
+            reasons = ()
+        return unchecked_card(entries, source, reasons, profile, self.options.new_uuid)
 
     def data_gap_card(self, gaps: Sequence[DataGap], profile: Profile = SPEC_PROFILE) -> Card:
         """The card saying what could not be checked; the medication list may be incomplete."""

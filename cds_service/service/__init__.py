@@ -23,6 +23,7 @@ from cds_service.cdshooks.models import (
 )
 from cds_service.cdshooks.registry import HookRegistry, HookSpec, TriggerScope
 from cds_service.clinical import medications as meds
+from cds_service.clinical.readings import unrecognised_entries
 from cds_service.clinical.types import (
     DataGap,
     JsonObject,
@@ -61,6 +62,14 @@ class _Answer:
     cards: list[Card]
     outcome: str
     shadow: tuple[ShadowFinding, ...] = ()
+    # The card listing unrecognised free-text entries: added after the repeat filter, whose keys
+    # must never be made from that text.
+    unchecked: Card | None = None
+
+    def answered(self) -> _Answer:
+        """The cards as answered: the unchecked card, when any, last (it is info)."""
+        extra = [self.unchecked] if self.unchecked is not None else []
+        return _Answer([*self.cards, *extra], self.outcome, self.shadow)
 
 
 class CdsService:
@@ -169,8 +178,8 @@ class CdsService:
         if self.repeats is not None:
             subject, filters = ketamine[0].reference, spec.filters_repeats
             cards = await self.repeats.apply(request, subject, answer.cards, filters=filters)
-            answer = _Answer(cards, answer.outcome, answer.shadow)
-        return answer
+            answer = _Answer(cards, answer.outcome, answer.shadow, answer.unchecked)
+        return answer.answered()
 
     async def patient_plan(
         self, service_id: str, payload: Any, *, issuer: str | None = None
@@ -261,7 +270,10 @@ class CdsService:
             delivery=spec.patient_delivery,
         )
         cards = self.renderer.cards(evaluation, order, gaps, call)
-        return _Answer(cards, "cards", self._shadow(facts, order, spec.rules_hook, now))
+        entries = unrecognised_entries(data.resources, self.kb.lexicon, data.medications)
+        unchecked = self.renderer.unchecked_card(entries, profile) if entries else None
+        shadow = self._shadow(facts, order, spec.rules_hook, now)
+        return _Answer(cards, "cards", shadow, unchecked)
 
     def _shadow(
         self, facts: Sequence[MedicationFact], order: KetamineOrder, hook: str, now: datetime

@@ -25,7 +25,8 @@ NOW = "2026-11-27T08:00:00+00:00"
 pytestmark = pytest.mark.reference_data
 
 PATIENTS = {
-    "Alberto_Atencio": {"BZD", "AED", "CYPIND"},  # clonazepam; carbamazepine (AED and inducer)
+    # clonazepam; carbamazepine (AED and inducer: one card naming both, render.fold)
+    "Alberto_Atencio": {"BZD", "AED"},
     "Garrett_Thompson": {"BZD"},
     "Delbert_Williamson": {"BZD"},  # diazepam coded at brand (SBD) level
     "Chet_Thompson": {"OPIOID"},  # APAP / oxycodone combination
@@ -38,7 +39,7 @@ PATIENTS = {
 }
 
 SPEC_EXAMPLES = {
-    "medicationrequest0312": {"AED", "CYPIND"},  # phenytoin, active
+    "medicationrequest0312": {"AED"},  # phenytoin, active: the inducer reason on the AED card
     "medicationrequest0315": {"BZD"},  # lorazepam injection in a contained Medication
     "medicationrequest0327": {"OPIOID"},  # fentanyl patch, SNOMED-coded
     "medicationstatementexample1": {

@@ -129,3 +129,24 @@ def test_a_shadow_rule_counting_a_record_is_named_in_the_trace(tmp_path: Path) -
     assert "LTG (shadow)" in html
     assert "Shadow rules that would have fired (never sent): LTG" in html
     assert "Cards (0)" in html
+
+
+def test_explain_shows_the_engine_trace_match_and_why_ignored(logged_in: TestClient) -> None:
+    free = {
+        "resourceType": "MedicationStatement",
+        "id": "ms-free",
+        "status": "active",
+        "medicationCodeableConcept": {"text": f"Klonipin 1mg BID per {PATIENT_ID}"},
+    }
+    unknown = {**free, "id": "ms-unknown", "medicationCodeableConcept": {"text": "Zorblax tea"}}
+    stopped = {**CLONAZEPAM, "id": "ms-error", "status": "entered-in-error"}
+    body = hook_request(ketamine_order(), medications=(free, unknown, stopped))
+    html = _explain(logged_in, json.dumps(body)).text
+    assert "Interim trace" not in html
+    assert "Klonipin 1mg BID per [removed] (probably clonazepam)" in html
+    assert "clonazepam (probable)" in html
+    assert "ignored: unrecognised free text" in html
+    assert "BZD ignored: status entered-in-error never counts" in html
+    assert "(records #1, strong wording)" in html
+    assert "1 medication list entry was not recognised" in html
+    assert PATIENT_ID not in html

@@ -1,0 +1,54 @@
+"""Free-text medication entries: which records are free text, and their probable (misspelt) names.
+
+A record is free text when none of its codings carries an RxNorm or SNOMED CT code: a coded record
+the lexicon does not know is a real drug that simply does not interact, never "unrecognised".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cds_service.clinical.fhirjson import as_str, codings, concept_texts
+from cds_service.clinical.fuzzy import ProbableMatch
+from cds_service.clinical.lexicon import RXNORM, SNOMED, Lexicon, code_system_kind
+from cds_service.clinical.types import JsonObject
+
+_CODED = frozenset({RXNORM, SNOMED})
+
+
+def is_free_text(concepts: Iterable[JsonObject]) -> bool:
+    """Whether no coding of these concepts has an RxNorm or SNOMED CT code."""
+    for concept in concepts:
+        for coding in codings(concept):
+            system, code = as_str(coding.get("system")), as_str(coding.get("code"))
+            if code.strip() and code_system_kind(system) in _CODED:
+                return False
+    return True
+
+
+def entry_text(concepts: Iterable[JsonObject], extra_texts: Iterable[str]) -> str:
+    """The entry as written: its first text or display, else a reference's display; "" if none."""
+    for concept in concepts:
+        for text in concept_texts(concept):
+            return text
+    return next(iter(extra_texts), "")
+
+
+def probable_matches(
+    concepts: list[JsonObject], extra_texts: list[str], lexicon: Lexicon
+) -> tuple[ProbableMatch, ...]:
+    """Probable misspelt names in a free-text entry (none for a coded one)."""
+    if not is_free_text(concepts):
+        return ()
+    texts = [text for concept in concepts for text in concept_texts(concept)] + extra_texts
+    found: dict[str, ProbableMatch] = {}
+    for text in texts:
+        for match in lexicon.probable_in_text(text):
+            found.setdefault(match.written, match)
+    return tuple(found.values())
+
+
+def probable_display(display: str, matches: Iterable[ProbableMatch]) -> str:
+    """The entry as written with what it was read as: "Klonipin 1mg BID (probably clonazepam)"."""
+    names = sorted({name for match in matches for name in match.ingredients})
+    return f"{display} (probably {' and '.join(names)})"

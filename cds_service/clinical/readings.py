@@ -1,0 +1,112 @@
+"""How each medication record was read: its fact, or why it gave none. Pure.
+
+``read_records`` is the explain trace's view of normalisation (every record, with its reason);
+``unrecognised_entries`` is the service's: the free-text entries nothing could classify, listed on
+one low-key card so that nothing is silently skipped. Both reuse ``medications`` for the facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from cds_service.clinical import medications as meds
+from cds_service.clinical.fhirjson import as_dict, as_str, medication_concepts
+from cds_service.clinical.freetext import entry_text, is_free_text, probable_matches
+from cds_service.clinical.lexicon import Lexicon
+from cds_service.clinical.types import JsonObject, MedicationFact, SourcedResource
+
+Outcome = Literal[
+    "read",  # a fact: an ingredient of the knowledge base, exactly or probably
+    "not a medication record",
+    "malformed",
+    "acts locally",  # topical, eye, ear: no systemic exposure (medications.LOCAL_FORM_WORDS)
+    "unrecognised free text",  # no code, no lexicon or probable match
+    "no interacting ingredient",  # coded: a real drug the knowledge base does not list
+]
+# An entry recorded in error, not taken, cancelled or a draft would not count even if recognised.
+NOT_LISTED_STATUSES = frozenset({"entered-in-error", "not-taken", "cancelled", "draft"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReading:
+    """One record: its fact when it gave one, else the reason it gave none."""
+
+    position: int  # 1-based, in the order the records were gathered
+    resource_type: str
+    outcome: Outcome
+    fact: MedicationFact | None = None
+    text: str = ""  # the entry as written (free text and coded displays alike)
+
+
+def read_records(
+    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+) -> tuple[RecordReading, ...]:
+    """Every record as the normaliser read it (the explain trace; not on the hot path)."""
+    readings: list[RecordReading] = []
+    for index, sourced in enumerate(resources):
+        resource = sourced.resource
+        kind = as_str(resource.get("resourceType")) if isinstance(resource, dict) else ""
+        try:
+            fact = meds.read_one(sourced, index, lexicon, medications)
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
+            readings.append(RecordReading(index + 1, kind, "malformed"))
+            continue
+        if fact is not None:
+            readings.append(RecordReading(index + 1, kind, "read", fact, fact.display))
+            continue
+        outcome, text = _why_not(resource, lexicon, medications)
+        readings.append(RecordReading(index + 1, kind, outcome, None, text))
+    return tuple(readings)
+
+
+def unrecognised_entries(
+    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+) -> tuple[str, ...]:
+    """The free-text entries that name nothing the knowledge base knows, even probably."""
+    found: list[str] = []
+    for sourced in resources:
+        resource = sourced.resource
+        if (
+            not isinstance(resource, dict)
+            or resource.get("resourceType") not in meds.MEDICATION_TYPES
+        ):
+            continue
+        if "medicationReference" not in resource and not is_free_text(
+            (as_dict(resource.get("medicationCodeableConcept")),)
+        ):
+            continue  # the common, coded shape: one look at its codings (the hot path)
+        try:
+            outcome, text = _why_not(resource, lexicon, medications)
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
+            continue
+        if outcome == "unrecognised free text" and _status(resource) not in NOT_LISTED_STATUSES:
+            found.append(text)
+    return tuple(found)
+
+
+def _why_not(
+    resource: object, lexicon: Lexicon, medications: Mapping[str, JsonObject]
+) -> tuple[Outcome, str]:
+    """Why a record gave no fact (or "read" when it names a known ingredient after all)."""
+    if not isinstance(resource, dict):
+        return "malformed", ""
+    if as_str(resource.get("resourceType")) not in meds.MEDICATION_TYPES:
+        return "not a medication record", ""
+    concepts, extra = medication_concepts(resource, medications)
+    concepts = [as_dict(concept) for concept in concepts if concept]
+    text = entry_text(concepts, extra)
+    if meds.ingredients_named(concepts, extra, lexicon) or probable_matches(
+        concepts, extra, lexicon
+    ):
+        return "acts locally", text  # it names an ingredient, yet gave no fact: local use
+    if not is_free_text(concepts):
+        return "no interacting ingredient", text
+    if not text.strip():
+        return "malformed", ""
+    return "unrecognised free text", text
+
+
+def _status(resource: JsonObject) -> str:
+    return as_str(resource.get("status")).strip().lower()
