@@ -85,6 +85,8 @@ def finding_actions(finding: Finding) -> tuple[str, ...]:
     ones when every record is as needed, else the rule's."""
     if not finding.current_matches:
         return finding.rule.washout_actions
+    if finding.substance_only and finding.rule.substance_actions:
+        return finding.rule.substance_actions
     light = finding.rule.light_actions
     if finding.variant == "light" and light is not None:
         return light

@@ -110,6 +110,12 @@ class Finding:
         """Matches the patient is taking now (not only inside a washout)."""
         return tuple(match for match in self.matches if not match.within_washout)
 
+    @property
+    def substance_only(self) -> bool:
+        """Every current record is a substance (street drug, alcohol): defer or abstain, no hold."""
+        current = self.current_matches
+        return bool(current) and all(match.member.substance for match in current)
+
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
@@ -118,8 +124,11 @@ class Evaluation:
 
 
 def held_matches(rule: RuleSpec, matches: Sequence[Match]) -> tuple[Match, ...]:
-    """The current matches a hold applies to (only as-needed ones when the class says so)."""
-    current = tuple(match for match in matches if not match.within_washout)
+    """The current matches a hold applies to (only as-needed ones when the class says so).
+
+    Never a substance (cocaine, alcohol): there is no dose to hold, only recent use to ask about.
+    """
+    current = tuple(m for m in matches if not m.within_washout and not m.member.substance)
     if rule.hold is not None and rule.hold.applies_to == "as-needed":
         return tuple(match for match in current if match.fact.as_needed)
     return current

@@ -330,7 +330,7 @@ def test_write_json_schemas_writes_one_loadable_file_per_kind_of_file(tmp_path: 
 
 def test_main_when_cards_valid_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--cards-dir", str(CARDS_DIR)]) == 0
-    assert capsys.readouterr().out.startswith("ok: 15 rules, ")
+    assert capsys.readouterr().out.startswith("ok: 16 rules, ")
 
 
 def test_main_when_cards_invalid_exits_one_listing_each_problem(
