@@ -52,6 +52,8 @@ class MedicationData:
     # Resources of the other keys gathered beside the medications (cdshooks.prefetch.CONTEXT_KEYS),
     # by prefetch key, e.g. the patient's Conditions or Appointments.
     context: Mapping[str, tuple[JsonObject, ...]] = field(default_factory=dict)
+    # The same resources with where each came from (social-history records are shown on cards).
+    context_records: Mapping[str, tuple[SourcedResource, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ class MedicationFact:
     max_daily_mg: Mapping[str, float] = field(default_factory=dict)
     rate_mcg_per_hour: float | None = None  # a patch's delivery rate ("25 MCG/HR")
     depot_days: int | None = None  # a long-acting injectable: how long one injection acts
+    # Substance use at the knowledge base's heavy level (drinks a day, AUDIT-C, a use disorder).
+    heavy_use: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,20 +75,24 @@ def _combination_tag(finding: Finding, alert: CombinationAlert) -> str:
     template = alert.combination.summary
     if not template:
         return alert.combination.title.lower()
-    own = {match.member.name for match in finding.current_matches}
+    own = {member_label(match) for match in finding.current_matches}
     others = [name for _, names in alert.present for name in names if name not in own]
     return template.replace("{others}", join_names(list(dict.fromkeys(others)), 1))
 
 
 def _template(rule: RuleSpec, finding: Finding) -> str:
     summaries = rule.summary
+    for circumstance in finding.circumstances:  # the patient's condition leads (epilepsy: no hold)
+        if circumstance.modifier.summary and finding.current_matches:
+            return circumstance.modifier.summary.replace("{condition}", circumstance.condition)
     if not finding.current_matches:
         if finding.withdrawal and rule.withdrawal is not None:
             return rule.withdrawal.summary
         return summaries.washout or RECENTLY_STOPPED
     chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
     if finding.substance_only and summaries.substance:
-        chosen = summaries.substance
+        heavy = any(match.fact.heavy_use for match in finding.current_matches)
+        chosen = (summaries.heavy_use if heavy else None) or summaries.substance
     template = chosen or summaries.default
     # A site may remove the hold; a template that promises one would then be wrong.
     if "{hold_hours}" in template and hold_hours(finding) is None:

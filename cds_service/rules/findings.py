@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 
 from cds_service.clinical.types import Indicator, MedicationFact
-from cds_service.rules.schema import Combination, DoseLevel, DosePolicy, Member, RuleSpec
+from cds_service.rules.schema import Combination, DoseLevel, DosePolicy, Member, Modifier, RuleSpec
 
 Variant = Literal["default", "light", "strong"]
 SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -89,6 +89,23 @@ class CombinationAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class Circumstance:
+    """A condition of the patient that changed this card (patient-context.yaml modifiers)."""
+
+    modifier: Modifier
+    condition: str  # the set's title ("epilepsy")
+    source: str | None = None  # the problem-list entry; None: the record's own indication
+
+    @property
+    def heading(self) -> str:
+        """ "Taken for epilepsy (the record's indication)" or "Epilepsy on the problem list (...)"."""
+        if self.source is None:
+            return f"Taken for {self.condition} (the record's own indication)"
+        title = f"{self.condition[:1].upper()}{self.condition[1:]}"
+        return f"{title} on the problem list ({self.source})"
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One interacting class present in the patient's medications."""
 
@@ -99,6 +116,7 @@ class Finding:
     hold: HoldWindow | None
     dose: DoseAssessment | None
     alerts: tuple[CombinationAlert, ...] = ()
+    circumstances: tuple[Circumstance, ...] = ()
 
     @property
     def withdrawal(self) -> bool:

@@ -13,13 +13,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cds_service.clinical.appointments import AppointmentVocabulary
+from cds_service.clinical.conditions import ConditionVocabulary
 from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms
+from cds_service.clinical.substances import SubstanceVocabulary
+from cds_service.rules.circumstances import condition_vocabulary, substance_vocabulary
 from cds_service.rules.overrides import RuleOverride, effective_rule
 from cds_service.rules.schema import (
     CaseFile,
     Combination,
     Manifest,
     Member,
+    Modifier,
+    PatientContextRules,
     PatientInstructions,
     RuleSpec,
 )
@@ -37,6 +42,8 @@ class KnowledgeBase:
     product_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # cards/patient/instructions.yaml; None: no patient text is written.
     patient: PatientInstructions | None = None
+    # cards/patient-context.yaml; None: substance use and conditions are not read.
+    context: PatientContextRules | None = None
 
     @property
     def active_rules(self) -> tuple[RuleSpec, ...]:
@@ -66,6 +73,11 @@ class CompiledKnowledgeBase:
     shadow_rules: tuple[RuleSpec, ...] = ()
     # How an Appointment is recognised as a ketamine infusion session (the manifest's terms).
     appointments: AppointmentVocabulary = field(default_factory=AppointmentVocabulary)
+    # How Conditions, readings and substance use are read (patient-context.yaml), and the
+    # conditions that change a class's card.
+    conditions: ConditionVocabulary = field(default_factory=ConditionVocabulary)
+    substances: SubstanceVocabulary = field(default_factory=SubstanceVocabulary)
+    modifiers: tuple[Modifier, ...] = ()
 
     @property
     def manifest(self) -> Manifest:
@@ -120,6 +132,9 @@ def compile_knowledge_base(
         ),
         shadow_rules=shadow,
         appointments=_appointment_terms(kb.manifest),
+        conditions=condition_vocabulary(kb.context),
+        substances=substance_vocabulary(kb.context),
+        modifiers=kb.context.modifiers if kb.context else (),
     )
 
 

@@ -46,9 +46,10 @@ def test_kb_schemas_rewrites_the_schema_files_of_dir(
     assert sorted(p.name for p in (cards / "schema").iterdir()) == [
         "cases.schema.json",
         "manifest.schema.json",
+        "patient-context.schema.json",
         "patient.schema.json",
         "rule.schema.json",
         "topics.schema.json",
         "valueset.schema.json",
     ]
-    assert capsys.readouterr().out.count("wrote ") == 6
+    assert capsys.readouterr().out.count("wrote ") == 7

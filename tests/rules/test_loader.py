@@ -320,6 +320,7 @@ def test_write_json_schemas_writes_one_loadable_file_per_kind_of_file(tmp_path: 
     assert sorted(p.name for p in written) == [
         "cases.schema.json",
         "manifest.schema.json",
+        "patient-context.schema.json",
         "patient.schema.json",
         "rule.schema.json",
         "topics.schema.json",

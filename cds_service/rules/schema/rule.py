@@ -139,6 +139,12 @@ class Summaries(Strict):
         description="When every current record is a substance member (street drugs, alcohol): "
         "what to ask or defer, never a hold; absent: the default template.",
     )
+    heavy_use: str | None = Field(
+        default=None,
+        max_length=139,
+        description="When every current record is a substance member and one is heavy use "
+        "(patient-context.yaml: drinks a day, AUDIT-C, a use disorder); absent: substance.",
+    )
 
 
 class Hold(Strict):
