@@ -54,6 +54,14 @@ class MedicationData:
     context: Mapping[str, tuple[JsonObject, ...]] = field(default_factory=dict)
     # The same resources with where each came from (social-history records are shown on cards).
     context_records: Mapping[str, tuple[SourcedResource, ...]] = field(default_factory=dict)
+    # What each context key could not give, by key: a gap of the patient's context, never a 412; the
+    # service cards it only beside a class card it could have changed.
+    context_gaps: Mapping[str, tuple[DataGap, ...]] = field(default_factory=dict)
+
+    @property
+    def all_context_gaps(self) -> tuple[DataGap, ...]:
+        """Every context key's gaps, in key order."""
+        return tuple(gap for gaps in self.context_gaps.values() for gap in gaps)
 
 
 @dataclass(frozen=True, slots=True)

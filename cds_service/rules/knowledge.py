@@ -87,6 +87,20 @@ class CompiledKnowledgeBase:
     def digest(self) -> str:
         return self.source.digest
 
+    @property
+    def condition_topics(self) -> frozenset[str]:
+        """The classes a Condition can change (a modifier's topics, a use disorder's class)."""
+        topics = {topic for modifier in self.modifiers for topic in modifier.topics}
+        for _, ingredient, _ in self.substances.disorders:
+            topics.update(self.lexicon.classes_for(ingredient))
+        return frozenset(topics)
+
+    @property
+    def reading_topics(self) -> frozenset[str]:
+        """The classes a blood-pressure reading can change (modifiers of a set with a reading)."""
+        sets = self.conditions.readings.keys()
+        return frozenset(t for m in self.modifiers if m.condition in sets for t in m.topics)
+
     def members(self, topic: str) -> Mapping[str, Member]:
         """The members of one class by canonical ingredient name (empty for an unknown topic)."""
         return self._members.get(topic, MappingProxyType({}))

@@ -22,7 +22,7 @@ from cds_service.cdshooks.models import (
     HookRequest,
 )
 from cds_service.cdshooks.registry import HookRegistry, HookSpec, TriggerScope
-from cds_service.clinical import medications as meds
+from cds_service.clinical.conditions import PatientContext
 from cds_service.clinical.types import (
     DataGap,
     JsonObject,
@@ -44,6 +44,7 @@ from cds_service.rules.engine import evaluate, evaluate_shadow
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
+from cds_service.service.context import context_gaps, patient_facts
 from cds_service.service.ports import MedicationSource, Observer, ServiceConfig
 from cds_service.service.shadow import record_class, shadow_finding
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord, ShadowFinding
@@ -188,8 +189,8 @@ class CdsService:
         data = await self.source.gather(
             call.request, deadline=deadline, issuer=issuer, context_keys=call.spec.context_keys
         )
-        facts = self._facts(data)
-        evaluation = self._evaluation(call.spec, ketamine[0], facts, now)
+        facts, patient = self._facts(data, now)
+        evaluation = self._evaluation(call.spec, ketamine[0], facts, now, patient)
         return self.renderer.patient_plan(evaluation, ketamine[0], now)
 
     async def _triggers(
@@ -230,10 +231,11 @@ class CdsService:
         found = await self.source.gather_keys(
             request, spec.trigger_keys, deadline=deadline, issuer=issuer
         )
-        if found.gaps:
-            log.info("trigger data incomplete", extra={"gaps": [g.what for g in found.gaps]})
+        if found.context_gaps:
+            missing = found.all_context_gaps
+            log.info("trigger data incomplete", extra={"gaps": [g.what for g in missing]})
             if self.observer is not None:
-                self.observer.gaps(found.gaps)
+                self.observer.gaps(missing)
         return dict(found.context)
 
     def _cards_from_data(
@@ -245,11 +247,12 @@ class CdsService:
         profile: Profile,
         now: datetime,
     ) -> _Answer:
-        facts = self._facts(data)
-        evaluation = self._evaluation(spec, order, facts, now)
+        facts, patient = self._facts(data, now)
+        evaluation = self._evaluation(spec, order, facts, now, patient)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         if self.observer is not None:
-            self.observer.gaps(gaps)
+            self.observer.gaps([*gaps, *data.all_context_gaps])
+        gaps += context_gaps(self.kb, data, evaluation)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
         call = CallContext(
             patient_id=request.context.patientId,
@@ -274,8 +277,10 @@ class CdsService:
             log.error("shadow rule evaluation failed", extra={"failure": failure})
         return tuple(shadow_finding(finding) for finding in shadow.findings)
 
-    def _facts(self, data: MedicationData) -> tuple[MedicationFact, ...]:
-        return meds.normalise(data.resources, self.kb.lexicon, data.medications)
+    def _facts(
+        self, data: MedicationData, now: datetime
+    ) -> tuple[tuple[MedicationFact, ...], PatientContext]:
+        return patient_facts(self.kb, data, now)
 
     def _evaluation(
         self,
@@ -283,8 +288,9 @@ class CdsService:
         order: KetamineOrder,
         facts: Sequence[MedicationFact],
         now: datetime,
+        patient: PatientContext,
     ) -> Evaluation:
-        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
+        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now, patient=patient)
         # Holds sit on the first session's clock (its end, when an appointment gives one).
         return retimed(evaluation, order.moments[0])
 
