@@ -51,6 +51,10 @@ def hook_request(size: int, *, with_prefetch: bool = True, fhir_server: str | No
             "patient": {"resourceType": "Patient", "id": PATIENT_ID},
             "medicationStatements": searchset(statements),
             "medicationRequests": searchset(requests),
+            # The patient-context templates, empty, as an EHR following discovery sends them.
+            "conditions": searchset([]),
+            "socialHistory": searchset([]),
+            "bloodPressure": searchset([]),
         }
     return body
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from cds_service.clinical.conditions import PatientContext
 from cds_service.clinical.fhirjson import as_dict, as_list, as_str, codings, parse_instant
-from cds_service.clinical.lexicon import Lexicon, words_of
+from cds_service.clinical.lexicon import TEXT_MEMO_SIZE, Lexicon, words_of
 from cds_service.clinical.types import JsonObject, MedicationFact, Origin, SourcedResource
 
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)(?:\s*(?:-|\u2013|to)\s*(\d+(?:\.\d+)?))?")
@@ -49,10 +49,31 @@ class AlcoholVocabulary:
     negations: frozenset[str] = frozenset()
     heavy_words: frozenset[str] = frozenset()
     heavy_per_day: float = 4.0
+    _starts: frozenset[str] = field(init=False, repr=False, compare=False)
+    _memo: dict[str, Drinking | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        starts = self.words | {phrase[0] for phrase in self.phrases if phrase}
+        object.__setattr__(self, "_starts", frozenset(starts))
 
     def reads(self, text: str) -> Drinking | None:
-        """Drinking named in ``text``; None for product alcohol, a negation, or no drinking."""
+        """Drinking named in ``text``; None for product alcohol, a negation, or no drinking.
+
+        Memoised like the lexicon's look-ups: a pure function of the text, bounded, in process
+        memory only, never logged.
+        """
+        memo = self._memo
+        if text in memo:
+            return memo[text]
+        if len(memo) >= TEXT_MEMO_SIZE:
+            memo.clear()
+        found = memo[text] = self._read(text)
+        return found
+
+    def _read(self, text: str) -> Drinking | None:
         words = words_of(text)
+        if self._starts.isdisjoint(words):  # most records name no drink: one set test
+            return None
         if not self.words.intersection(words) and not _any_run(words, self.phrases):
             return None
         if _any_run(words, self.not_intake) or self.negations.intersection(words):
@@ -115,8 +136,7 @@ def substance_facts(
     facts = [
         fact
         for index, sourced in enumerate(records)
-        if (fact := _alcohol_record(sourced, index, vocabulary.alcohol)) is not None
-        and fact.reference not in seen
+        if (fact := _alcohol_record(sourced, index, vocabulary.alcohol, seen)) is not None
     ]
     for index, sourced in enumerate(observations):
         facts.extend(_observation_facts(sourced, index, vocabulary, lexicon, now))
@@ -125,11 +145,14 @@ def substance_facts(
 
 
 def _alcohol_record(
-    sourced: SourcedResource, index: int, alcohol: AlcoholVocabulary
+    sourced: SourcedResource, index: int, alcohol: AlcoholVocabulary, seen: set[str]
 ) -> MedicationFact | None:
     resource = as_dict(sourced.resource)
     kind = as_str(resource.get("resourceType"))
     if kind not in _MEDICATION_TYPES or not alcohol.words:
+        return None
+    reference = _reference(kind, resource, index)
+    if reference in seen:  # the normaliser read it already (an interacting drug, coded ethanol)
         return None
     concept = as_dict(resource.get("medicationCodeableConcept"))
     texts = [t for t in (as_str(concept.get("text")), *_displays(concept)) if t]
@@ -137,7 +160,7 @@ def _alcohol_record(
     drinking = alcohol.reads(" ; ".join([*texts, *doses]))
     if not texts or drinking is None:
         return None
-    return _fact(sourced, _reference(kind, resource, index), texts[0], alcohol.ingredient, drinking)
+    return _fact(sourced, reference, texts[0], alcohol.ingredient, drinking)
 
 
 def _observation_facts(

@@ -198,3 +198,17 @@ def test_use_disorders_read_as_use_and_alcohol_use_disorder_as_heavy() -> None:
     facts = _facts(conditions=(condition("F10.20"), condition("F14.20"), condition("F11.20")))
     read = {next(iter(f.ingredients)): f.heavy_use for f in facts}
     assert read == {"ethanol": True, "cocaine": False}
+
+
+def test_alcohol_reads_are_memoised_and_the_memo_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cds_service.clinical import substances
+
+    vocabulary = substances.AlcoholVocabulary(words=frozenset({"beer"}))
+    monkeypatch.setattr(substances, "TEXT_MEMO_SIZE", 2)
+    first = vocabulary.reads("beer 3 a day")
+    assert vocabulary.reads("beer 3 a day") is first
+    vocabulary.reads("beer 1 a day")
+    vocabulary.reads("beer 2 a day")  # full: cleared, then this one kept
+    assert len(vocabulary._memo) == 1
