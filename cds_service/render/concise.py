@@ -16,6 +16,7 @@ from cds_service.render.detail import (
     important_texts,
     member_notes,
     stopped_text,
+    unchecked_line,
     withdrawal_line,
 )
 from cds_service.render.dose import dose_line
@@ -61,6 +62,7 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
     if important:
         parts.append(f"**Important:** {' '.join(important)}")
     parts.extend(member_notes(finding.matches))
+    parts.extend(unchecked_line(finding))
     parts.append(
         f"_Evidence grade {rule.evidence.grade} ({GRADE_WORDS[rule.evidence.grade]}); advisory only._"
     )
@@ -78,6 +80,7 @@ def brief_detail(finding: Finding, time: CardTime) -> str:
     if actions:
         lines.append(actions[0])
     lines.extend(first_clause(text) for text in important_texts(finding))
+    lines.extend(unchecked_line(finding))
     lines.append(f"Evidence grade {rule.evidence.grade}.")
     return "\n\n".join(lines)
 

@@ -52,6 +52,7 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     parts.extend(member_notes(finding.matches))
     if rule.monitoring:
         parts.append(f"**Monitoring**: {rule.monitoring.strip()}")
+    parts.extend(unchecked_line(finding))
     parts.append(evidence_paragraph(rule.evidence))
     parts.append("_Advisory only: decisions stay with the prescriber._")
     return "\n\n".join(parts)
@@ -157,6 +158,13 @@ def important_texts(finding: Finding) -> list[str]:
 def circumstance_lines(finding: Finding) -> list[str]:
     """What the patient's conditions changed ("**Taken for epilepsy** (...): do not hold ...")."""
     return [f"**{c.heading}**: {' '.join(c.modifier.note.split())}" for c in finding.circumstances]
+
+
+def unchecked_line(finding: Finding) -> list[str]:
+    """What could not be checked for this card (the patient's Conditions, blood pressure)."""
+    if not finding.unchecked:
+        return []
+    return [f"_Not checked, may change this card_: {'; '.join(finding.unchecked)}."]
 
 
 def member_notes(matches: tuple[Match, ...]) -> list[str]:

@@ -117,6 +117,9 @@ class Finding:
     dose: DoseAssessment | None
     alerts: tuple[CombinationAlert, ...] = ()
     circumstances: tuple[Circumstance, ...] = ()
+    # The patient's context that could not be read and might change this card ("Condition list:
+    # not in prefetch and no fhirServer given"): said on the card, never a card of its own.
+    unchecked: tuple[str, ...] = ()
 
     @property
     def withdrawal(self) -> bool:

@@ -44,7 +44,7 @@ from cds_service.rules.engine import evaluate, evaluate_shadow
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
-from cds_service.service.context import context_gaps, patient_facts
+from cds_service.service.context import patient_facts, with_context_gaps
 from cds_service.service.ports import MedicationSource, Observer, ServiceConfig
 from cds_service.service.shadow import record_class, shadow_finding
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord, ShadowFinding
@@ -252,7 +252,7 @@ class CdsService:
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         if self.observer is not None:
             self.observer.gaps([*gaps, *data.all_context_gaps])
-        gaps += context_gaps(self.kb, data, evaluation)
+        evaluation = with_context_gaps(self.kb, data, evaluation)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
         call = CallContext(
             patient_id=request.context.patientId,

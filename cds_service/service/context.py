@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from cds_service.cdshooks.prefetch import BLOOD_PRESSURE, CONDITIONS, SOCIAL_HISTORY
 from cds_service.clinical.conditions import PatientContext
-from cds_service.clinical.types import DataGap, MedicationData, MedicationFact
-from cds_service.rules.findings import Evaluation
+from cds_service.clinical.types import MedicationData, MedicationFact
+from cds_service.rules.findings import Evaluation, Finding
 from cds_service.rules.knowledge import CompiledKnowledgeBase
 from cds_service.rules.patient import read_patient
 
@@ -30,21 +32,28 @@ def patient_facts(
     )
 
 
-def context_gaps(
+def with_context_gaps(
     kb: CompiledKnowledgeBase, data: MedicationData, evaluation: Evaluation
-) -> list[DataGap]:
-    """The patient-context gaps a card shows: a key's, only beside a class card its data could have
-    changed (a Condition modifier's class; a blood-pressure reading's). Otherwise, and always for
-    social history, they are logged and counted, never a card on every order: the medication list
-    itself was read."""
+) -> Evaluation:
+    """The evaluation with each patient-context gap said on the cards it could have changed (a
+    Condition: a modifier's or a use disorder's class; a reading: a modifier's with a reading).
+    Never a card of its own: the medication list itself was read. Social-history gaps, and any gap
+    on a clean list, are logged and counted only."""
     if not data.context_gaps:
-        return []
+        return evaluation
     log.info("patient context incomplete", extra={"gaps": [g.what for g in data.all_context_gaps]})
-    shown = {finding.rule.id for finding in evaluation.findings}
     concerns = {CONDITIONS: kb.condition_topics, BLOOD_PRESSURE: kb.reading_topics}
-    return [
-        gap
+    findings = tuple(_unchecked(finding, data, concerns) for finding in evaluation.findings)
+    return replace(evaluation, findings=findings)
+
+
+def _unchecked(
+    finding: Finding, data: MedicationData, concerns: Mapping[str, frozenset[str]]
+) -> Finding:
+    lines = [
+        f"{gap.what} ({gap.reason})"
         for key, gaps in data.context_gaps.items()
-        if shown & concerns.get(key, frozenset())
+        if finding.rule.id in concerns.get(key, frozenset())
         for gap in gaps
     ]
+    return replace(finding, unchecked=tuple(lines)) if lines else finding

@@ -1,7 +1,8 @@
 """Hook calls with the patient's context: Conditions and social history by prefetch or fhirServer.
 
-A server without the Condition or Observation search, or a failed search, is a data gap (a DATAGAP
-card beside a class card it could have changed), never a 412 or a 500.
+A server without the Condition or Observation search, or a failed search, is a data gap said on the
+class cards it could have changed ("Not checked: Condition list ..."), never a card of its own, a 412
+or a 500.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def test_conditions_missing_from_prefetch_are_read_from_the_fhir_server(
 
 
 @pytest.mark.parametrize("status", [404, 400, 500])
-def test_server_without_condition_search_is_a_gap_beside_the_card_never_a_412(
+def test_server_without_condition_search_is_said_on_the_card_never_a_412(
     client: TestClient, fhir_server: respx.MockRouter, status: int
 ) -> None:
     fhir_server.get("/Condition").respond(status, json={"resourceType": "OperationOutcome"})
@@ -107,8 +108,11 @@ def test_server_without_condition_search_is_a_gap_beside_the_card_never_a_412(
     response = client.post(SERVICE_URL, json=_fetching(LAMOTRIGINE))
 
     assert response.status_code == 200
-    assert _topics(response.json()) == ["DATAGAP", "LTG"]
-    assert "Condition list" in (_card(response.json(), "DATAGAP")["detail"] or "")
+    assert _topics(response.json()) == ["LTG"]
+    assert (
+        "Not checked, may change this card_: Condition list"
+        in _card(response.json(), "LTG")["detail"]
+    )
 
 
 def test_condition_gap_makes_no_card_beside_a_class_it_cannot_change(
@@ -121,6 +125,7 @@ def test_condition_gap_makes_no_card_beside_a_class_it_cannot_change(
 
     assert response.status_code == 200
     assert _topics(response.json()) == ["BZD"]
+    assert "Not checked" not in _card(response.json(), "BZD")["detail"]
 
 
 def test_context_gap_on_a_clean_list_makes_no_card(
@@ -185,3 +190,18 @@ def test_discovery_lists_the_patient_context_templates(client: TestClient) -> No
     assert sign["prefetch"]["conditions"].startswith("Condition?patient={{context.patientId}}")
     assert "category=social-history" in sign["prefetch"]["socialHistory"]
     assert "85354-9" in sign["prefetch"]["bloodPressure"]
+
+
+def test_blood_pressure_gap_is_said_on_the_stimulant_card_only(
+    client: TestClient, fhir_server: respx.MockRouter
+) -> None:
+    adderall = statement("ms-amph", "725", "amphetamine", effectivePeriod={"start": "2026-01-10"})
+    fhir_server.get("/Condition").respond(json=bundle())
+    fhir_server.get("/Observation", params={"category": "social-history"}).respond(json=bundle())
+    fhir_server.get("/Observation").respond(503)
+
+    answer = client.post(SERVICE_URL, json=_fetching(adderall, CLONAZEPAM)).json()
+
+    assert _topics(answer) == ["BZD", "STIM"]
+    assert "Blood-pressure Observation list" in _card(answer, "STIM")["detail"]
+    assert "Not checked" not in _card(answer, "BZD")["detail"]
