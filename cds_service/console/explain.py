@@ -18,13 +18,13 @@ from typing import Any
 
 from cds_service.cdshooks.intake import parse_hook_request
 from cds_service.cdshooks.registry import TriggerScope
-from cds_service.clinical import medications as meds
 from cds_service.clinical.types import MedicationFact
 from cds_service.errors import DataUnavailable, RequestRejected
 from cds_service.render.cards import CallContext
 from cds_service.rules.engine import evaluate, evaluate_shadow
 from cds_service.rules.findings import Evaluation
 from cds_service.service import CdsService
+from cds_service.service.context import patient_facts
 
 REDACTED = "[removed]"
 
@@ -100,14 +100,16 @@ async def _trace(service: CdsService, body: Any) -> Trace:
         )
     except DataUnavailable as exc:
         return Trace(notes=(f"Medication data unavailable (answered 412): {exc.message}",))
-    facts = meds.normalise(data.resources, kb.lexicon, data.medications)
     now, order = service.clock(), found[0]
-    evaluation = evaluate(kb, facts, order, hook=spec.rules_hook, now=now)
+    # The same reading as a hook call: substance use and the Conditions pasted beside the lists.
+    facts, patient = patient_facts(kb, data, now)
+    evaluation = evaluate(kb, facts, order, hook=spec.rules_hook, now=now, patient=patient)
     profile = service.config.profiles.choose(request.extension_keys)
     context = CallContext(patient_id=request.context.patientId, now=now, profile=profile)
     cards = service.renderer.cards(evaluation, order, list(data.gaps), context)
     shadow = evaluate_shadow(kb, facts, order, hook=spec.rules_hook, now=now)
-    ignored = len(data.resources) - len(facts)
+    from_lists = [fact for fact in facts if fact.resource_type.startswith("Medication")]
+    ignored = max(len(data.resources) - len(from_lists), 0)
     return Trace(
         notes=(
             f"{len(data.resources)} medication record(s) read from the pasted prefetch;"

@@ -129,3 +129,16 @@ def test_a_shadow_rule_counting_a_record_is_named_in_the_trace(tmp_path: Path) -
     assert "LTG (shadow)" in html
     assert "Shadow rules that would have fired (never sent): LTG" in html
     assert "Cards (0)" in html
+
+
+def test_explain_reads_drinking_in_the_list_as_a_hook_call_does(logged_in: TestClient) -> None:
+    beers = {
+        "resourceType": "MedicationStatement",
+        "id": "ms-etoh",
+        "status": "active",
+        "medicationCodeableConcept": {"text": "Alcohol - 4 to 6 beers daily"},
+    }
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM, beers))
+    html = _explain(logged_in, json.dumps(body)).text
+    assert "produced by <strong>CNSDEP</strong>" in html
+    assert "Heavy alcohol use" in html
