@@ -103,6 +103,10 @@ def hook_request(
         prefetch = {
             "medicationStatements": bundle(*medications),
             "medicationRequests": bundle(),
+            # The patient-context templates, prefetched empty as an EHR following discovery does.
+            "conditions": bundle(),
+            "socialHistory": bundle(),
+            "bloodPressure": bundle(),
         }
     return {
         "hook": hook,

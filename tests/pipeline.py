@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from cds_service.cdshooks.models import Card
-from cds_service.clinical import medications as meds
 from cds_service.clinical import orders
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.types import KetamineOrder, Origin, SourcedResource
@@ -21,6 +20,7 @@ from cds_service.rules.findings import Evaluation
 from cds_service.rules.knowledge import CompiledKnowledgeBase, KnowledgeBase, compile_knowledge_base
 from cds_service.rules.loader import load_knowledge_base
 from cds_service.rules.overrides import RuleOverride
+from cds_service.rules.patient import read_patient
 
 REPO = Path(__file__).resolve().parents[1]
 CARDS_DIR = REPO / "cards"
@@ -120,10 +120,21 @@ def run(
         return None, []
     moment = now if isinstance(now, datetime) else datetime.fromisoformat(now or DEFAULT_NOW)
     records, medications = sourced(resources)
-    facts = meds.normalise(records, kb.lexicon, medications)
-    evaluation = evaluate(kb, facts, found, hook=hook, now=moment)
+    facts, patient = read_patient(
+        kb,
+        records,
+        medications,
+        conditions=_context(conditions, "conditions"),
+        observations=_context(observations, "socialHistory"),
+        now=moment,
+    )
+    evaluation = evaluate(kb, facts, found, hook=hook, now=moment, patient=patient)
     call = CallContext(patient_id="example", now=moment, profile=profile or SPEC_PROFILE)
     return evaluation, renderer(kb).cards(evaluation, found, [], call)
+
+
+def _context(resources: Iterable[Mapping[str, Any]], key: str) -> tuple[SourcedResource, ...]:
+    return tuple(SourcedResource(dict(r), Origin.PREFETCH, key) for r in resources)
 
 
 def as_active(kb: KnowledgeBase, topic: str) -> KnowledgeBase:

@@ -78,6 +78,10 @@ def hook_request(
             "patient": {"resourceType": "Patient", "id": PATIENT_ID},
             "medicationStatements": searchset(statements, full_urls=full),
             "medicationRequests": searchset(requests, full_urls=full),
+            # The patient-context templates, empty, as an EHR following discovery sends them.
+            "conditions": searchset([]),
+            "socialHistory": searchset([]),
+            "bloodPressure": searchset([]),
         }
     return body
 

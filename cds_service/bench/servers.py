@@ -96,6 +96,9 @@ def _searchsets(size: int, *, referenced: bool) -> dict[str, Any]:
     return {
         "MedicationStatement": bench_payload.searchset(statements),
         "MedicationRequest": bench_payload.searchset(requests),
+        # The patient's context (Conditions, social history, blood pressure): none recorded.
+        "Condition": bench_payload.searchset([]),
+        "Observation": bench_payload.searchset([]),
     }
 
 

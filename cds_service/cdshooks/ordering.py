@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from cds_service.cdshooks.models import OrderContext
-from cds_service.cdshooks.prefetch import MEDICATION_REQUESTS, MEDICATION_STATEMENTS, PATIENT
+from cds_service.cdshooks.prefetch import (
+    MEDICATION_REQUESTS,
+    MEDICATION_STATEMENTS,
+    PATIENT,
+    PATIENT_KEYS,
+)
 from cds_service.cdshooks.registry import Listing, TriggerScope
 from cds_service.clinical import orders
 from cds_service.clinical.types import KetamineOrder
@@ -30,7 +35,9 @@ def listing(hook: str, moment: str) -> Listing:
     )
 
 
-PREFETCH_KEYS = (PATIENT, MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
+PREFETCH_KEYS = (PATIENT, MEDICATION_STATEMENTS, MEDICATION_REQUESTS, *PATIENT_KEYS)
+# Read beside the medications: Conditions, social history, blood pressure (a gap, never a 412).
+CONTEXT_KEYS = PATIENT_KEYS
 
 
 def ketamine_orders(context: OrderContext, scope: TriggerScope) -> tuple[KetamineOrder, ...]:

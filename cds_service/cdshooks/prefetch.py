@@ -13,6 +13,9 @@ PATIENT = "patient"
 MEDICATION_STATEMENTS = "medicationStatements"
 MEDICATION_REQUESTS = "medicationRequests"
 APPOINTMENTS = "appointments"
+CONDITIONS = "conditions"
+SOCIAL_HISTORY = "socialHistory"
+BLOOD_PRESSURE = "bloodPressure"
 
 # Stopped and completed records are asked for too: washout rules (an MAOI stopped five days ago) need them.
 # Comma-separated token values are an OR in FHIR search; _count keeps pages a sensible size; _include
@@ -35,6 +38,24 @@ TEMPLATES: dict[str, str] = {
         "Appointment?patient={{context.patientId}}"
         "&status=proposed,pending,booked,arrived,checked-in&_sort=-date&_count=100"
     ),
+    # The patient's context (issue 12): active Conditions (problem list, diagnoses: epilepsy, use
+    # disorders, hypertension; a medication's reasonReference resolves against them), social
+    # history (alcohol, AUDIT-C, drug use) and the latest blood-pressure panels.
+    CONDITIONS: (
+        "Condition?patient={{context.patientId}}&clinical-status=active,recurrence,relapse&_count=100"
+    ),
+    SOCIAL_HISTORY: (
+        "Observation?patient={{context.patientId}}&category=social-history&_sort=-date&_count=50"
+    ),
+    BLOOD_PRESSURE: (
+        "Observation?patient={{context.patientId}}&code=http://loinc.org|85354-9"
+        "&_sort=-date&_count=10"
+    ),
+}
+# How a data gap names each key's list ("Condition list"); the type's list when not given.
+LABELS: dict[str, str] = {
+    SOCIAL_HISTORY: "Social-history Observation list",
+    BLOOD_PRESSURE: "Blood-pressure Observation list",
 }
 
 # The keys whose data the clinical rules need: when none of them can be read the answer is a 412 (or a
@@ -43,7 +64,9 @@ MEDICATION_KEYS: tuple[str, ...] = (MEDICATION_STATEMENTS, MEDICATION_REQUESTS)
 # Keys that shape the cards but are not the medication list (a hook or a rule asks for them through
 # ``HookSpec.context_keys``): a key that cannot be read, or a server without the search, is a data
 # gap, never a 412. Each new key is one TEMPLATES entry plus its name here.
-CONTEXT_KEYS: tuple[str, ...] = (APPOINTMENTS,)
+CONTEXT_KEYS: tuple[str, ...] = (APPOINTMENTS, CONDITIONS, SOCIAL_HISTORY, BLOOD_PRESSURE)
+# The keys every hook that evaluates the medications reads beside them (conditions and substance use).
+PATIENT_KEYS: tuple[str, ...] = (CONDITIONS, SOCIAL_HISTORY, BLOOD_PRESSURE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +74,11 @@ class PrefetchQuery:
     key: str
     resource_type: str
     relative_url: str  # relative to fhirServer, tokens filled in and URL-encoded
+
+    @property
+    def what(self) -> str:
+        """How a data gap names this key's list ("MedicationStatement list")."""
+        return LABELS.get(self.key, f"{self.resource_type} list")
 
 
 def render_query(key: str, patient_id: str) -> PrefetchQuery:

@@ -303,6 +303,12 @@ def _acts_locally(concepts: list[JsonObject], extra_texts: list[str], resource: 
     return False
 
 
+def record_reference(resource: Any, index: int) -> str:
+    """The reference a record's facts carry: its type and id, else its position in the list."""
+    resource = resource if isinstance(resource, dict) else {}
+    return _reference(as_str(resource.get("resourceType")), resource.get("id"), index)
+
+
 def _reference(resource_type: str, resource_id: Any, index: int) -> str:
     if isinstance(resource_id, str) and resource_id:
         return f"{resource_type}/{resource_id}"

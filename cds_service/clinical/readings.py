@@ -7,7 +7,7 @@ one low-key card so that nothing is silently skipped. Both reuse ``medications``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,15 +41,24 @@ class RecordReading:
 
 
 def read_records(
-    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    resources: Iterable[SourcedResource],
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    also_read: Mapping[str, MedicationFact] | None = None,
 ) -> tuple[RecordReading, ...]:
-    """Every record as the normaliser read it (the explain trace; not on the hot path)."""
+    """Every record as the normaliser read it (the explain trace; not on the hot path).
+
+    ``also_read``: the facts the evaluation used, by record reference (the same objects, so the
+    trace can say which card counted which record), including what other readers made of records
+    the normaliser left (substance use: "Alcohol - 4 to 6 beers daily")."""
     readings: list[RecordReading] = []
     for index, sourced in enumerate(resources):
         resource = sourced.resource
         kind = as_str(resource.get("resourceType")) if isinstance(resource, dict) else ""
         try:
-            fact = meds.read_one(sourced, index, lexicon, medications)
+            fact = also_read.get(meds.record_reference(resource, index)) if also_read else None
+            if fact is None:
+                fact = meds.read_one(sourced, index, lexicon, medications)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
             readings.append(RecordReading(index + 1, kind, "malformed"))
             continue
@@ -62,11 +71,16 @@ def read_records(
 
 
 def unrecognised_entries(
-    resources: Iterable[SourcedResource], lexicon: Lexicon, medications: Mapping[str, JsonObject]
+    resources: Iterable[SourcedResource],
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    read: Collection[str] = frozenset(),
 ) -> tuple[str, ...]:
-    """The free-text entries that name nothing the knowledge base knows, even probably."""
+    """The free-text entries that name nothing the knowledge base knows, even probably.
+
+    ``read``: references of records another reader recognised (substance use), never listed."""
     found: list[str] = []
-    for sourced in resources:
+    for index, sourced in enumerate(resources):
         resource = sourced.resource
         if (
             not isinstance(resource, dict)
@@ -81,7 +95,11 @@ def unrecognised_entries(
             outcome, text = _why_not(resource, lexicon, medications)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
             continue
-        if outcome == "unrecognised free text" and _status(resource) not in NOT_LISTED_STATUSES:
+        if (
+            outcome == "unrecognised free text"
+            and _status(resource) not in NOT_LISTED_STATUSES
+            and meds.record_reference(resource, index) not in read
+        ):
             found.append(text)
     return tuple(found)
 

@@ -52,6 +52,16 @@ class MedicationData:
     # Resources of the other keys gathered beside the medications (cdshooks.prefetch.CONTEXT_KEYS),
     # by prefetch key, e.g. the patient's Conditions or Appointments.
     context: Mapping[str, tuple[JsonObject, ...]] = field(default_factory=dict)
+    # The same resources with where each came from (social-history records are shown on cards).
+    context_records: Mapping[str, tuple[SourcedResource, ...]] = field(default_factory=dict)
+    # What each context key could not give, by key: a gap of the patient's context, never a 412; the
+    # service cards it only beside a class card it could have changed.
+    context_gaps: Mapping[str, tuple[DataGap, ...]] = field(default_factory=dict)
+
+    @property
+    def all_context_gaps(self) -> tuple[DataGap, ...]:
+        """Every context key's gaps, in key order."""
+        return tuple(gap for gaps in self.context_gaps.values() for gap in gaps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,8 @@ class MedicationFact:
     depot_days: int | None = None  # a long-acting injectable: how long one injection acts
     # Read through a probable misspelling (clinical.fuzzy): the display says "(probably ...)".
     probable: bool = False
+    # Substance use at the knowledge base's heavy level (drinks a day, AUDIT-C, a use disorder).
+    heavy_use: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,7 @@ class MedicationGatherer:
         results: list[_KeyResult] = []
         for key in keys:
             query = render_query(key, request.context.patientId)
-            result = _KeyResult(what=f"{query.resource_type} list")
+            result = _KeyResult(what=query.what)
             value = prefetch.get(key, fb.MISSING)
             if value is not None:
                 page = fb.prefetched_page(value, query.resource_type, self._max_entries)
@@ -189,7 +189,7 @@ class MedicationGatherer:
         deadline: float,
     ) -> _KeyResult:
         query = render_query(key, request.context.patientId)
-        result = _KeyResult(what=f"{query.resource_type} list")
+        result = _KeyResult(what=query.what)
         try:
             async with asyncio.timeout_at(deadline):
                 await self._fill(result, request, query, reader, refusal)
@@ -342,10 +342,23 @@ def _with_context(
         key: tuple(sourced.resource for sourced in result.resources)
         for key, result in zip(keys, results, strict=True)
     }
-    gaps = [gap for result in results for gap in result.gaps]
-    gaps += [DataGap(r.what, r.failure) for r in results if r.failure]
-    gaps += [DataGap(r.what, _UNSUPPORTED) for r in results if r.unsupported and not r.failure]
-    return replace(data, context=context, gaps=(*data.gaps, *gaps))
+    records = {key: tuple(result.resources) for key, result in zip(keys, results, strict=True)}
+    by_key = {key: _key_gaps(result) for key, result in zip(keys, results, strict=True)}
+    return replace(
+        data,
+        context=context,
+        context_records=records,
+        context_gaps={key: gaps for key, gaps in by_key.items() if gaps},
+    )
+
+
+def _key_gaps(result: _KeyResult) -> tuple[DataGap, ...]:
+    gaps = list(result.gaps)
+    if result.failure:
+        gaps.append(DataGap(result.what, result.failure))
+    elif result.unsupported:
+        gaps.append(DataGap(result.what, _UNSUPPORTED))
+    return tuple(gaps)
 
 
 def _medication_gaps(reads: MedicationReads, cap: int) -> list[DataGap]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 
 from cds_service.render.detail import (
+    circumstance_lines,
     important_texts,
     member_notes,
     stopped_text,
+    unchecked_line,
     withdrawal_line,
 )
 from cds_service.render.dose import dose_line
@@ -26,7 +28,7 @@ from cds_service.render.wording import (
     source_words,
 )
 from cds_service.rules.findings import CombinationAlert, Finding, Match
-from cds_service.rules.schema import RuleSpec
+from cds_service.rules.schema import Modifier, RuleSpec
 
 MAX_RECORDS = 3
 # What each grade rests on (CLINICAL.md conventions), in the few words a card has room for.
@@ -42,7 +44,7 @@ _BULLET = re.compile(r"^\s*[-*]\s+(.*)$")
 def concise_detail(finding: Finding, time: CardTime) -> str:
     """The default detail: short paragraphs, most important first."""
     rule = finding.rule
-    parts = [_combination_line(alert) for alert in finding.alerts]
+    parts = [*circumstance_lines(finding), *(_combination_line(a) for a in finding.alerts)]
     withdrawal = withdrawal_line(finding)
     if withdrawal:
         parts.append(withdrawal)
@@ -60,6 +62,7 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
     if important:
         parts.append(f"**Important:** {' '.join(important)}")
     parts.extend(member_notes(finding.matches))
+    parts.extend(unchecked_line(finding))
     parts.append(
         f"_Evidence grade {rule.evidence.grade} ({GRADE_WORDS[rule.evidence.grade]}); advisory only._"
     )
@@ -69,15 +72,18 @@ def concise_detail(finding: Finding, time: CardTime) -> str:
 def brief_detail(finding: Finding, time: CardTime) -> str:
     """A few lines for a narrow sidebar: the drugs, the hold, the one line not to miss, the grade."""
     rule = finding.rule
-    lines = [_brief_record(finding, match, time) for match in _distinct(finding.matches)]
+    lines = [_circumstance_brief(c.modifier) for c in finding.circumstances]
+    lines += [_brief_record(finding, match, time) for match in _distinct(finding.matches)]
     if finding.hold is not None:
         lines.append(hold_text(finding, time))
     actions = finding_actions(finding)
     if actions:
         lines.append(actions[0])
     lines.extend(first_clause(text) for text in important_texts(finding))
+    lines.extend(unchecked_line(finding))
     lines.append(f"Evidence grade {rule.evidence.grade}.")
-    return "\n\n".join(lines)
+    # A condition's wording may be the action itself ("Do not hold it; ..."): say each line once.
+    return "\n\n".join(dict.fromkeys(lines))
 
 
 def finding_actions(finding: Finding) -> tuple[str, ...]:
@@ -85,6 +91,11 @@ def finding_actions(finding: Finding) -> tuple[str, ...]:
     ones when every record is as needed, else the rule's."""
     if not finding.current_matches:
         return finding.rule.washout_actions
+    for circumstance in finding.circumstances:
+        if circumstance.modifier.actions:
+            return circumstance.modifier.actions
+    if finding.substance_only and finding.rule.substance_actions:
+        return finding.rule.substance_actions
     light = finding.rule.light_actions
     if finding.variant == "light" and light is not None:
         return light
@@ -99,6 +110,10 @@ def rule_actions(rule: RuleSpec) -> tuple[str, ...]:
         m.group(1) for line in rule.recommendation.splitlines() if (m := _BULLET.match(line))
     ]
     return tuple(bullets[:2])
+
+
+def _circumstance_brief(modifier: Modifier) -> str:
+    return modifier.actions[0] if modifier.actions else first_clause(modifier.note)
 
 
 def first_clause(text: str) -> str:

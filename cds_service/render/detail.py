@@ -34,6 +34,7 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     """The whole detail of one class card, most important first."""
     rule = finding.rule
     parts = [f"**{rule.title}** (evidence grade {rule.evidence.grade})"]
+    parts.extend(circumstance_lines(finding))
     parts.extend(f"> **Important:** {text}" for text in important_texts(finding))
     parts.extend(combination_paragraph(alert) for alert in finding.alerts)
     parts.append(medication_table(finding, time))
@@ -51,6 +52,7 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     parts.extend(member_notes(finding.matches))
     if rule.monitoring:
         parts.append(f"**Monitoring**: {rule.monitoring.strip()}")
+    parts.extend(unchecked_line(finding))
     parts.append(evidence_paragraph(rule.evidence))
     parts.append("_Advisory only: decisions stay with the prescriber._")
     return "\n\n".join(parts)
@@ -153,12 +155,25 @@ def important_texts(finding: Finding) -> list[str]:
     return texts
 
 
+def circumstance_lines(finding: Finding) -> list[str]:
+    """What the patient's conditions changed ("**Taken for epilepsy** (...): do not hold ...")."""
+    return [f"**{c.heading}**: {' '.join(c.modifier.note.split())}" for c in finding.circumstances]
+
+
+def unchecked_line(finding: Finding) -> list[str]:
+    """What could not be checked for this card (the patient's Conditions, blood pressure)."""
+    if not finding.unchecked:
+        return []
+    return [f"_Not checked, may change this card_: {'; '.join(finding.unchecked)}."]
+
+
 def member_notes(matches: tuple[Match, ...]) -> list[str]:
     """Member-specific advice ("Never hold methadone prescribed for OUD"), once per member."""
     notes: dict[str, str] = {}
     for match in matches:
         if match.member.note:
-            notes.setdefault(match.member.name, match.member.note.strip())
+            name = match.member.label or match.member.name
+            notes.setdefault(name, " ".join(match.member.note.split()))
     return [f"**{name}**: {note}" for name, note in notes.items()]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cds_service.render.wording import hours, join_names
-from cds_service.rules.findings import CombinationAlert, Finding
+from cds_service.rules.findings import CombinationAlert, Finding, Match
 from cds_service.rules.schema import RuleSpec
 
 SUMMARY_MAX = 139
@@ -12,8 +12,31 @@ RECENTLY_STOPPED = "Recently stopped {drugs} may still interact with ketamine: r
 
 def drug_names(finding: Finding, limit: int = 2) -> str:
     """The drugs a summary names: current ones ("clonazepam and lorazepam"), else the stopped ones."""
+    return join_names(_named(finding), limit)
+
+
+def _named(finding: Finding) -> list[str]:
+    """The current drugs (else the stopped ones); a street drug beside a prescribed one is left to
+    its own tag: "Hold amphetamine ... (morning dose)" must never name cocaine."""
     current = finding.current_matches or finding.matches
-    return join_names(list(dict.fromkeys(match.member.name for match in current)), limit)
+    if not finding.substance_only:
+        current = tuple(m for m in current if not m.member.substance) or current
+    return list(dict.fromkeys(member_label(match) for match in current))
+
+
+def _substance_tag(finding: Finding) -> list[str]:
+    """ "ask about recent cocaine use" when a street drug sits beside a prescribed member."""
+    if finding.substance_only:
+        return []
+    names = [member_label(m) for m in finding.current_matches if m.member.substance]
+    if not names or len(names) == len(finding.current_matches):
+        return []
+    return [f"ask about recent {join_names(list(dict.fromkeys(names)), 1)} use"]
+
+
+def member_label(match: Match) -> str:
+    """How a summary names the member: its label ("alcohol" for ethanol), else its name."""
+    return match.member.label or match.member.name
 
 
 def summary_text(finding: Finding, drugs: str) -> str:
@@ -23,12 +46,11 @@ def summary_text(finding: Finding, drugs: str) -> str:
     after the class's summary when both fit, else before it, so the combined risk is never cut.
     """
     template = _template(finding.rule, finding)
-    text = _fill(template, drugs, finding)
+    text = _with_tags(_fill(template, drugs, finding), _substance_tag(finding))
     tags = [_combination_tag(finding, alert) for alert in finding.alerts]
     if len(text) > SUMMARY_MAX or (tags and len(_with_tags(text, tags)) > SUMMARY_MAX):
-        current = finding.current_matches or finding.matches
-        names = list(dict.fromkeys(match.member.name for match in current))
-        text = _fill(template, join_names(names, 1), finding)
+        one = _fill(template, join_names(_named(finding), 1), finding)
+        text = _with_tags(one, _substance_tag(finding))
     return with_combinations(finding, text)
 
 
@@ -53,18 +75,24 @@ def _combination_tag(finding: Finding, alert: CombinationAlert) -> str:
     template = alert.combination.summary
     if not template:
         return alert.combination.title.lower()
-    own = {match.member.name for match in finding.current_matches}
+    own = {member_label(match) for match in finding.current_matches}
     others = [name for _, names in alert.present for name in names if name not in own]
     return template.replace("{others}", join_names(list(dict.fromkeys(others)), 1))
 
 
 def _template(rule: RuleSpec, finding: Finding) -> str:
     summaries = rule.summary
+    for circumstance in finding.circumstances:  # the patient's condition leads (epilepsy: no hold)
+        if circumstance.modifier.summary and finding.current_matches:
+            return circumstance.modifier.summary.replace("{condition}", circumstance.condition)
     if not finding.current_matches:
         if finding.withdrawal and rule.withdrawal is not None:
             return rule.withdrawal.summary
         return summaries.washout or RECENTLY_STOPPED
     chosen = {"light": summaries.light, "strong": summaries.strong}.get(finding.variant)
+    if finding.substance_only and summaries.substance:
+        heavy = any(match.fact.heavy_use for match in finding.current_matches)
+        chosen = (summaries.heavy_use if heavy else None) or summaries.substance
     template = chosen or summaries.default
     # A site may remove the hold; a template that promises one would then be wrong.
     if "{hold_hours}" in template and hold_hours(finding) is None:

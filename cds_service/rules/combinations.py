@@ -28,8 +28,12 @@ def apply_combinations(
     return findings
 
 
-def _group_of(combination: Combination, topic: str, ingredient: str) -> str | None:
+def _group_of(
+    combination: Combination, topic: str, ingredient: str, heavy: bool = True
+) -> str | None:
     for group in combination.groups:
+        if group.heavy_use_only and not heavy:
+            continue
         if topic in group.topics or ingredient in group.ingredients:
             return group.name
     return None
@@ -41,15 +45,15 @@ def _groups_present(
     present: dict[str, dict[str, None]] = {}
     for finding in findings:
         for match in finding.current_matches:
-            group = _group_of(combination, finding.rule.id, match.member.name)
-            if group is not None:
-                present.setdefault(group, {})[match.member.name] = None
+            group = _group_of(combination, finding.rule.id, match.member.name, match.fact.heavy_use)
+            if group is not None:  # named as the cards name it ("alcohol", not "ethanol")
+                present.setdefault(group, {})[match.member.label or match.member.name] = None
     return {group: tuple(names) for group, names in present.items()}
 
 
 def _takes_part(finding: Finding, combination: Combination) -> bool:
     return any(
-        _group_of(combination, finding.rule.id, match.member.name) is not None
+        _group_of(combination, finding.rule.id, match.member.name, match.fact.heavy_use) is not None
         for match in finding.current_matches
     )
 

@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from cds_service.clinical.conditions import NO_CONTEXT, PatientContext
 from cds_service.clinical.types import (
     ENDED_STATUSES,
     Indicator,
@@ -31,6 +32,7 @@ from cds_service.clinical.types import (
     MedicationFact,
     days_before_start,
 )
+from cds_service.rules.circumstances import apply_modifiers
 from cds_service.rules.combinations import apply_combinations
 from cds_service.rules.equivalence import assess_dose, equivalents
 from cds_service.rules.findings import (
@@ -59,10 +61,12 @@ def evaluate(
     *,
     hook: str,
     now: datetime,
+    patient: PatientContext = NO_CONTEXT,
 ) -> Evaluation:
     """One Finding per active class present; a rule that raises is reported, never fatal.
 
     ``hook`` is the rule hook (a legacy hook is mapped onto its current one by the hook registry).
+    ``patient`` holds the Conditions and readings that change a card (``rules.circumstances``).
     """
     findings: list[Finding] = []
     failures: list[str] = []
@@ -76,10 +80,15 @@ def evaluate(
         if finding is not None:
             findings.append(finding)
     try:
-        combined = apply_combinations(kb.combinations, tuple(findings))
+        modified = apply_modifiers(kb.modifiers, tuple(findings), patient, now)
+    except Exception as exc:  # the class cards still go out, unmodified; the failure is reported
+        failures.append(f"CONDITIONS: {type(exc).__name__}")
+        modified = tuple(findings)
+    try:
+        combined = apply_combinations(kb.combinations, modified)
     except Exception as exc:  # the class cards still go out; the failure is reported
         failures.append(f"COMBINATIONS: {type(exc).__name__}")
-        combined = tuple(findings)
+        combined = modified
     return Evaluation(findings=combined, failures=tuple(failures))
 
 

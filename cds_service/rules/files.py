@@ -40,6 +40,11 @@ class Layout:
         return self.root / "patient" / "instructions.yaml"
 
     @property
+    def patient_context(self) -> Path:
+        """``patient-context.yaml``: optional; without it substances and conditions are not read."""
+        return self.root / "patient-context.yaml"
+
+    @property
     def rules_dir(self) -> Path:
         return self.root / "rules"
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 
 from cds_service.clinical.types import Indicator, MedicationFact
-from cds_service.rules.schema import Combination, DoseLevel, DosePolicy, Member, RuleSpec
+from cds_service.rules.schema import Combination, DoseLevel, DosePolicy, Member, Modifier, RuleSpec
 
 Variant = Literal["default", "light", "strong"]
 SEVERITY: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -89,6 +89,23 @@ class CombinationAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class Circumstance:
+    """A condition of the patient that changed this card (patient-context.yaml modifiers)."""
+
+    modifier: Modifier
+    condition: str  # the set's title ("epilepsy")
+    source: str | None = None  # the problem-list entry; None: the record's own indication
+
+    @property
+    def heading(self) -> str:
+        """ "Taken for epilepsy (the record's indication)" or "Epilepsy on the problem list (...)"."""
+        if self.source is None:
+            return f"Taken for {self.condition} (the record's own indication)"
+        title = f"{self.condition[:1].upper()}{self.condition[1:]}"
+        return f"{title} on the problem list ({self.source})"
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One interacting class present in the patient's medications."""
 
@@ -99,6 +116,10 @@ class Finding:
     hold: HoldWindow | None
     dose: DoseAssessment | None
     alerts: tuple[CombinationAlert, ...] = ()
+    circumstances: tuple[Circumstance, ...] = ()
+    # The patient's context that could not be read and might change this card ("Condition list:
+    # not in prefetch and no fhirServer given"): said on the card, never a card of its own.
+    unchecked: tuple[str, ...] = ()
 
     @property
     def withdrawal(self) -> bool:
@@ -110,6 +131,12 @@ class Finding:
         """Matches the patient is taking now (not only inside a washout)."""
         return tuple(match for match in self.matches if not match.within_washout)
 
+    @property
+    def substance_only(self) -> bool:
+        """Every current record is a substance (street drug, alcohol): defer or abstain, no hold."""
+        current = self.current_matches
+        return bool(current) and all(match.member.substance for match in current)
+
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
@@ -118,8 +145,11 @@ class Evaluation:
 
 
 def held_matches(rule: RuleSpec, matches: Sequence[Match]) -> tuple[Match, ...]:
-    """The current matches a hold applies to (only as-needed ones when the class says so)."""
-    current = tuple(match for match in matches if not match.within_washout)
+    """The current matches a hold applies to (only as-needed ones when the class says so).
+
+    Never a substance (cocaine, alcohol): there is no dose to hold, only recent use to ask about.
+    """
+    current = tuple(m for m in matches if not m.within_washout and not m.member.substance)
     if rule.hold is not None and rule.hold.applies_to == "as-needed":
         return tuple(match for match in current if match.fact.as_needed)
     return current

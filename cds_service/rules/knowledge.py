@@ -13,13 +13,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cds_service.clinical.appointments import AppointmentVocabulary
+from cds_service.clinical.conditions import ConditionVocabulary
 from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms
+from cds_service.clinical.substances import SubstanceVocabulary
+from cds_service.rules.circumstances import condition_vocabulary, substance_vocabulary
 from cds_service.rules.overrides import RuleOverride, effective_rule
 from cds_service.rules.schema import (
     CaseFile,
     Combination,
     Manifest,
     Member,
+    Modifier,
+    PatientContextRules,
     PatientInstructions,
     RuleSpec,
 )
@@ -37,6 +42,8 @@ class KnowledgeBase:
     product_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # cards/patient/instructions.yaml; None: no patient text is written.
     patient: PatientInstructions | None = None
+    # cards/patient-context.yaml; None: substance use and conditions are not read.
+    context: PatientContextRules | None = None
 
     @property
     def active_rules(self) -> tuple[RuleSpec, ...]:
@@ -66,6 +73,11 @@ class CompiledKnowledgeBase:
     shadow_rules: tuple[RuleSpec, ...] = ()
     # How an Appointment is recognised as a ketamine infusion session (the manifest's terms).
     appointments: AppointmentVocabulary = field(default_factory=AppointmentVocabulary)
+    # How Conditions, readings and substance use are read (patient-context.yaml), and the
+    # conditions that change a class's card.
+    conditions: ConditionVocabulary = field(default_factory=ConditionVocabulary)
+    substances: SubstanceVocabulary = field(default_factory=SubstanceVocabulary)
+    modifiers: tuple[Modifier, ...] = ()
 
     @property
     def manifest(self) -> Manifest:
@@ -74,6 +86,20 @@ class CompiledKnowledgeBase:
     @property
     def digest(self) -> str:
         return self.source.digest
+
+    @property
+    def condition_topics(self) -> frozenset[str]:
+        """The classes a Condition can change (a modifier's topics, a use disorder's class)."""
+        topics = {topic for modifier in self.modifiers for topic in modifier.topics}
+        for _, ingredient, _ in self.substances.disorders:
+            topics.update(self.lexicon.classes_for(ingredient))
+        return frozenset(topics)
+
+    @property
+    def reading_topics(self) -> frozenset[str]:
+        """The classes a blood-pressure reading can change (modifiers of a set with a reading)."""
+        sets = self.conditions.readings.keys()
+        return frozenset(t for m in self.modifiers if m.condition in sets for t in m.topics)
 
     def members(self, topic: str) -> Mapping[str, Member]:
         """The members of one class by canonical ingredient name (empty for an unknown topic)."""
@@ -120,6 +146,9 @@ def compile_knowledge_base(
         ),
         shadow_rules=shadow,
         appointments=_appointment_terms(kb.manifest),
+        conditions=condition_vocabulary(kb.context),
+        substances=substance_vocabulary(kb.context),
+        modifiers=kb.context.modifiers if kb.context else (),
     )
 
 

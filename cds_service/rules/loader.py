@@ -18,9 +18,11 @@ from cds_service.rules.catalogue import Catalogue, Problem, Sourced
 from cds_service.rules.files import Layout, read, topic_of
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.lint import lint, lint_products
+from cds_service.rules.lint_context import lint_context
 from cds_service.rules.schema import (
     CaseFile,
     Manifest,
+    PatientContextRules,
     PatientInstructions,
     ProductCodeTable,
     RuleSpec,
@@ -34,6 +36,7 @@ SCHEMA_MODELS: Mapping[str, type[BaseModel]] = {
     "topics.schema.json": TopicList,
     "valueset.schema.json": ProductCodeTable,
     "patient.schema.json": PatientInstructions,
+    "patient-context.schema.json": PatientContextRules,
 }
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -63,11 +66,14 @@ def check_knowledge_base(
     table_paths = layout.table_paths() if product_tables else []
     product_codes = _product_codes(layout, table_paths, catalogue, problems)
     patient = _patient_instructions(layout, catalogue, problems)
+    context = _patient_context(layout, catalogue, problems)
     if problems or catalogue.manifest is None:
         return None, tuple(sorted(problems, key=lambda problem: problem.file))
     paths = [layout.manifest, layout.topics, *layout.rule_paths(), *layout.case_paths()]
     if patient is not None:
         paths.append(layout.patient_instructions)
+    if context is not None:
+        paths.append(layout.patient_context)
     kb = KnowledgeBase(
         manifest=catalogue.manifest.value,
         rules=tuple(rule.value for rule in catalogue.rules),
@@ -75,6 +81,7 @@ def check_knowledge_base(
         digest=_digest(cards_dir, [*paths, *table_paths]),
         product_codes=product_codes,
         patient=patient,
+        context=context,
     )
     return kb, ()
 
@@ -95,6 +102,21 @@ def _patient_instructions(
         problems.append(
             Problem(layout.label(path), f"topics.{topic}", "not a rule with a hold window")
         )
+    return value
+
+
+def _patient_context(
+    layout: Layout, catalogue: Catalogue, problems: list[Problem]
+) -> PatientContextRules | None:
+    """Substances and conditions when the file exists; the topics, members and ingredients it
+    names must be the rules' own."""
+    path = layout.patient_context
+    if not path.exists():
+        return None
+    value, found = read(layout, path, PatientContextRules)
+    problems += found
+    if value is not None and catalogue.complete:
+        problems += lint_context(layout.label(path), value, catalogue)
     return value
 
 

@@ -23,6 +23,7 @@ from cds_service.cdshooks.models import (
 )
 from cds_service.cdshooks.registry import HookRegistry, HookSpec, TriggerScope
 from cds_service.clinical import medications as meds
+from cds_service.clinical.conditions import PatientContext
 from cds_service.clinical.readings import unrecognised_entries
 from cds_service.clinical.types import (
     DataGap,
@@ -45,6 +46,7 @@ from cds_service.rules.engine import evaluate, evaluate_shadow
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
+from cds_service.service.context import patient_facts, with_context_gaps
 from cds_service.service.ports import MedicationSource, Observer, ServiceConfig
 from cds_service.service.shadow import record_class, shadow_finding
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord, ShadowFinding
@@ -198,8 +200,8 @@ class CdsService:
         data = await self.source.gather(
             call.request, deadline=deadline, issuer=issuer, context_keys=call.spec.context_keys
         )
-        facts = self._facts(data)
-        evaluation = self._evaluation(call.spec, ketamine[0], facts, now)
+        facts, patient = self._facts(data, now)
+        evaluation = self._evaluation(call.spec, ketamine[0], facts, now, patient)
         return self.renderer.patient_plan(evaluation, ketamine[0], now)
 
     async def _triggers(
@@ -240,10 +242,11 @@ class CdsService:
         found = await self.source.gather_keys(
             request, spec.trigger_keys, deadline=deadline, issuer=issuer
         )
-        if found.gaps:
-            log.info("trigger data incomplete", extra={"gaps": [g.what for g in found.gaps]})
+        if found.context_gaps:
+            missing = found.all_context_gaps
+            log.info("trigger data incomplete", extra={"gaps": [g.what for g in missing]})
             if self.observer is not None:
-                self.observer.gaps(found.gaps)
+                self.observer.gaps(missing)
         return dict(found.context)
 
     def _cards_from_data(
@@ -255,11 +258,12 @@ class CdsService:
         profile: Profile,
         now: datetime,
     ) -> _Answer:
-        facts = self._facts(data)
-        evaluation = self._evaluation(spec, order, facts, now)
+        facts, patient = self._facts(data, now)
+        evaluation = self._evaluation(spec, order, facts, now, patient)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         if self.observer is not None:
-            self.observer.gaps(gaps)
+            self.observer.gaps([*gaps, *data.all_context_gaps])
+        evaluation = with_context_gaps(self.kb, data, evaluation)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
         call = CallContext(
             patient_id=request.context.patientId,
@@ -270,7 +274,9 @@ class CdsService:
             delivery=spec.patient_delivery,
         )
         cards = self.renderer.cards(evaluation, order, gaps, call)
-        entries = unrecognised_entries(data.resources, self.kb.lexicon, data.medications)
+        entries = unrecognised_entries(
+            data.resources, self.kb.lexicon, data.medications, {fact.reference for fact in facts}
+        )
         unchecked = self.renderer.unchecked_card(entries, profile) if entries else None
         shadow = self._shadow(facts, order, spec.rules_hook, now)
         return _Answer(cards, "cards", shadow, unchecked)
@@ -287,10 +293,10 @@ class CdsService:
             log.error("shadow rule evaluation failed", extra={"failure": failure})
         return tuple(shadow_finding(finding) for finding in shadow.findings)
 
-    def _facts(self, data: MedicationData) -> tuple[MedicationFact, ...]:
-        return meds.normalise(
-            data.resources, self.kb.lexicon, data.medications, self._normalise_memo
-        )
+    def _facts(
+        self, data: MedicationData, now: datetime
+    ) -> tuple[tuple[MedicationFact, ...], PatientContext]:
+        return patient_facts(self.kb, data, now, self._normalise_memo)
 
     def _evaluation(
         self,
@@ -298,8 +304,9 @@ class CdsService:
         order: KetamineOrder,
         facts: Sequence[MedicationFact],
         now: datetime,
+        patient: PatientContext,
     ) -> Evaluation:
-        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now)
+        evaluation = evaluate(self.kb, facts, order, hook=spec.rules_hook, now=now, patient=patient)
         # Holds sit on the first session's clock (its end, when an appointment gives one).
         return retimed(evaluation, order.moments[0])
 

@@ -22,6 +22,7 @@ from cds_service.render.cards import CallContext
 from cds_service.render.fold import fold_findings
 from cds_service.rules.engine import evaluate_shadow
 from cds_service.rules.explain import EvaluationTrace, trace_evaluation
+from cds_service.service.context import patient_facts, with_context_gaps
 
 if TYPE_CHECKING:
     from cds_service.service import CdsService
@@ -60,9 +61,11 @@ async def explain_request(service: CdsService, service_id: str, payload: Any) ->
     except DataUnavailable as exc:
         return Explanation(notes=(f"Medication data unavailable (answered 412): {exc.message}",))
     order = found[0]
-    readings = read_records(data.resources, kb.lexicon, data.medications)
-    facts = tuple(reading.fact for reading in readings if reading.fact is not None)
-    evaluation = service._evaluation(spec, order, facts, now)
+    # The facts and the patient's context as the service reads them; the readings say why per record.
+    facts, patient = patient_facts(kb, data, now)
+    by_reference = {fact.reference: fact for fact in facts}
+    readings = read_records(data.resources, kb.lexicon, data.medications, by_reference)
+    evaluation = with_context_gaps(kb, data, service._evaluation(spec, order, facts, now, patient))
     shadow = evaluate_shadow(kb, facts, order, hook=spec.rules_hook, now=now)
     profile = service.config.profiles.choose(request.extension_keys)
     context = CallContext(
@@ -74,7 +77,7 @@ async def explain_request(service: CdsService, service_id: str, payload: Any) ->
         delivery=spec.patient_delivery,
     )
     cards = service.renderer.cards(evaluation, order, list(data.gaps), context)
-    entries = unrecognised_entries(data.resources, kb.lexicon, data.medications)
+    entries = unrecognised_entries(data.resources, kb.lexicon, data.medications, by_reference)
     if entries:
         cards.append(service.renderer.unchecked_card(entries, profile))
     trace = trace_evaluation(

@@ -111,7 +111,7 @@ def test_fhir_server_waits_the_delay_before_each_answer() -> None:
     with TestClient(app) as client:
         search = client.get("/inline/MedicationStatement", params={"patient": "p"})
         read = client.get("/referenced/Medication/bench-med-0")
-        missing = client.get("/inline/Condition")
+        missing = client.get("/inline/Procedure")
     assert waits == [0.25, 0.25, 0.25]
     assert app.state.requests == 3
     assert search.json()["resourceType"] == "Bundle"

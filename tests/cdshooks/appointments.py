@@ -85,6 +85,9 @@ def book_request(
         "prefetch": {
             "medicationStatements": bundle(*medications),
             "medicationRequests": bundle(),
+            "conditions": bundle(),
+            "socialHistory": bundle(),
+            "bloodPressure": bundle(),
         },
         **extra,
     }
@@ -103,6 +106,9 @@ def view_request(
         prefetch = {
             "medicationStatements": bundle(*medications),
             "medicationRequests": bundle(),
+            "conditions": bundle(),
+            "socialHistory": bundle(),
+            "bloodPressure": bundle(),
         }
         if appointments is not None:
             prefetch["appointments"] = bundle(*appointments)

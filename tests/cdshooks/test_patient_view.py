@@ -36,6 +36,9 @@ EPIC_EXTENSION = {
 @pytest.fixture
 def fhir_server() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=FHIR, assert_all_called=False, assert_all_mocked=True) as router:
+        # The patient's context (Conditions, social history, blood pressure): none recorded.
+        router.get("/Condition").respond(json=bundle())
+        router.get("/Observation").respond(json=bundle())
         yield router
 
 

@@ -150,3 +150,16 @@ def test_explain_shows_the_engine_trace_match_and_why_ignored(logged_in: TestCli
     assert "(records #1, strong wording)" in html
     assert "1 medication list entry was not recognised" in html
     assert PATIENT_ID not in html
+
+
+def test_explain_reads_drinking_in_the_list_as_a_hook_call_does(logged_in: TestClient) -> None:
+    beers = {
+        "resourceType": "MedicationStatement",
+        "id": "ms-etoh",
+        "status": "active",
+        "medicationCodeableConcept": {"text": "Alcohol - 4 to 6 beers daily"},
+    }
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM, beers))
+    html = _explain(logged_in, json.dumps(body)).text
+    assert "produced by <strong>CNSDEP</strong>" in html
+    assert "Heavy alcohol use" in html

@@ -67,7 +67,7 @@ async def test_gather_when_server_lacks_the_context_search_reports_a_gap_not_a_4
 
     assert ids(data, "MedicationRequest") == ["r1"]
     assert data.context[KEY] == ()
-    assert [g.what for g in data.gaps] == ["Condition list"]
+    assert [g.what for g in data.all_context_gaps] == ["Condition list"]
 
 
 async def test_gather_when_context_search_fails_reports_a_gap_and_keeps_the_cards_data(
@@ -77,7 +77,7 @@ async def test_gather_when_context_search_fails_reports_a_gap_and_keeps_the_card
 
     data = await gather(hook_request(_MEDICATIONS), context_keys=(KEY,))
 
-    assert [g.what for g in data.gaps] == ["Condition list"]
+    assert [g.what for g in data.all_context_gaps] == ["Condition list"]
 
 
 async def test_gather_when_only_context_key_is_read_still_raises_data_unavailable(
@@ -125,7 +125,7 @@ async def test_gather_keys_when_the_search_fails_is_a_gap_never_data_unavailable
     data = await _gather_keys(hook_request({}))
 
     assert data.context[KEY] == ()
-    assert [g.what for g in data.gaps] == ["Condition list"]
+    assert [g.what for g in data.all_context_gaps] == ["Condition list"]
 
 
 async def test_gather_keys_from_complete_prefetch_makes_no_call() -> None:

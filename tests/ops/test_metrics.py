@@ -35,7 +35,10 @@ def scraped(tmp_path: Path) -> tuple[str, dict, list[str]]:
     settings = make_settings(tmp_path, metrics=True)
     with_cards = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     # Statements in prefetch, requests neither prefetched nor fetchable: a data gap.
-    with_gap = hook_request(ketamine_order(), prefetch={"medicationStatements": bundle(CLONAZEPAM)})
+    context = {key: bundle() for key in ("conditions", "socialHistory", "bloodPressure")}
+    with_gap = hook_request(
+        ketamine_order(), prefetch={"medicationStatements": bundle(CLONAZEPAM), **context}
+    )
     with TestClient(make_app(settings)) as client:
         cards = client.post(SERVICE_URL, json=with_cards).json()["cards"]
         assert client.post(SERVICE_URL, json=with_gap).status_code == 200

@@ -37,7 +37,13 @@ def _card_and_finding(topic: str, case: Any, **kwargs: Any) -> tuple[Card, Findi
     given = case.given
     overrides = {topic: RuleOverride.model_validate(given.overrides)} if given.overrides else None
     evaluation, cards = run(
-        given.medications, order=given.order, now=given.now, overrides=overrides, **kwargs
+        given.medications,
+        order=given.order,
+        now=given.now,
+        overrides=overrides,
+        conditions=given.conditions,
+        observations=given.observations,
+        **kwargs,
     )
     assert evaluation is not None
     finding = next(f for f in evaluation.findings if f.rule.id == topic)
@@ -52,10 +58,11 @@ def _drugs(finding: Finding) -> int:
 def test_default_detail_of_a_one_drug_card_is_at_most_700_characters(topic: str, case: Any) -> None:
     card, finding = _card_and_finding(topic, case)
     detail = card.detail or ""
-    if _drugs(finding) == 1 and not finding.alerts:
+    extra = len(finding.alerts) + len(finding.circumstances)
+    if _drugs(finding) == 1 and not extra:
         assert len(detail) <= CONCISE_ONE_DRUG_MAX, detail
-    else:  # each further record or combination adds a line, never the whole long form
-        assert len(detail) <= CONCISE_ONE_DRUG_MAX + 150 * (_drugs(finding) + len(finding.alerts))
+    else:  # each further record, combination or condition adds a line, never the whole long form
+        assert len(detail) <= CONCISE_ONE_DRUG_MAX + 150 * (_drugs(finding) + extra)
 
 
 @pytest.mark.parametrize(("topic", "case"), _firing_cases())

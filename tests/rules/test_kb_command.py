@@ -16,7 +16,7 @@ def test_kb_check_without_dir_checks_bundled_cards_and_prints_ok(
 ) -> None:
     assert cli.main(["kb", "check"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ok: 15 rules, 14 case files, 1 combination, ")
+    assert out.startswith("ok: 16 rules, 15 case files, 1 combination, ")
     assert len(out.splitlines()) == 1
 
 
@@ -46,9 +46,10 @@ def test_kb_schemas_rewrites_the_schema_files_of_dir(
     assert sorted(p.name for p in (cards / "schema").iterdir()) == [
         "cases.schema.json",
         "manifest.schema.json",
+        "patient-context.schema.json",
         "patient.schema.json",
         "rule.schema.json",
         "topics.schema.json",
         "valueset.schema.json",
     ]
-    assert capsys.readouterr().out.count("wrote ") == 6
+    assert capsys.readouterr().out.count("wrote ") == 7

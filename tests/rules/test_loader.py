@@ -320,6 +320,7 @@ def test_write_json_schemas_writes_one_loadable_file_per_kind_of_file(tmp_path: 
     assert sorted(p.name for p in written) == [
         "cases.schema.json",
         "manifest.schema.json",
+        "patient-context.schema.json",
         "patient.schema.json",
         "rule.schema.json",
         "topics.schema.json",
@@ -330,7 +331,7 @@ def test_write_json_schemas_writes_one_loadable_file_per_kind_of_file(tmp_path: 
 
 def test_main_when_cards_valid_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--cards-dir", str(CARDS_DIR)]) == 0
-    assert capsys.readouterr().out.startswith("ok: 15 rules, ")
+    assert capsys.readouterr().out.startswith("ok: 16 rules, ")
 
 
 def test_main_when_cards_invalid_exits_one_listing_each_problem(

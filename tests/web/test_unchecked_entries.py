@@ -59,6 +59,20 @@ def test_unrecognised_entry_gets_one_info_card_beside_the_class_card(tmp_path: P
     assert "Klonipin 1mg BID (probably clonazepam)" in cards[0]["detail"]
 
 
+def test_drinking_written_in_the_list_is_read_as_alcohol_not_listed_as_unchecked(
+    tmp_path: Path,
+) -> None:
+    beers = _free_text("ms-etoh", "Alcohol - 4 to 6 beers daily")
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM, beers, UNKNOWN))
+    with TestClient(make_app(make_settings(tmp_path))) as client:
+        cards = client.post(SIGN, json=body).json()["cards"]
+    topics = [topic for topic, _ in _topics(cards)]
+    assert "CNSDEP" in topics  # the substance reader recognised it
+    (unchecked,) = [c for c in cards if c["source"]["topic"]["code"] == "DATAGAP"]
+    assert "beers" not in unchecked["detail"]
+    assert SECRET_TEXT in unchecked["detail"]
+
+
 def test_clean_coded_list_gets_no_unchecked_card(tmp_path: Path) -> None:
     body = hook_request(ketamine_order(), medications=(CLONAZEPAM,))
     with TestClient(make_app(make_settings(tmp_path))) as client:

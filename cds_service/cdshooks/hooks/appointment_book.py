@@ -56,5 +56,6 @@ HOOK = HookSpec(
         ),
     ),
     prefetch_keys=ordering.PREFETCH_KEYS,
+    context_keys=ordering.CONTEXT_KEYS,
     patient_delivery="appointment",
 )

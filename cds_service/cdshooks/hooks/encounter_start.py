@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from cds_service.cdshooks.hooks.patient_view import near_sessions
 from cds_service.cdshooks.models import HookContext
-from cds_service.cdshooks.prefetch import APPOINTMENTS
+from cds_service.cdshooks.prefetch import APPOINTMENTS, PATIENT_KEYS
 from cds_service.cdshooks.registry import HookSpec, Listing, TriggerScope
 from cds_service.clinical.types import KetamineOrder
 
@@ -44,5 +44,7 @@ HOOK = HookSpec(
     ),
     prefetch_keys=(APPOINTMENTS,),
     trigger_keys=(APPOINTMENTS,),
+    # Read from fhirServer once an infusion is near, like the medications (a gap, never a 412).
+    context_keys=PATIENT_KEYS,
     patient_delivery="none",
 )

@@ -29,4 +29,5 @@ HOOK = HookSpec(
     references_to_read=ordering.medication_references,
     prepare=_prepare,
     on_legacy_id=True,
+    context_keys=ordering.CONTEXT_KEYS,
 )

@@ -38,4 +38,5 @@ HOOK = HookSpec(
     on_legacy_id=True,
     listing=ordering.listing("order-select", "order selected"),
     prefetch_keys=ordering.PREFETCH_KEYS,
+    context_keys=ordering.CONTEXT_KEYS,
 )

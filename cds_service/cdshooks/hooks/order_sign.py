@@ -25,6 +25,7 @@ HOOK = HookSpec(
     on_legacy_id=True,
     listing=ordering.listing("order-sign", "order signed"),
     prefetch_keys=ordering.PREFETCH_KEYS,
+    context_keys=ordering.CONTEXT_KEYS,
     # The PDDI CDS IG's place for it: what order-select already showed is not repeated here.
     filters_repeats=True,
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cds_service.cdshooks.models import HookContext
-from cds_service.cdshooks.prefetch import APPOINTMENTS
+from cds_service.cdshooks.prefetch import APPOINTMENTS, PATIENT_KEYS
 from cds_service.cdshooks.registry import HookSpec, Listing, TriggerScope
 from cds_service.clinical import appointments
 from cds_service.clinical.types import KetamineOrder
@@ -61,4 +61,6 @@ HOOK = HookSpec(
     ),
     prefetch_keys=(APPOINTMENTS,),
     trigger_keys=(APPOINTMENTS,),
+    # Read from fhirServer once an infusion is near, like the medications (a gap, never a 412).
+    context_keys=PATIENT_KEYS,
 )

@@ -17,6 +17,11 @@ from cds_service.rules.schema.common import (
     Status,
     Strict,
 )
+from cds_service.rules.schema.context import (
+    ConditionSet,
+    Modifier,
+    PatientContextRules,
+)
 from cds_service.rules.schema.dose import Depot, DoseLevel, DosePolicy
 from cds_service.rules.schema.manifest import (
     AppointmentCode,
@@ -67,6 +72,7 @@ __all__ = [
     "CaseGiven",
     "Combination",
     "CombinationGroup",
+    "ConditionSet",
     "Depot",
     "DoseLevel",
     "DosePolicy",
@@ -83,7 +89,9 @@ __all__ = [
     "KetamineTerms",
     "Manifest",
     "Member",
+    "Modifier",
     "OverrideReason",
+    "PatientContextRules",
     "PatientInstructions",
     "ProductCodeTable",
     "ProductSource",

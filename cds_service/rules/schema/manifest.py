@@ -92,6 +92,11 @@ class CombinationGroup(Strict):
     ingredients: tuple[str, ...] = Field(
         default=(), description="Member names that belong to the group."
     )
+    heavy_use_only: bool = Field(
+        default=False,
+        description="Only heavy use counts (alcohol: drinks a day at or above the threshold in "
+        "patient-context.yaml, a heavy-drinker code or AUDIT-C score, an active use disorder).",
+    )
 
     @model_validator(mode="after")
     def _names_something(self) -> CombinationGroup:

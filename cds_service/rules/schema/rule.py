@@ -83,6 +83,18 @@ class Member(Strict):
         "card's Important box when the patient currently takes it (the class's do_not_stop is "
         "for wording that holds for every member).",
     )
+    substance: bool = Field(
+        default=False,
+        description="A substance used outside prescription (alcohol, cocaine, methamphetamine, "
+        "MDMA, cannabis): never given a hold window or dose wording; the card takes the class's "
+        "substance summary and actions (defer or abstain) when only such records are current.",
+    )
+    label: str | None = Field(
+        default=None,
+        min_length=2,
+        description="How the summary names the member when it differs from the ingredient name "
+        '(ethanol: "alcohol").',
+    )
     also_in: tuple[TopicCode, ...] = Field(
         default=(),
         description="Other classes this ingredient is deliberately also a member of, because "
@@ -120,6 +132,18 @@ class Summaries(Strict):
         description="When every record has stopped but is still inside the washout: keeps the "
         "class's action (an MAOI stopped 10 days ago still needs BP checks); absent: a generic "
         '"recently stopped ... review".',
+    )
+    substance: str | None = Field(
+        default=None,
+        max_length=139,
+        description="When every current record is a substance member (street drugs, alcohol): "
+        "what to ask or defer, never a hold; absent: the default template.",
+    )
+    heavy_use: str | None = Field(
+        default=None,
+        max_length=139,
+        description="When every current record is a substance member and one is heavy use "
+        "(patient-context.yaml: drinks a day, AUDIT-C, a use disorder); absent: substance.",
     )
 
 
@@ -242,6 +266,12 @@ class RuleSpec(Strict):
         max_length=2,
         description="The concise card's actions when every record has stopped but is inside the "
         "washout (nothing is continued or held any more); empty: none.",
+    )
+    substance_actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] = Field(
+        default=(),
+        max_length=2,
+        description="The concise card's actions when every current record is a substance member "
+        "(defer the infusion after recent use; abstain for a day); empty: actions.",
     )
     light_actions: tuple[Annotated[str, Field(min_length=10, max_length=160)], ...] | None = Field(
         default=None,

@@ -1,0 +1,263 @@
+"""The patient's Conditions and blood pressure as the rules read them: coded sets, indications. Pure.
+
+A Condition counts when it is active (clinicalStatus active, recurrence or relapse, or absent) and
+not refuted or entered in error. A medication's indication is its own ``reasonCode`` or a
+``reasonReference`` resolved against the patient's Conditions. Codes are matched by SNOMED CT code
+or ICD-10 prefix ("F10" matches F10.20); an uncoded Condition matches by its words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from cds_service.clinical.fhirjson import as_dict, as_list, as_str, codings, parse_instant
+from cds_service.clinical.lexicon import SNOMED, code_system_kind, words_of
+from cds_service.clinical.types import JsonObject
+
+ICD10 = "icd10"
+_ICD10_MARKERS = ("icd-10", "icd10", "2.16.840.1.113883.6.90", "2.16.840.1.113883.6.3")
+_INACTIVE = frozenset({"inactive", "remission", "resolved"})
+_NOT_TRUE = frozenset({"refuted", "entered-in-error"})
+Via = Literal["indication", "problem-list"]
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSet:
+    """A named set of condition codes from the knowledge base (epilepsy, opioid use disorder)."""
+
+    id: str
+    title: str
+    snomed: frozenset[str] = frozenset()
+    icd10: tuple[str, ...] = ()  # prefixes, upper case, without the dot
+    icd10_excluded: tuple[str, ...] = ()  # e.g. "in remission" codes
+    words: tuple[tuple[str, ...], ...] = ()  # uncoded text: every run must appear in order
+
+    def matches(self, concept: Any) -> bool:
+        """Whether a CodeableConcept is in the set (by code, else by its words)."""
+        coded = False
+        for coding in codings(concept):
+            code = as_str(coding.get("code")).strip()
+            kind = _system_kind(as_str(coding.get("system")))
+            if kind in (SNOMED, ICD10) and code:
+                coded = True
+                if kind == SNOMED and code in self.snomed:
+                    return True
+                if kind == ICD10 and self._icd10(code):
+                    return True
+        return not coded and self._words(concept)
+
+    def _icd10(self, code: str) -> bool:
+        plain = code.upper().replace(".", "")
+        if any(plain.startswith(excluded) for excluded in self.icd10_excluded):
+            return False
+        return any(plain.startswith(prefix) for prefix in self.icd10)
+
+    def _words(self, concept: Any) -> bool:
+        text = words_of(" ".join(_texts(concept)))
+        return any(_contains(text, run) for run in self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class PressureRule:
+    """A coded condition plus a recent reading at or above the thresholds (uncontrolled hypertension)."""
+
+    with_set: str
+    systolic: float
+    diastolic: float
+    within_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionVocabulary:
+    """The condition sets of the knowledge base, and which of them a reading can also satisfy."""
+
+    sets: Mapping[str, CodeSet] = field(default_factory=dict)
+    readings: Mapping[str, PressureRule] = field(default_factory=dict)
+    systolic_codes: frozenset[str] = frozenset({"8480-6"})
+    diastolic_codes: frozenset[str] = frozenset({"8462-4"})
+
+
+@dataclass(frozen=True, slots=True)
+class PatientCondition:
+    """One active Condition: where it is and which knowledge-base sets it belongs to."""
+
+    reference: str  # "Condition/epi-1"
+    display: str
+    sets: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One blood-pressure reading (either value may be missing)."""
+
+    when: datetime | None
+    systolic: float | None
+    diastolic: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientContext:
+    """What the rules know about the patient besides the medication list."""
+
+    conditions: tuple[PatientCondition, ...] = ()
+    # medication record reference -> the sets its own reasonCode / reasonReference belong to
+    indications: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    readings: tuple[Reading, ...] = ()
+    vocabulary: ConditionVocabulary = field(default_factory=ConditionVocabulary)
+
+    def has(self, set_id: str, now: datetime) -> PatientCondition | None:
+        """The patient's first Condition in the set (or that a reading completes), else None."""
+        for condition in self.conditions:
+            if set_id in condition.sets:
+                return condition
+        rule = self.vocabulary.readings.get(set_id)
+        if rule is None:
+            return None
+        base = self.has(rule.with_set, now)
+        if base is None or not _high_reading(self.readings, rule, now):
+            return None
+        limit = f"{rule.systolic:g}/{rule.diastolic:g}"
+        display = (
+            f"{base.display}, with a BP reading at or above {limit} in {rule.within_days} days"
+        )
+        return PatientCondition(base.reference, display, frozenset({set_id}))
+
+    def indicated(self, record: str, set_id: str) -> bool:
+        """Whether a medication record is taken for a condition of the set."""
+        return set_id in self.indications.get(record, frozenset())
+
+
+NO_CONTEXT = PatientContext()
+
+
+def read_context(
+    conditions: Iterable[Any],
+    records: Iterable[tuple[str, Any]],
+    observations: Iterable[Any],
+    vocabulary: ConditionVocabulary,
+) -> PatientContext:
+    """The patient's active Conditions, each record's indications and the blood-pressure readings.
+
+    ``records`` are (fact reference, raw medication resource) pairs.
+    """
+    active = [c for c in conditions if isinstance(c, dict) and _active(c)]
+    patient = tuple(_condition(c, i, vocabulary) for i, c in enumerate(active))
+    by_reference = {c.reference: c for c in patient}
+    # A record that states any indication is in the map, even one no set knows (bipolar disorder):
+    # the problem list then does not decide for it.
+    indications = {
+        reference: _indications(as_dict(resource), by_reference, vocabulary)
+        for reference, resource in records
+        if _states_reason(as_dict(resource))
+    }
+    readings = tuple(r for o in observations if (r := _reading(as_dict(o), vocabulary)))
+    return PatientContext(patient, indications, readings, vocabulary)
+
+
+def _active(condition: JsonObject) -> bool:
+    clinical = {as_str(c.get("code")).lower() for c in codings(condition.get("clinicalStatus"))}
+    verification = {
+        as_str(c.get("code")).lower() for c in codings(condition.get("verificationStatus"))
+    }
+    return not (clinical & _INACTIVE) and not (verification & _NOT_TRUE)
+
+
+def _condition(
+    condition: JsonObject, index: int, vocabulary: ConditionVocabulary
+) -> PatientCondition:
+    concept = condition.get("code")
+    resource_id = as_str(condition.get("id"))
+    reference = f"Condition/{resource_id}" if resource_id else f"Condition/#{index}"
+    display = next(iter(_texts(concept)), "condition")
+    return PatientCondition(reference, display, _sets_of(concept, vocabulary))
+
+
+def _sets_of(concept: Any, vocabulary: ConditionVocabulary) -> frozenset[str]:
+    return frozenset(key for key, codes in vocabulary.sets.items() if codes.matches(concept))
+
+
+def _states_reason(resource: JsonObject) -> bool:
+    return bool(as_list(resource.get("reasonCode")) or as_list(resource.get("reasonReference")))
+
+
+def _indications(
+    resource: JsonObject,
+    conditions: Mapping[str, PatientCondition],
+    vocabulary: ConditionVocabulary,
+) -> frozenset[str]:
+    found: set[str] = set()
+    for concept in as_list(resource.get("reasonCode")):
+        found |= _sets_of(concept, vocabulary)
+    for reference in as_list(resource.get("reasonReference")):
+        target = _resolve(as_dict(reference), conditions)
+        if target is not None:
+            found |= target.sets
+        found |= _sets_of({"text": as_str(as_dict(reference).get("display"))}, vocabulary)
+    return frozenset(found)
+
+
+def _resolve(
+    reference: JsonObject, conditions: Mapping[str, PatientCondition]
+) -> PatientCondition | None:
+    text = as_str(reference.get("reference")).strip()
+    if not text:
+        return None
+    # "Condition/epi-1", a full URL ending in it, or a version ("/_history/2").
+    parts = text.split("/_history/", 1)[0].rstrip("/").split("/")
+    key = "/".join(parts[-2:]) if len(parts) >= 2 else text
+    return conditions.get(key)
+
+
+def _reading(observation: JsonObject, vocabulary: ConditionVocabulary) -> Reading | None:
+    if as_str(observation.get("status")).lower() in {"entered-in-error", "cancelled"}:
+        return None
+    systolic = _component(observation, vocabulary.systolic_codes)
+    diastolic = _component(observation, vocabulary.diastolic_codes)
+    if systolic is None and diastolic is None:
+        return None
+    when = parse_instant(observation.get("effectiveDateTime")) or parse_instant(
+        as_dict(observation.get("effectivePeriod")).get("start")
+    )
+    return Reading(when, systolic, diastolic)
+
+
+def _component(observation: JsonObject, codes: frozenset[str]) -> float | None:
+    parts: Sequence[Any] = [observation, *as_list(observation.get("component"))]
+    for part in parts:
+        if any(as_str(c.get("code")) in codes for c in codings(as_dict(part).get("code"))):
+            value = as_dict(as_dict(part).get("valueQuantity")).get("value")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None
+
+
+def _high_reading(readings: Sequence[Reading], rule: PressureRule, now: datetime) -> bool:
+    since = now - timedelta(days=rule.within_days)
+    for reading in readings:
+        if reading.when is None or reading.when < since:
+            continue
+        if (reading.systolic or 0) >= rule.systolic or (reading.diastolic or 0) >= rule.diastolic:
+            return True
+    return False
+
+
+def _system_kind(system: str) -> str:
+    lowered = system.lower()
+    if any(marker in lowered for marker in _ICD10_MARKERS):
+        return ICD10
+    return code_system_kind(system)
+
+
+def _texts(concept: Any) -> list[str]:
+    concept = as_dict(concept)
+    texts = [as_str(concept.get("text"))]
+    texts += [as_str(c.get("display")) for c in codings(concept)]
+    return [text for text in texts if text]
+
+
+def _contains(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    size = len(run)
+    return any(words[i : i + size] == run for i in range(len(words) - size + 1))

@@ -1,0 +1,139 @@
+"""The patient's Conditions, each record's indications and blood-pressure readings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cds_service.clinical.conditions import read_context
+from tests.pipeline import compiled
+
+NOW = datetime(2026, 11, 26, 20, tzinfo=UTC)
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+SCT = "http://snomed.info/sct"
+VOCABULARY = compiled().conditions
+
+
+def condition(rid: str, system: str, code: str, **extra: Any) -> dict[str, Any]:
+    coding = {"system": system, "code": code}
+    return {"resourceType": "Condition", "id": rid, "code": {"coding": [coding]}, **extra}
+
+
+def reading(systolic: float, diastolic: float, when: str, *, panel: bool = True) -> dict[str, Any]:
+    parts = [("8480-6", systolic), ("8462-4", diastolic)]
+    components = [
+        {"code": {"coding": [{"code": code}]}, "valueQuantity": {"value": value}}
+        for code, value in parts
+    ]
+    if panel:
+        return {
+            "resourceType": "Observation",
+            "status": "final",
+            "component": components,
+            "effectiveDateTime": when,
+        }
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        **components[0],
+        "effectiveDateTime": when,
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "present"),
+    [
+        (condition("a", ICD, "G40.909"), True),
+        (condition("b", ICD, "G40909"), True),
+        (condition("c", SCT, "84757009"), True),
+        (condition("d", "urn:oid:2.16.840.1.113883.6.90", "G40.1"), True),
+        (condition("e", ICD, "F10.20"), False),
+        ({"resourceType": "Condition", "id": "f", "code": {"text": "Seizure disorder"}}, True),
+        (condition("g", ICD, "G40.9", clinicalStatus={"coding": [{"code": "resolved"}]}), False),
+        (condition("h", ICD, "G40.9", verificationStatus={"coding": [{"code": "refuted"}]}), False),
+    ],
+)
+def test_has_when_condition_coded_uncoded_or_inactive(
+    resource: dict[str, Any], present: bool
+) -> None:
+    patient = read_context([resource], [], [], VOCABULARY)
+    assert (patient.has("epilepsy", NOW) is not None) is present
+
+
+def test_a_coded_condition_outside_the_set_is_not_matched_by_its_words() -> None:
+    coded = {
+        "resourceType": "Condition",
+        "id": "x",
+        "code": {"coding": [{"system": SCT, "code": "1"}], "text": "epilepsy?"},
+    }
+    assert read_context([coded], [], [], VOCABULARY).has("epilepsy", NOW) is None
+
+
+def test_remission_codes_are_left_out() -> None:
+    remission = condition("r", ICD, "F10.21")
+    active = condition("s", ICD, "F10.20")
+    assert read_context([remission], [], [], VOCABULARY).has("alcohol-use-disorder", NOW) is None
+    assert read_context([active], [], [], VOCABULARY).has("alcohol-use-disorder", NOW) is not None
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Condition/epi-1",
+        "https://ehr.example.org/fhir/Condition/epi-1",
+        "Condition/epi-1/_history/3",
+    ],
+)
+def test_reason_reference_resolves_against_the_conditions(reference: str) -> None:
+    record = {"resourceType": "MedicationStatement", "reasonReference": [{"reference": reference}]}
+    patient = read_context(
+        [condition("epi-1", ICD, "G40.909")], [("MedicationStatement/m1", record)], [], VOCABULARY
+    )
+    assert patient.indicated("MedicationStatement/m1", "epilepsy")
+
+
+def test_reason_code_and_reference_display_name_the_indication() -> None:
+    by_code = {"reasonCode": [{"text": "Epilepsy"}]}
+    by_display = {"reasonReference": [{"display": "seizure disorder"}]}
+    other = {"reasonCode": [{"text": "Bipolar II disorder"}]}
+    pairs = [("A/1", by_code), ("A/2", by_display), ("A/3", other), ("A/4", {})]
+    patient = read_context([], pairs, [], VOCABULARY)
+    assert patient.indicated("A/1", "epilepsy")
+    assert patient.indicated("A/2", "epilepsy")
+    assert not patient.indicated("A/3", "epilepsy")
+    assert "A/3" in patient.indications  # states an indication: the problem list does not decide
+    assert "A/4" not in patient.indications
+
+
+@pytest.mark.parametrize(
+    ("observation", "uncontrolled"),
+    [
+        (reading(172, 96, "2026-11-20T10:00:00Z"), True),
+        (reading(150, 104, "2026-11-20T10:00:00Z"), True),
+        (reading(150, 95, "2026-11-20T10:00:00Z"), False),
+        (reading(190, 120, "2026-09-01T10:00:00Z"), False),
+        (reading(175, 0, "2026-11-20T10:00:00Z", panel=False), True),
+        ({"resourceType": "Observation", "status": "entered-in-error"}, False),
+    ],
+)
+def test_uncontrolled_hypertension_from_coded_hypertension_and_a_recent_high_reading(
+    observation: dict[str, Any], uncontrolled: bool
+) -> None:
+    hypertension = condition("h", ICD, "I10")
+    patient = read_context([hypertension], [], [observation], VOCABULARY)
+    found = patient.has("uncontrolled-hypertension", NOW)
+    assert (found is not None) is uncontrolled
+    if found is not None:
+        assert "160/100" in found.display
+
+
+def test_uncontrolled_hypertension_needs_the_hypertension_code_for_a_reading() -> None:
+    patient = read_context([], [], [reading(190, 120, "2026-11-20T10:00:00Z")], VOCABULARY)
+    assert patient.has("uncontrolled-hypertension", NOW) is None
+
+
+def test_hypertensive_crisis_code_is_uncontrolled_without_a_reading() -> None:
+    patient = read_context([condition("u", ICD, "I16.1")], [], [], VOCABULARY)
+    assert patient.has("uncontrolled-hypertension", NOW) is not None
