@@ -280,6 +280,7 @@ def _concept_ingredients(concept: Any, lexicon: Lexicon) -> frozenset[str]:
 LOCAL_FORM_WORDS = frozenset(
     {"topical", "ophthalmic", "otic", "cutaneous", "shampoo", "cream", "lotion", "ointment"}
     | {"soap", "swab", "swabstick", "pad", "wipe", "mouthwash", "dentifrice", "toothpaste"}
+    | {"sanitiser", "sanitizer"}  # ethyl alcohol hand gel: on the skin, never drunk
 )
 LOCAL_ROUTE_CODES = frozenset(
     {"6064005", "54485002", "10547007"}

@@ -18,6 +18,7 @@ from typing import Any
 
 from cds_service.clinical.conditions import PatientContext
 from cds_service.clinical.fhirjson import as_dict, as_list, as_str, codings, parse_instant
+from cds_service.clinical.freetext import is_free_text
 from cds_service.clinical.lexicon import TEXT_MEMO_SIZE, Lexicon, words_of
 from cds_service.clinical.types import JsonObject, MedicationFact, Origin, SourcedResource
 
@@ -155,10 +156,17 @@ def _alcohol_record(
     if reference in seen:  # the normaliser read it already (an interacting drug, coded ethanol)
         return None
     concept = as_dict(resource.get("medicationCodeableConcept"))
+    # A coded record is a drug (coded ethanol is the lexicon's); drinking is written as free text.
+    if not is_free_text((concept,)):
+        return None
     texts = [t for t in (as_str(concept.get("text")), *_displays(concept)) if t]
+    # The entry's name must say drinking ("Avoid alcohol" in a dose text is an instruction); the
+    # dose text may then say how much ("Wine", "5 glasses nightly").
+    if not texts or alcohol.reads(" ; ".join(texts)) is None:
+        return None
     doses = [as_str(as_dict(d).get("text")) for d in _dosages(resource)]
     drinking = alcohol.reads(" ; ".join([*texts, *doses]))
-    if not texts or drinking is None:
+    if drinking is None:
         return None
     return _fact(sourced, reference, texts[0], alcohol.ingredient, drinking)
 
