@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from cds_service.render.drafts import _known_valid, _rest_is_valid, is_valid, repaired
@@ -89,6 +90,7 @@ VALID_DRAFT: dict[str, Any] = {
     "requester": {"reference": "Practitioner/d1"},
     "authoredOn": "2026-11-27T08:00:00-05:00",
     "medicationCodeableConcept": {"text": "ketamine"},
+    "dosageInstruction": [{"timing": {"event": ["2026-11-28T09:00:00-05:00"]}}],
 }
 # Per-request values, valid and not: the memoised verdict must agree with R4B on every one.
 VARYING: list[tuple[str, Any]] = [
@@ -110,6 +112,11 @@ VARYING: list[tuple[str, Any]] = [
     ("encounter", {"reference": None}),
     ("requester", {"identifier": {"value": "d2"}}),
     ("requester", {"identifier": "d2"}),
+    ("dosageInstruction", [{"text": "0.5 mg/kg", "timing": {"event": ["2026-12-01T09:00:00Z"]}}]),
+    ("dosageInstruction", [{"timing": {"event": ["not a time"]}}]),
+    ("dosageInstruction", [{"text": 5}]),
+    ("dosageInstruction", {"text": "a lone object"}),
+    ("dosageInstruction", []),
 ]
 
 
@@ -152,3 +159,29 @@ def test_repaired_draft_needing_repair_after_a_valid_one_is_still_repaired() -> 
     assert fixed is not broken
     assert fixed["reasonCode"] == [{"text": "depression"}]
     MedicationRequest.model_validate(fixed)
+
+
+APPOINTMENT: dict[str, Any] = {
+    "resourceType": "Appointment",
+    "id": "appt-1",
+    "status": "booked",
+    "start": "2026-12-01T09:00:00-05:00",
+    "end": "2026-12-01T10:00:00-05:00",
+    "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("start", "2026-12-02T09:00:00Z"), ("start", "2026-12-02"), ("end", "later"), ("id", "a b")],
+)
+def test_is_valid_memoised_appointment_verdict_agrees_with_r4b(field: str, value: Any) -> None:
+    assert is_valid(APPOINTMENT)
+    draft = {**APPOINTMENT, field: value}
+    try:
+        Appointment.model_validate(draft)
+    except ValueError:
+        expected = False
+    else:
+        expected = True
+    assert is_valid(draft) is expected
