@@ -8,7 +8,8 @@ what R4 requires (status, intent, subject, medication) cannot be repaired and ge
 
 Validating a draft with fhir.resources costs ~0.08 ms, on every call with a hold. The verdict is
 memoised on the draft without its per-request fields (id, subject, encounter, requester, authoredOn,
-dosage or occurrence, an appointment's start and end), so that drafts of one orderable share it. Those
+the dosage's timing events or the occurrence, an appointment's start and end), so that drafts of one
+orderable share it. Those
 are stood in by fixed valid values for the memoised validation, and each is checked with its own
 field's validator: R4B validates them independently of the rest (their presence, which the choice-type
 checks read, is kept), so "the rest is valid and each of them is valid" is exactly "the draft is
@@ -25,6 +26,7 @@ import orjson
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.timing import Timing
 from pydantic import TypeAdapter, ValidationError
 
 from cds_service.clinical.types import JsonObject
@@ -45,7 +47,6 @@ _PLACEHOLDERS: dict[str, Any] = {
     "subject": {"reference": "Patient/placeholder"},
     "encounter": {"reference": "Encounter/placeholder"},
     "requester": {"reference": "Practitioner/placeholder"},
-    "dosageInstruction": [{"text": "placeholder"}],  # its timing holds this order's own time
     "occurrenceDateTime": "2026-01-01",
     "start": "2026-01-01T00:00:00Z",
     "end": "2026-01-01T01:00:00Z",
@@ -56,6 +57,10 @@ _FIELD_CHECKS: dict[tuple[str, str], TypeAdapter[Any]] = {
     for key in _PLACEHOLDERS
     if key in model.model_fields
 }
+# A dosage's timing events are the order's own times: stood in too, the rest of the dosage is kept.
+_EVENT_STAND_IN = "2026-01-01T00:00:00Z"
+_EVENT_TYPE: Any = Timing.model_fields["event"].annotation
+_EVENTS: TypeAdapter[Any] = TypeAdapter(_EVENT_TYPE)
 
 
 def validation_errors(resource: JsonObject) -> list[Any] | None:
@@ -76,6 +81,7 @@ def _known_valid(kind: str, resource: JsonObject) -> bool:
         value = rest.get(key)
         if (kind, key) in _FIELD_CHECKS and type(value) is type(stand_in):
             varying[key] = rest.pop(key)
+    events = _stand_in_event_times(rest) if kind == "MedicationRequest" else []
     try:
         canonical = orjson.dumps(rest, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError: not plain JSON (e.g. an int beyond 64 bits)
@@ -85,9 +91,34 @@ def _known_valid(kind: str, resource: JsonObject) -> bool:
     try:
         for name, value in varying.items():
             _FIELD_CHECKS[kind, name].validate_python(value)
+        for times in events:
+            _EVENTS.validate_python(times)
     except ValidationError:
         return False
     return True
+
+
+def _stand_in_event_times(rest: JsonObject) -> list[list[str]]:
+    """Swap each dosage's ``timing.event`` strings for stand-ins (same count); return the originals."""
+    dosages = rest.get("dosageInstruction")
+    if not isinstance(dosages, list):
+        return []
+    found: list[list[str]] = []
+    kept: list[Any] = []
+    for dosage in dosages:
+        timing = dosage.get("timing") if isinstance(dosage, dict) else None
+        events = timing.get("event") if isinstance(timing, dict) else None
+        if (
+            isinstance(timing, dict)
+            and isinstance(events, list)
+            and events
+            and all(type(e) is str for e in events)
+        ):
+            found.append(events)
+            dosage = {**dosage, "timing": {**timing, "event": [_EVENT_STAND_IN] * len(events)}}
+        kept.append(dosage)
+    rest["dosageInstruction"] = kept
+    return found
 
 
 @lru_cache(maxsize=256)

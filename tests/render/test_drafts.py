@@ -117,6 +117,10 @@ VARYING: list[tuple[str, Any]] = [
     ("dosageInstruction", [{"text": 5}]),
     ("dosageInstruction", {"text": "a lone object"}),
     ("dosageInstruction", []),
+    ("dosageInstruction", [{"timing": {"event": ["2026-11-29T09:00:00-05:00", "2026-11-30"]}}]),
+    ("dosageInstruction", [{"timing": {"event": ["2026-11-29T09:00:00"]}}]),
+    ("dosageInstruction", [{"timing": {"event": [None]}}]),
+    ("dosageInstruction", [{"timing": {"event": ["2026-11-29T09:00:00Z"], "code": "x"}}]),
 ]
 
 
