@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cds_service.clinical.fhirjson import as_str, codings, concept_texts
+from cds_service.clinical.fhirjson import concept_texts
 from cds_service.clinical.fuzzy import ProbableMatch
 from cds_service.clinical.lexicon import RXNORM, SNOMED, Lexicon, code_system_kind
 from cds_service.clinical.types import JsonObject
@@ -18,10 +18,18 @@ _CODED = frozenset({RXNORM, SNOMED})
 
 def is_free_text(concepts: Iterable[JsonObject]) -> bool:
     """Whether no coding of these concepts has an RxNorm or SNOMED CT code."""
+    # Runs once per record on every call: the loop is inlined (same reading as ``codings``).
     for concept in concepts:
-        for coding in codings(concept):
-            system, code = as_str(coding.get("system")), as_str(coding.get("code"))
-            if code.strip() and code_system_kind(system) in _CODED:
+        found = concept.get("coding") if isinstance(concept, dict) else None
+        for coding in found if isinstance(found, list) else (found,):
+            if not isinstance(coding, dict):
+                continue
+            code, system = coding.get("code"), coding.get("system")
+            if (
+                isinstance(code, str)
+                and code.strip()
+                and code_system_kind(system if isinstance(system, str) else "") in _CODED
+            ):
                 return False
     return True
 

@@ -66,7 +66,7 @@ class NormaliseMemo:
     """Per distinct CodeableConcept, its ingredients; per distinct concept and dosages, its product
     (None: a local product). One per knowledge base, held for the process's life."""
 
-    __slots__ = ("ingredients", "misspelt", "products")
+    __slots__ = ("ingredients", "misspelt", "products", "relevant")
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.ingredients: JsonMemo[frozenset[str]] = JsonMemo(
@@ -78,6 +78,10 @@ class NormaliseMemo:
         )
         self.products: JsonMemo[_Product | None] = JsonMemo(
             lambda key: _coded_product(key, lexicon, self.ingredients(key[0]))
+        )
+        # Both questions at one look: most records of a list answer no to both (the hot path).
+        self.relevant: JsonMemo[bool] = JsonMemo(
+            lambda concept: bool(self.ingredients(concept)) or self.misspelt(concept)
         )
 
 
@@ -138,7 +142,7 @@ def _fact(
         product = _product(concepts, extra_texts, resource, ingredients, lexicon)
     elif memo is not None:  # the common shape: most records name no ingredient we know
         concept = resource.get("medicationCodeableConcept")
-        if not memo.ingredients(concept) and not memo.misspelt(concept):
+        if not memo.relevant(concept):
             return None
         key = [concept, resource.get("dosage"), resource.get("dosageInstruction")]
         product = memo.products(key)

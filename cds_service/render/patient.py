@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from functools import lru_cache
 
 from cds_service.clinical.lexicon import words_of
 from cds_service.clinical.types import InfusionSession
@@ -193,11 +194,17 @@ def medicine_name(words: PatientInstructions, match: Match) -> str:
     brand the patient does not take, OxyContin for immediate-release oxycodone, would mislead)."""
     member = match.member
     recorded = set(words_of(match.fact.display))
-    brands = sorted(member.brands, key=lambda b: -len(words_of(b)))
-    brand = next((b for b in brands if set(words_of(b)) <= recorded), None)
+    brand = next((b for b, words in _brand_words(member.brands) if words <= recorded), None)
     if brand is None:
         return words.medicine_no_brand.format(ingredient=member.name)
     return words.medicine.format(ingredient=member.name, brand=brand)
+
+
+@lru_cache(maxsize=512)
+def _brand_words(brands: tuple[str, ...]) -> tuple[tuple[str, frozenset[str]], ...]:
+    # The longest brand first ("Lamictal XR" before "Lamictal"); a class's brands, read once.
+    ordered = sorted(brands, key=lambda b: -len(words_of(b)))
+    return tuple((brand, frozenset(words_of(brand))) for brand in ordered)
 
 
 def _paragraph(wording: HoldWording, medicine: str, held: SessionHold, clock: _Clock) -> str:

@@ -65,6 +65,8 @@ def test_normalise_with_memo_gives_the_same_facts_as_without() -> None:
     assert meds.normalise(records, lexicon, {}, memo) == plain  # answered from the memo
     assert len(memo.ingredients) == len(concepts)
     assert len(memo.products) == 2  # the two that name a known ingredient
+    assert len(memo.relevant) == len(concepts)  # one look per distinct concept on the hot path
+    assert [memo.relevant(c) for c in concepts] == [True, True, False]
     assert {f.display for f in plain} >= {"Clonazepam 0.5 MG"}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
-from cds_service.render.drafts import is_valid, repaired
+from cds_service.render.drafts import _known_valid, _rest_is_valid, is_valid, repaired
 
 SANDBOX_DRAFT: dict[str, Any] = {
     "resourceType": "MedicationRequest",
@@ -77,3 +78,114 @@ def test_repaired_drops_a_list_item_that_cannot_be_what_the_list_holds() -> None
     fixed = repaired({**SANDBOX_DRAFT, "note": [{"text": "keep"}, "just a string"]})
     assert fixed is not None
     assert fixed["note"] == [{"text": "keep"}]
+
+
+VALID_DRAFT: dict[str, Any] = {
+    "resourceType": "MedicationRequest",
+    "id": "ket-1",
+    "status": "draft",
+    "intent": "order",
+    "subject": {"reference": "Patient/p1"},
+    "encounter": {"reference": "Encounter/e1"},
+    "requester": {"reference": "Practitioner/d1"},
+    "authoredOn": "2026-11-27T08:00:00-05:00",
+    "medicationCodeableConcept": {"text": "ketamine"},
+    "dosageInstruction": [{"timing": {"event": ["2026-11-28T09:00:00-05:00"]}}],
+}
+# Per-request values, valid and not: the memoised verdict must agree with R4B on every one.
+VARYING: list[tuple[str, Any]] = [
+    ("id", "ket-2"),
+    ("id", "bad id!"),
+    ("id", ""),
+    ("id", "x" * 65),
+    ("authoredOn", "2026-11-28"),
+    ("authoredOn", "2026-13-01"),
+    ("authoredOn", "2026-11-28T09:00:00"),
+    ("authoredOn", "yesterday"),
+    ("subject", {"reference": "Patient/p2"}),
+    ("subject", {"reference": ""}),
+    ("subject", {"reference": 5}),
+    ("subject", {"display": "someone"}),
+    ("subject", {"reference": "Patient/p2", "unknown": 1}),
+    ("subject", {}),
+    ("encounter", {"reference": "Encounter/e2", "type": "Encounter"}),
+    ("encounter", {"reference": None}),
+    ("requester", {"identifier": {"value": "d2"}}),
+    ("requester", {"identifier": "d2"}),
+    ("dosageInstruction", [{"text": "0.5 mg/kg", "timing": {"event": ["2026-12-01T09:00:00Z"]}}]),
+    ("dosageInstruction", [{"timing": {"event": ["not a time"]}}]),
+    ("dosageInstruction", [{"text": 5}]),
+    ("dosageInstruction", {"text": "a lone object"}),
+    ("dosageInstruction", []),
+    ("dosageInstruction", [{"timing": {"event": ["2026-11-29T09:00:00-05:00", "2026-11-30"]}}]),
+    ("dosageInstruction", [{"timing": {"event": ["2026-11-29T09:00:00"]}}]),
+    ("dosageInstruction", [{"timing": {"event": [None]}}]),
+    ("dosageInstruction", [{"timing": {"event": ["2026-11-29T09:00:00Z"], "code": "x"}}]),
+]
+
+
+def _r4b_valid(resource: dict[str, Any]) -> bool:
+    try:
+        MedicationRequest.model_validate(resource)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("field", "value"), VARYING)
+def test_is_valid_memoised_verdict_per_request_field_agrees_with_r4b(
+    field: str, value: Any
+) -> None:
+    assert is_valid(VALID_DRAFT)  # the memo now holds the verdict for the rest of this draft
+    draft = {**VALID_DRAFT, field: value}
+    assert is_valid(draft) is _r4b_valid(draft)
+
+
+def test_is_valid_drafts_differing_only_per_request_share_one_memoised_validation() -> None:
+    before = _rest_is_valid.cache_info()
+    for number in range(3):
+        draft = {
+            **VALID_DRAFT,
+            "id": f"memo-{number}",
+            "subject": {"reference": f"Patient/m{number}"},
+        }
+        assert is_valid(draft)
+    after = _rest_is_valid.cache_info()
+    assert after.hits - before.hits >= 2
+    assert _known_valid("MedicationRequest", VALID_DRAFT)  # the stand-ins themselves are valid
+
+
+def test_repaired_draft_needing_repair_after_a_valid_one_is_still_repaired() -> None:
+    assert repaired(VALID_DRAFT) is VALID_DRAFT
+    broken = {**VALID_DRAFT, "id": "ket-9", "reasonCode": {"text": "depression"}}
+    fixed = repaired(broken)
+    assert fixed is not None
+    assert fixed is not broken
+    assert fixed["reasonCode"] == [{"text": "depression"}]
+    MedicationRequest.model_validate(fixed)
+
+
+APPOINTMENT: dict[str, Any] = {
+    "resourceType": "Appointment",
+    "id": "appt-1",
+    "status": "booked",
+    "start": "2026-12-01T09:00:00-05:00",
+    "end": "2026-12-01T10:00:00-05:00",
+    "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("start", "2026-12-02T09:00:00Z"), ("start", "2026-12-02"), ("end", "later"), ("id", "a b")],
+)
+def test_is_valid_memoised_appointment_verdict_agrees_with_r4b(field: str, value: Any) -> None:
+    assert is_valid(APPOINTMENT)
+    draft = {**APPOINTMENT, field: value}
+    try:
+        Appointment.model_validate(draft)
+    except ValueError:
+        expected = False
+    else:
+        expected = True
+    assert is_valid(draft) is expected

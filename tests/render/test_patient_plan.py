@@ -185,3 +185,14 @@ def test_plan_never_says_stop_without_do_not(situation: str) -> None:
     for sentence in _sentences(PLANS[situation]().text()):
         if "stop" in sentence.lower():
             assert "do not" in sentence.lower(), sentence
+
+
+def test_brand_words_longest_brand_first_read_once_per_class() -> None:
+    from cds_service.render.patient import _brand_words
+
+    before = _brand_words.cache_info().hits
+    ordered = _brand_words(("Lamictal", "Lamictal XR", "Subvenite"))
+    assert ordered[0][0] == "Lamictal XR"
+    assert dict(ordered)["Lamictal XR"] == frozenset({"lamictal", "xr"})
+    assert _brand_words(("Lamictal", "Lamictal XR", "Subvenite")) is ordered
+    assert _brand_words.cache_info().hits == before + 1
