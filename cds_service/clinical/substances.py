@@ -152,12 +152,12 @@ def _alcohol_record(
     kind = as_str(resource.get("resourceType"))
     if kind not in _MEDICATION_TYPES or not alcohol.words:
         return None
-    reference = _reference(kind, resource, index)
-    if reference in seen:  # the normaliser read it already (an interacting drug, coded ethanol)
-        return None
     concept = as_dict(resource.get("medicationCodeableConcept"))
     # A coded record is a drug (coded ethanol is the lexicon's); drinking is written as free text.
     if not is_free_text((concept,)):
+        return None
+    reference = _reference(kind, resource, index)
+    if reference in seen:  # the normaliser read it already (an interacting drug)
         return None
     texts = [t for t in (as_str(concept.get("text")), *_displays(concept)) if t]
     # The entry's name must say drinking ("Avoid alcohol" in a dose text is an instruction); the

@@ -32,9 +32,12 @@ def read_patient(
     the codes it knows; ``memo`` remembers each product's reading across calls (the service's).
     """
     facts = meds.normalise(records, kb.lexicon, medications, memo)
+    # Only a record that states a reason can have an indication (most records do not).
     pairs = [
-        (meds.record_reference(sourced.resource, index), sourced.resource)
+        (meds.record_reference(resource, index), resource)
         for index, sourced in enumerate(records)
+        if isinstance(resource := sourced.resource, dict)
+        and ("reasonCode" in resource or "reasonReference" in resource)
     ]
     patient = read_context(
         (sourced.resource for sourced in conditions),
