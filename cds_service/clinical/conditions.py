@@ -121,7 +121,8 @@ class PatientContext:
             return None
         limit = f"{rule.systolic:g}/{rule.diastolic:g}"
         display = (
-            f"{base.display}, with a BP reading at or above {limit} in {rule.within_days} days"
+            f"{base.display}, with the latest BP reading (last {rule.within_days} days) "
+            f"at or above {limit}"
         )
         return PatientCondition(base.reference, display, frozenset({set_id}))
 
@@ -235,13 +236,14 @@ def _component(observation: JsonObject, codes: frozenset[str]) -> float | None:
 
 
 def _high_reading(readings: Sequence[Reading], rule: PressureRule, now: datetime) -> bool:
+    """Whether the latest reading of the window is high: one high reading since brought under
+    control (a later normal one) is not uncontrolled hypertension."""
     since = now - timedelta(days=rule.within_days)
-    for reading in readings:
-        if reading.when is None or reading.when < since:
-            continue
-        if (reading.systolic or 0) >= rule.systolic or (reading.diastolic or 0) >= rule.diastolic:
-            return True
-    return False
+    dated = [(r.when, r) for r in readings if r.when is not None and r.when >= since]
+    if not dated:
+        return False
+    latest = max(dated, key=lambda pair: pair[0])[1]
+    return (latest.systolic or 0) >= rule.systolic or (latest.diastolic or 0) >= rule.diastolic
 
 
 def _system_kind(system: str) -> str:

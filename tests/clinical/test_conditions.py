@@ -129,6 +129,19 @@ def test_uncontrolled_hypertension_from_coded_hypertension_and_a_recent_high_rea
         assert "160/100" in found.display
 
 
+@pytest.mark.parametrize(
+    ("dates", "uncontrolled"),
+    [(("2026-11-01T10:00:00Z", "2026-11-25T10:00:00Z"), False)]
+    + [(("2026-11-25T10:00:00Z", "2026-11-01T10:00:00Z"), True)],
+)
+def test_uncontrolled_hypertension_when_two_readings_the_latest_decides(
+    dates: tuple[str, str], uncontrolled: bool
+) -> None:
+    high, normal = reading(172, 104, dates[0]), reading(128, 82, dates[1])
+    patient = read_context([condition("h", ICD, "I10")], [], [high, normal], VOCABULARY)
+    assert (patient.has("uncontrolled-hypertension", NOW) is not None) is uncontrolled
+
+
 def test_uncontrolled_hypertension_needs_the_hypertension_code_for_a_reading() -> None:
     patient = read_context([], [], [reading(190, 120, "2026-11-20T10:00:00Z")], VOCABULARY)
     assert patient.has("uncontrolled-hypertension", NOW) is None
