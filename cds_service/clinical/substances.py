@@ -107,6 +107,9 @@ class SubstanceVocabulary:
     social: SocialVocabulary = field(default_factory=SocialVocabulary)
     # (condition set id, ingredient it is read as, heavy): active use disorders
     disorders: tuple[tuple[str, str, bool], ...] = ()
+    # The classes' substance members (street drugs, cannabis, kratom): a free-text entry naming
+    # only these is dropped when its name denies use ("Denies cocaine", "THC-free CBD oil").
+    street: frozenset[str] = frozenset()
 
 
 def drinks_per_day(text: str) -> float | None:
@@ -143,6 +146,37 @@ def substance_facts(
         facts.extend(_observation_facts(sourced, index, vocabulary, lexicon, now))
     facts.extend(_disorder_facts(patient, vocabulary))
     return tuple(facts)
+
+
+def without_denied_use(
+    facts: Sequence[MedicationFact],
+    records: Sequence[SourcedResource],
+    vocabulary: SubstanceVocabulary,
+) -> tuple[MedicationFact, ...]:
+    """The facts less free-text substance entries whose name denies use: "No cocaine", "Marijuana -
+    quit 2019", "THC-free CBD oil" (the alcohol reader's negations, and "free")."""
+    if not vocabulary.street:
+        return tuple(facts)
+    denied = vocabulary.alcohol.negations | {"free"}
+    denying = {
+        _reference(as_str(resource.get("resourceType")), resource, index)
+        for index, sourced in enumerate(records)
+        if isinstance(resource := sourced.resource, dict) and _denies_use(resource, denied)
+    }
+    return tuple(
+        fact
+        for fact in facts
+        if fact.reference not in denying or not fact.ingredients <= vocabulary.street
+    )
+
+
+def _denies_use(resource: JsonObject, denied: frozenset[str]) -> bool:
+    """Whether a free-text entry's name says the substance is not used."""
+    concept = as_dict(resource.get("medicationCodeableConcept"))
+    if not concept or not is_free_text((concept,)):
+        return False
+    texts = [as_str(concept.get("text")), *_displays(concept)]
+    return not denied.isdisjoint(words_of(" ; ".join(texts)))
 
 
 def _alcohol_record(

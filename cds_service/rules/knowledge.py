@@ -147,7 +147,7 @@ def compile_knowledge_base(
         shadow_rules=shadow,
         appointments=_appointment_terms(kb.manifest),
         conditions=condition_vocabulary(kb.context),
-        substances=substance_vocabulary(kb.context),
+        substances=substance_vocabulary(kb.context, (*interaction, *shadow)),
         modifiers=kb.context.modifiers if kb.context else (),
     )
 
