@@ -131,8 +131,10 @@ def test_uncontrolled_hypertension_from_coded_hypertension_and_a_recent_high_rea
 
 @pytest.mark.parametrize(
     ("dates", "uncontrolled"),
-    [(("2026-11-01T10:00:00Z", "2026-11-25T10:00:00Z"), False)]
-    + [(("2026-11-25T10:00:00Z", "2026-11-01T10:00:00Z"), True)],
+    [
+        (("2026-11-01T10:00:00Z", "2026-11-25T10:00:00Z"), False),
+        (("2026-11-25T10:00:00Z", "2026-11-01T10:00:00Z"), True),
+    ],
 )
 def test_uncontrolled_hypertension_when_two_readings_the_latest_decides(
     dates: tuple[str, str], uncontrolled: bool
