@@ -82,6 +82,15 @@ def test_unrecognised_entries_on_a_clean_coded_list_is_empty() -> None:
     assert _unrecognised(_coded("161", "acetaminophen"), _coded("2598", "clonazepam")) == ()
 
 
+def test_unrecognised_entries_when_coded_by_ndc_only_is_empty() -> None:
+    concept = {
+        "coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "68180-0513-01"}],
+        "text": "Lisinopril 10 MG Oral Tablet",
+    }
+    ndc = {"resourceType": "MedicationStatement", "status": "active"}
+    assert _unrecognised({**ndc, "medicationCodeableConcept": concept}) == ()
+
+
 def test_normalise_reads_a_misspelt_free_text_entry_as_probable() -> None:
     records, medications = sourced([_text("Klonipin 1mg BID")])
     (fact,) = meds.normalise(records, lexicon(), medications)
