@@ -21,6 +21,9 @@ ICD10 = "icd10"
 _ICD10_MARKERS = ("icd-10", "icd10", "2.16.840.1.113883.6.90", "2.16.840.1.113883.6.3")
 _INACTIVE = frozenset({"inactive", "remission", "resolved"})
 _NOT_TRUE = frozenset({"refuted", "entered-in-error"})
+# An uncoded Condition's words are not the condition when one of these is up to three words before.
+_NEGATIONS = frozenset({"no", "non", "not", "denies", "denied", "never", "without", "negative"})
+_NEGATION_REACH = 3
 Via = Literal["indication", "problem-list"]
 
 
@@ -57,7 +60,7 @@ class CodeSet:
 
     def _words(self, concept: Any) -> bool:
         text = words_of(" ".join(_texts(concept)))
-        return any(_contains(text, run) for run in self.words)
+        return any(_affirmed(text, run) for run in self.words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,12 @@ def _texts(concept: Any) -> list[str]:
     return [text for text in texts if text]
 
 
-def _contains(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
+def _affirmed(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    """Whether ``run`` appears in ``words`` with no negation just before it: "Psychogenic
+    non-epileptic seizures" and "No history of seizures" are not epilepsy; "Epilepsy, no seizures
+    since 2019" is (the negation follows the name)."""
     size = len(run)
-    return any(words[i : i + size] == run for i in range(len(words) - size + 1))
+    return any(
+        words[i : i + size] == run and _NEGATIONS.isdisjoint(words[max(0, i - _NEGATION_REACH) : i])
+        for i in range(len(words) - size + 1)
+    )

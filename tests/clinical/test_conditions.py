@@ -62,6 +62,24 @@ def test_has_when_condition_coded_uncoded_or_inactive(
     assert (patient.has("epilepsy", NOW) is not None) is present
 
 
+@pytest.mark.parametrize(
+    ("text", "present"),
+    [
+        ("Psychogenic non-epileptic seizures", False),
+        ("No history of seizures", False),
+        ("Denies seizures", False),
+        ("Epilepsy, no seizures since 2019", True),
+        ("Generalized idiopathic epilepsy, not intractable, without status epilepticus", True),
+    ],
+)
+def test_has_when_uncoded_words_are_negated_before_the_name_is_none(
+    text: str, present: bool
+) -> None:
+    uncoded = {"resourceType": "Condition", "id": "w", "code": {"text": text}}
+    patient = read_context([uncoded], [], [], VOCABULARY)
+    assert (patient.has("epilepsy", NOW) is not None) is present
+
+
 def test_a_coded_condition_outside_the_set_is_not_matched_by_its_words() -> None:
     coded = {
         "resourceType": "Condition",
