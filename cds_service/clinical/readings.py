@@ -24,6 +24,7 @@ Outcome = Literal[
     "acts locally",  # topical, eye, ear: no systemic exposure (medications.LOCAL_FORM_WORDS)
     "unrecognised free text",  # no code, no lexicon or probable match
     "no interacting ingredient",  # coded: a real drug the knowledge base does not list
+    "use denied",  # free text naming a substance it denies ("Denies cocaine use", "THC-free")
 ]
 # An entry recorded in error, not taken, cancelled or a draft would not count even if recognised.
 NOT_LISTED_STATUSES = frozenset({"entered-in-error", "not-taken", "cancelled", "draft"})
@@ -59,6 +60,12 @@ def read_records(
             fact = also_read.get(meds.record_reference(resource, index)) if also_read else None
             if fact is None:
                 fact = meds.read_one(sourced, index, lexicon, medications)
+                if fact is not None and also_read is not None:
+                    # Read, yet not among the evaluation's facts: the substance reader dropped it.
+                    readings.append(
+                        RecordReading(index + 1, kind, "use denied", None, fact.display)
+                    )
+                    continue
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
             readings.append(RecordReading(index + 1, kind, "malformed"))
             continue
