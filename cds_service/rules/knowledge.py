@@ -78,6 +78,9 @@ class CompiledKnowledgeBase:
     conditions: ConditionVocabulary = field(default_factory=ConditionVocabulary)
     substances: SubstanceVocabulary = field(default_factory=SubstanceVocabulary)
     modifiers: tuple[Modifier, ...] = ()
+    # The longest washout of an active class: an unrecognised entry that ended before it is not
+    # listed as "could not be checked" (no class would count it even if it were recognised).
+    longest_washout_days: int = 0
 
     @property
     def manifest(self) -> Manifest:
@@ -149,6 +152,7 @@ def compile_knowledge_base(
         conditions=condition_vocabulary(kb.context),
         substances=substance_vocabulary(kb.context, (*interaction, *shadow)),
         modifiers=kb.context.modifiers if kb.context else (),
+        longest_washout_days=max((rule.washout_days for rule in interaction), default=0),
     )
 
 

@@ -12,6 +12,7 @@ import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cds_service.cdshooks.intake import parse_hook_request
@@ -80,7 +81,10 @@ async def explain_request(service: CdsService, service_id: str, payload: Any) ->
         delivery=spec.patient_delivery,
     )
     cards = service.renderer.cards(evaluation, order, gaps, context)
-    entries = unrecognised_entries(data.resources, kb.lexicon, data.medications, by_reference)
+    since = now - timedelta(days=kb.longest_washout_days)
+    entries = unrecognised_entries(
+        data.resources, kb.lexicon, data.medications, by_reference, since
+    )
     if entries:
         cards.append(service.renderer.unchecked_card(entries, profile))
     trace = trace_evaluation(
