@@ -21,6 +21,9 @@ ICD10 = "icd10"
 _ICD10_MARKERS = ("icd-10", "icd10", "2.16.840.1.113883.6.90", "2.16.840.1.113883.6.3")
 _INACTIVE = frozenset({"inactive", "remission", "resolved"})
 _NOT_TRUE = frozenset({"refuted", "entered-in-error"})
+# An uncoded Condition's words are not the condition when one of these is up to three words before.
+_NEGATIONS = frozenset({"no", "non", "not", "denies", "denied", "never", "without", "negative"})
+_NEGATION_REACH = 3
 Via = Literal["indication", "problem-list"]
 
 
@@ -57,7 +60,7 @@ class CodeSet:
 
     def _words(self, concept: Any) -> bool:
         text = words_of(" ".join(_texts(concept)))
-        return any(_contains(text, run) for run in self.words)
+        return any(_affirmed(text, run) for run in self.words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,8 @@ class PatientContext:
             return None
         limit = f"{rule.systolic:g}/{rule.diastolic:g}"
         display = (
-            f"{base.display}, with a BP reading at or above {limit} in {rule.within_days} days"
+            f"{base.display}, with the latest BP reading (last {rule.within_days} days) "
+            f"at or above {limit}"
         )
         return PatientCondition(base.reference, display, frozenset({set_id}))
 
@@ -235,13 +239,14 @@ def _component(observation: JsonObject, codes: frozenset[str]) -> float | None:
 
 
 def _high_reading(readings: Sequence[Reading], rule: PressureRule, now: datetime) -> bool:
+    """Whether the latest reading of the window is high: one high reading since brought under
+    control (a later normal one) is not uncontrolled hypertension."""
     since = now - timedelta(days=rule.within_days)
-    for reading in readings:
-        if reading.when is None or reading.when < since:
-            continue
-        if (reading.systolic or 0) >= rule.systolic or (reading.diastolic or 0) >= rule.diastolic:
-            return True
-    return False
+    dated = [(r.when, r) for r in readings if r.when is not None and r.when >= since]
+    if not dated:
+        return False
+    latest = max(dated, key=lambda pair: pair[0])[1]
+    return (latest.systolic or 0) >= rule.systolic or (latest.diastolic or 0) >= rule.diastolic
 
 
 def _system_kind(system: str) -> str:
@@ -258,6 +263,12 @@ def _texts(concept: Any) -> list[str]:
     return [text for text in texts if text]
 
 
-def _contains(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
+def _affirmed(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    """Whether ``run`` appears in ``words`` with no negation just before it: "Psychogenic
+    non-epileptic seizures" and "No history of seizures" are not epilepsy; "Epilepsy, no seizures
+    since 2019" is (the negation follows the name)."""
     size = len(run)
-    return any(words[i : i + size] == run for i in range(len(words) - size + 1))
+    return any(
+        words[i : i + size] == run and _NEGATIONS.isdisjoint(words[max(0, i - _NEGATION_REACH) : i])
+        for i in range(len(words) - size + 1)
+    )

@@ -37,6 +37,7 @@ _TIMING_CODES = {"QD": 1.0, "QAM": 1.0, "QPM": 1.0, "AM": 1.0, "PM": 1.0, "HS": 
 # "0.5 MG" counts; "200 MG/ML" (a concentration) does not.
 _STRENGTH = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(mg|mcg)\b(?!/)", re.IGNORECASE)
 _EVERY_N_HOURS = re.compile(r"^Q(\d{1,2})H$")
+_AS_NEEDED_TEXT = re.compile(r"\b(prn|p\.r\.n\.?|(as|when|if) needed)(?![\w.])", re.IGNORECASE)
 _FREQUENCY_WORDS = {1.0: "once daily", 2.0: "twice daily", 3.0: "three times daily",
                     4.0: "four times daily", 0.5: "every other day"}  # fmt: skip
 
@@ -44,7 +45,10 @@ _FREQUENCY_WORDS = {1.0: "once daily", 2.0: "twice daily", 3.0: "three times dai
 def _is_as_needed(dosage: JsonObject) -> bool:
     if dosage.get("asNeededBoolean") is True or dosage.get("asNeeded") is True:
         return True
-    return bool(as_dict(dosage.get("asNeededCodeableConcept")))
+    if as_dict(dosage.get("asNeededCodeableConcept")):
+        return True
+    # Patient-reported and transcribed dosages often say it only in words ("0.5 mg PRN anxiety").
+    return bool(_AS_NEEDED_TEXT.search(as_str(dosage.get("text"))))
 
 
 def _unit(quantity: JsonObject) -> str:

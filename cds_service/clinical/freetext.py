@@ -1,7 +1,7 @@
 """Free-text medication entries: which records are free text, and their probable (misspelt) names.
 
-A record is free text when none of its codings carries an RxNorm or SNOMED CT code: a coded record
-the lexicon does not know is a real drug that simply does not interact, never "unrecognised".
+A record is free text when none of its codings carries an RxNorm, SNOMED CT or NDC code: a coded
+record the lexicon does not know is a real drug that simply does not interact, never "unrecognised".
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from cds_service.clinical.fuzzy import ProbableMatch
 from cds_service.clinical.lexicon import RXNORM, SNOMED, Lexicon, code_system_kind
 from cds_service.clinical.types import JsonObject
 
-_CODED = frozenset({RXNORM, SNOMED})
+# NDC: a national product code (Oracle Health and pharmacy feeds send it alone): a real product,
+# its name read by the lexicon like any coded display; never "could not be checked".
+_NDC = frozenset({"http://hl7.org/fhir/sid/ndc", "urn:oid:2.16.840.1.113883.6.69"})
+_CODED = frozenset({RXNORM, SNOMED, *_NDC})
 
 
 def is_free_text(concepts: Iterable[JsonObject]) -> bool:
-    """Whether no coding of these concepts has an RxNorm or SNOMED CT code."""
+    """Whether no coding of these concepts has an RxNorm, SNOMED CT or NDC code."""
     # Runs once per record on every call: the loop is inlined (same reading as ``codings``).
     for concept in concepts:
         found = concept.get("coding") if isinstance(concept, dict) else None

@@ -24,6 +24,9 @@ NOT_MISSPELLINGS = frozenset(
     | {"koletra", "procethazine", "sedonal", "ultracef", "vasodyl", "versel", "vicomin"}
     | {"luminol", "cytome", "tablet", "tablets", "capsule", "daily", "nightly"}
     | {"morning", "evening", "bedtime", "needed", "release", "extended", "delayed", "patches"}
+    # Words of medication-list free text one edit from a brand ("Bowel regimen" is not Regimex,
+    # "ambient temperature" not Ambien, "for a decade" not Depade, "metadata" not Metadate).
+    | {"regimen", "regimens", "regime", "ambient", "decade", "decades", "metadata", "herein"}
 )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from cds_service.clinical import medications as meds
-from cds_service.clinical.fhirjson import as_dict, as_str, medication_concepts
+from cds_service.clinical.fhirjson import as_dict, as_str, medication_concepts, parse_instant
 from cds_service.clinical.freetext import entry_text, is_free_text, probable_matches
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.types import JsonObject, MedicationFact, SourcedResource
@@ -24,6 +25,7 @@ Outcome = Literal[
     "acts locally",  # topical, eye, ear: no systemic exposure (medications.LOCAL_FORM_WORDS)
     "unrecognised free text",  # no code, no lexicon or probable match
     "no interacting ingredient",  # coded: a real drug the knowledge base does not list
+    "use denied",  # free text naming a substance it denies ("Denies cocaine use", "THC-free")
 ]
 # An entry recorded in error, not taken, cancelled or a draft would not count even if recognised.
 NOT_LISTED_STATUSES = frozenset({"entered-in-error", "not-taken", "cancelled", "draft"})
@@ -59,6 +61,12 @@ def read_records(
             fact = also_read.get(meds.record_reference(resource, index)) if also_read else None
             if fact is None:
                 fact = meds.read_one(sourced, index, lexicon, medications)
+                if fact is not None and also_read is not None:
+                    # Read, yet not among the evaluation's facts: the substance reader dropped it.
+                    readings.append(
+                        RecordReading(index + 1, kind, "use denied", None, fact.display)
+                    )
+                    continue
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
             readings.append(RecordReading(index + 1, kind, "malformed"))
             continue
@@ -75,10 +83,13 @@ def unrecognised_entries(
     lexicon: Lexicon,
     medications: Mapping[str, JsonObject],
     read: Collection[str] = frozenset(),
+    ended_before: datetime | None = None,
 ) -> tuple[str, ...]:
     """The free-text entries that name nothing the knowledge base knows, even probably.
 
-    ``read``: references of records another reader recognised (substance use), never listed."""
+    ``read``: references of records another reader recognised (substance use), never listed;
+    ``ended_before``: a stopped or completed entry whose stated end is earlier is not listed
+    (outside every washout, it would give no card even if recognised)."""
     found: list[str] = []
     for index, sourced in enumerate(resources):
         resource = sourced.resource
@@ -99,6 +110,7 @@ def unrecognised_entries(
             outcome == "unrecognised free text"
             and _status(resource) not in NOT_LISTED_STATUSES
             and meds.record_reference(resource, index) not in read
+            and not _ended_before(resource, ended_before)
         ):
             found.append(text)
     return tuple(found)
@@ -124,6 +136,13 @@ def _why_not(
     if not text.strip():
         return "malformed", ""
     return "unrecognised free text", text
+
+
+def _ended_before(resource: JsonObject, limit: datetime | None) -> bool:
+    if limit is None or _status(resource) not in {"stopped", "completed"}:
+        return False
+    end = parse_instant(as_dict(resource.get("effectivePeriod")).get("end"))
+    return end is not None and end < limit
 
 
 def _status(resource: JsonObject) -> str:

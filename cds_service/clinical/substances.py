@@ -29,6 +29,8 @@ _DAILY = re.compile(
 _WEEKLY = re.compile(r"\b(weekly|a week|per week|each week|/ ?week|/ ?wk)\b")
 _MEDICATION_TYPES = frozenset({"MedicationStatement", "MedicationRequest", "MedicationOrder"})
 _UNUSABLE = frozenset({"entered-in-error", "cancelled", "not-taken"})
+# A negation followed by one of these states a limit ("no more than", "not over"), not abstinence.
+_LIMIT_NEXT = frozenset({("more",), ("over",), ("greater",), ("later",), ("longer",), ("less",)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ class AlcoholVocabulary:
             return None
         if not self.words.intersection(words) and not _any_run(words, self.phrases):
             return None
-        if _any_run(words, self.not_intake) or self.negations.intersection(words):
+        if _any_run(words, self.not_intake) or _negated(words, self.negations):
             return None
         per_day = drinks_per_day(text)
         heavy = bool(self.heavy_words.intersection(words))
@@ -107,6 +109,9 @@ class SubstanceVocabulary:
     social: SocialVocabulary = field(default_factory=SocialVocabulary)
     # (condition set id, ingredient it is read as, heavy): active use disorders
     disorders: tuple[tuple[str, str, bool], ...] = ()
+    # The classes' substance members (street drugs, cannabis, kratom): a free-text entry naming
+    # only these is dropped when its name denies use ("Denies cocaine", "THC-free CBD oil").
+    street: frozenset[str] = frozenset()
 
 
 def drinks_per_day(text: str) -> float | None:
@@ -143,6 +148,37 @@ def substance_facts(
         facts.extend(_observation_facts(sourced, index, vocabulary, lexicon, now))
     facts.extend(_disorder_facts(patient, vocabulary))
     return tuple(facts)
+
+
+def without_denied_use(
+    facts: Sequence[MedicationFact],
+    records: Sequence[SourcedResource],
+    vocabulary: SubstanceVocabulary,
+) -> tuple[MedicationFact, ...]:
+    """The facts less free-text substance entries whose name denies use: "No cocaine", "Marijuana -
+    quit 2019", "THC-free CBD oil" (the alcohol reader's negations, and "free")."""
+    if not vocabulary.street:
+        return tuple(facts)
+    denied = vocabulary.alcohol.negations | {"free"}
+    denying = {
+        _reference(as_str(resource.get("resourceType")), resource, index)
+        for index, sourced in enumerate(records)
+        if isinstance(resource := sourced.resource, dict) and _denies_use(resource, denied)
+    }
+    return tuple(
+        fact
+        for fact in facts
+        if fact.reference not in denying or not fact.ingredients <= vocabulary.street
+    )
+
+
+def _denies_use(resource: JsonObject, denied: frozenset[str]) -> bool:
+    """Whether a free-text entry's name says the substance is not used."""
+    concept = as_dict(resource.get("medicationCodeableConcept"))
+    if not concept or not is_free_text((concept,)):
+        return False
+    texts = [as_str(concept.get("text")), *_displays(concept)]
+    return _negated(words_of(" ; ".join(texts)), denied)
 
 
 def _alcohol_record(
@@ -227,7 +263,7 @@ def _drug_use(
     lexicon: Lexicon,
 ) -> list[MedicationFact]:
     text = _value_text(sourced.resource)
-    if not text or vocabulary.alcohol.negations.intersection(words_of(text)):
+    if not text or _negated(words_of(text), vocabulary.alcohol.negations):
         return []
     ingredients = lexicon.ingredients_in_text(text)
     if not ingredients:
@@ -320,6 +356,15 @@ def _dosages(resource: JsonObject) -> list[Any]:
 def _reference(kind: str, resource: JsonObject, index: int) -> str:
     resource_id = as_str(resource.get("id"))
     return f"{kind}/{resource_id}" if resource_id else f"{kind}/#{index}"
+
+
+def _negated(words: tuple[str, ...], negations: frozenset[str]) -> bool:
+    """Whether a negation word is in ``words``, a limit left aside: "no more than 2 glasses" is
+    an amount of drinking, not a denial of it."""
+    return any(
+        word in negations and words[i + 1 : i + 2] not in _LIMIT_NEXT
+        for i, word in enumerate(words)
+    )
 
 
 def _any_run(words: tuple[str, ...], runs: Iterable[tuple[str, ...]]) -> bool:

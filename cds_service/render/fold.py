@@ -2,8 +2,8 @@
 
 A finding folds into another when every record it counted is on the other card too, through a
 member the knowledge base declares in both classes (``also_in``), and it adds a reason, not a hold
-or a combination alert. Its card's reason, evidence, links, suggestions and override reasons are
-then added to the other card, and its own card is dropped. Distinct drugs keep one card per class:
+or a combination alert the other card lacks. Its card's reason, evidence, links, suggestions and
+override reasons are then added to the other card, and its own card is dropped. Distinct drugs keep one card per class:
 carbamazepine with rifampin still gets its CYP inducer card, naming both.
 """
 
@@ -45,7 +45,9 @@ def _rank(finding: Finding, index: int) -> tuple[int, int, int]:
 
 
 def _folds_into(finding: Finding, host: Finding) -> bool:
-    if finding.hold is not None or finding.alerts:
+    # A combination alert the host card already carries (phenobarbital with an opioid on the
+    # sedation card) is not lost by folding; any other alert keeps its own card.
+    if finding.hold is not None or any(alert not in host.alerts for alert in finding.alerts):
         return False
     hosted = {id(match.fact) for match in host.matches}
     return all(

@@ -25,7 +25,7 @@ from cds_service.clinical.substances import (
     SubstanceVocabulary,
 )
 from cds_service.rules.findings import SEVERITY, Circumstance, Finding, Match
-from cds_service.rules.schema import ConditionSet, Modifier, PatientContextRules
+from cds_service.rules.schema import ConditionSet, Modifier, PatientContextRules, RuleSpec
 
 _INDICATION = ""
 
@@ -126,8 +126,11 @@ def _plain(code: str) -> str:
     return code.upper().replace(".", "")
 
 
-def substance_vocabulary(context: PatientContextRules | None) -> SubstanceVocabulary:
-    """How drinking, social history and use disorders are read as substance facts."""
+def substance_vocabulary(
+    context: PatientContextRules | None, rules: Sequence[RuleSpec] = ()
+) -> SubstanceVocabulary:
+    """How drinking, social history and use disorders are read as substance facts; ``rules``
+    name the substance members (street drugs) whose denied use is not a fact."""
     if context is None:
         return SubstanceVocabulary()
     alcohol, social = context.alcohol, context.social_history
@@ -153,6 +156,7 @@ def substance_vocabulary(context: PatientContextRules | None) -> SubstanceVocabu
             within_days=social.within_days,
         ),
         disorders=tuple((d.condition, d.ingredient, d.heavy) for d in context.disorders),
+        street=frozenset(m.name for rule in rules for m in rule.members if m.substance),
     )
 
 

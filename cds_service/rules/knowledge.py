@@ -78,6 +78,9 @@ class CompiledKnowledgeBase:
     conditions: ConditionVocabulary = field(default_factory=ConditionVocabulary)
     substances: SubstanceVocabulary = field(default_factory=SubstanceVocabulary)
     modifiers: tuple[Modifier, ...] = ()
+    # The longest washout of an active class: an unrecognised entry that ended before it is not
+    # listed as "could not be checked" (no class would count it even if it were recognised).
+    longest_washout_days: int = 0
 
     @property
     def manifest(self) -> Manifest:
@@ -147,8 +150,9 @@ def compile_knowledge_base(
         shadow_rules=shadow,
         appointments=_appointment_terms(kb.manifest),
         conditions=condition_vocabulary(kb.context),
-        substances=substance_vocabulary(kb.context),
+        substances=substance_vocabulary(kb.context, (*interaction, *shadow)),
         modifiers=kb.context.modifiers if kb.context else (),
+        longest_washout_days=max((rule.washout_days for rule in interaction), default=0),
     )
 
 

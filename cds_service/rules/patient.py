@@ -11,7 +11,7 @@ from datetime import datetime
 
 from cds_service.clinical import medications as meds
 from cds_service.clinical.conditions import PatientContext, read_context
-from cds_service.clinical.substances import substance_facts
+from cds_service.clinical.substances import substance_facts, without_denied_use
 from cds_service.clinical.types import JsonObject, MedicationFact, SourcedResource
 from cds_service.rules.knowledge import CompiledKnowledgeBase
 
@@ -31,7 +31,9 @@ def read_patient(
     ``observations`` are social-history and blood-pressure Observations together: each reader keeps
     the codes it knows; ``memo`` remembers each product's reading across calls (the service's).
     """
-    facts = meds.normalise(records, kb.lexicon, medications, memo)
+    facts = without_denied_use(
+        meds.normalise(records, kb.lexicon, medications, memo), records, kb.substances
+    )
     # Only a record that states a reason can have an indication (most records do not).
     pairs = [
         (meds.record_reference(resource, index), resource)

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -274,8 +274,10 @@ class CdsService:
             delivery=spec.patient_delivery,
         )
         cards = self.renderer.cards(evaluation, order, gaps, call)
+        read = {fact.reference for fact in facts}
+        since = now - timedelta(days=self.kb.longest_washout_days)
         entries = unrecognised_entries(
-            data.resources, self.kb.lexicon, data.medications, {fact.reference for fact in facts}
+            data.resources, self.kb.lexicon, data.medications, read, since
         )
         unchecked = self.renderer.unchecked_card(entries, profile) if entries else None
         shadow = self._shadow(facts, order, spec.rules_hook, now)

@@ -12,6 +12,7 @@ import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cds_service.cdshooks.intake import parse_hook_request
@@ -65,7 +66,10 @@ async def explain_request(service: CdsService, service_id: str, payload: Any) ->
     facts, patient = patient_facts(kb, data, now)
     by_reference = {fact.reference: fact for fact in facts}
     readings = read_records(data.resources, kb.lexicon, data.medications, by_reference)
-    evaluation = with_context_gaps(kb, data, service._evaluation(spec, order, facts, now, patient))
+    evaluation = service._evaluation(spec, order, facts, now, patient)
+    # As the hook call answers: a class whose rule failed is a data gap on a card, never silent.
+    gaps = [*data.gaps, *service._failure_gaps(evaluation)]
+    evaluation = with_context_gaps(kb, data, evaluation)
     shadow = evaluate_shadow(kb, facts, order, hook=spec.rules_hook, now=now)
     profile = service.config.profiles.choose(request.extension_keys)
     context = CallContext(
@@ -76,14 +80,17 @@ async def explain_request(service: CdsService, service_id: str, payload: Any) ->
         encounter_id=request.context.encounterId,
         delivery=spec.patient_delivery,
     )
-    cards = service.renderer.cards(evaluation, order, list(data.gaps), context)
-    entries = unrecognised_entries(data.resources, kb.lexicon, data.medications, by_reference)
+    cards = service.renderer.cards(evaluation, order, gaps, context)
+    since = now - timedelta(days=kb.longest_washout_days)
+    entries = unrecognised_entries(
+        data.resources, kb.lexicon, data.medications, by_reference, since
+    )
     if entries:
         cards.append(service.renderer.unchecked_card(entries, profile))
     trace = trace_evaluation(
         kb, readings, evaluation, shadow, hook=spec.rules_hook, now=now, start=order.start
     )
-    notes = tuple(f"Not checked: {gap.what}: {gap.reason}" for gap in data.gaps)
+    notes = tuple(f"Not checked: {gap.what}: {gap.reason}" for gap in gaps)
     folded = tuple(
         (f.primary.rule.id, tuple(also.rule.id for also in f.also))
         for f in fold_findings(evaluation.findings)

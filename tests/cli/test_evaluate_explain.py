@@ -134,3 +134,34 @@ def test_evaluate_explain_names_the_classes_folded_into_a_card(
     assert "     AED: counted: current\n     CYPIND: counted: current" in out
     assert "; with the reasons of CYPIND folded in" in out
     assert "Cards (1):" in out
+
+
+def test_evaluate_explain_when_a_rule_fails_shows_the_data_gap_card_the_ehr_gets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cds_service.rules import engine
+
+    real = engine._evaluate_rule
+
+    def broken(rule: Any, *args: Any) -> Any:
+        if rule.id == "BZD":
+            raise ZeroDivisionError
+        return real(rule, *args)
+
+    monkeypatch.setattr(engine, "_evaluate_rule", broken)
+    _run(tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    # The hook call answers a failed class with a data-gap card; the trace must show the same.
+    assert "Interaction check BZD" in out
+
+
+def test_evaluate_explain_says_why_a_denied_substance_entry_gave_no_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path / "data"))
+    denied = _free_text("ms-denied", "Denies cocaine use")
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(hook_request(ketamine_order(), medications=(denied,))))
+    assert cli.main(["evaluate", str(request), "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "#1 MedicationStatement: Denies cocaine use\n     ignored: use denied" in out

@@ -62,6 +62,24 @@ def test_has_when_condition_coded_uncoded_or_inactive(
     assert (patient.has("epilepsy", NOW) is not None) is present
 
 
+@pytest.mark.parametrize(
+    ("text", "present"),
+    [
+        ("Psychogenic non-epileptic seizures", False),
+        ("No history of seizures", False),
+        ("Denies seizures", False),
+        ("Epilepsy, no seizures since 2019", True),
+        ("Generalized idiopathic epilepsy, not intractable, without status epilepticus", True),
+    ],
+)
+def test_has_when_uncoded_words_are_negated_before_the_name_is_none(
+    text: str, present: bool
+) -> None:
+    uncoded = {"resourceType": "Condition", "id": "w", "code": {"text": text}}
+    patient = read_context([uncoded], [], [], VOCABULARY)
+    assert (patient.has("epilepsy", NOW) is not None) is present
+
+
 def test_a_coded_condition_outside_the_set_is_not_matched_by_its_words() -> None:
     coded = {
         "resourceType": "Condition",
@@ -127,6 +145,21 @@ def test_uncontrolled_hypertension_from_coded_hypertension_and_a_recent_high_rea
     assert (found is not None) is uncontrolled
     if found is not None:
         assert "160/100" in found.display
+
+
+@pytest.mark.parametrize(
+    ("dates", "uncontrolled"),
+    [
+        (("2026-11-01T10:00:00Z", "2026-11-25T10:00:00Z"), False),
+        (("2026-11-25T10:00:00Z", "2026-11-01T10:00:00Z"), True),
+    ],
+)
+def test_uncontrolled_hypertension_when_two_readings_the_latest_decides(
+    dates: tuple[str, str], uncontrolled: bool
+) -> None:
+    high, normal = reading(172, 104, dates[0]), reading(128, 82, dates[1])
+    patient = read_context([condition("h", ICD, "I10")], [], [high, normal], VOCABULARY)
+    assert (patient.has("uncontrolled-hypertension", NOW) is not None) is uncontrolled
 
 
 def test_uncontrolled_hypertension_needs_the_hypertension_code_for_a_reading() -> None:

@@ -133,6 +133,22 @@ def test_as_needed_when_boolean_or_reason_is_prn(lexicon: Lexicon) -> None:
     assert not fact_with(lexicon, [dose(0.5, asNeededBoolean=False)]).as_needed
 
 
+@pytest.mark.parametrize(
+    ("text", "as_needed"),
+    [
+        ("0.5 mg PRN anxiety", True),
+        ("1 tab as needed for sleep", True),
+        ("1 tablet p.r.n. panic", True),
+        ("0.5 mg twice daily", False),
+        ("twice daily, needed for sleep", False),
+    ],
+)
+def test_as_needed_when_only_the_dosage_text_says_it(
+    lexicon: Lexicon, text: str, as_needed: bool
+) -> None:
+    assert fact_with(lexicon, [{"text": text}]).as_needed is as_needed
+
+
 def test_daily_mg_when_prn_with_max_dose_per_period_keeps_the_maximum_apart(
     lexicon: Lexicon,
 ) -> None:

@@ -51,6 +51,10 @@ def test_match_word_when_one_edit_from_a_known_name_is_probable(word: str, ingre
         "lithium",  # a real drug the knowledge base does not list
         "dolantin",  # pethidine, one letter from Dilantin
         "tablet",  # a common word of dosage texts
+        "regimen",  # "Bowel regimen": one letter from Regimex (benzphetamine)
+        "ambient",  # "store at ambient temperature": one letter from Ambien
+        "decade",  # "for a decade": one letter from Depade (naltrexone)
+        "metadata",  # one letter from Metadate (methylphenidate)
         "clonazepam",  # already an exact name: never a fuzzy match
         "glonopin",  # the first letter must agree
     ],

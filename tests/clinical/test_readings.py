@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from cds_service.clinical import medications as meds
@@ -80,6 +81,25 @@ def test_unrecognised_entries_lists_only_unclassified_free_text() -> None:
 
 def test_unrecognised_entries_on_a_clean_coded_list_is_empty() -> None:
     assert _unrecognised(_coded("161", "acetaminophen"), _coded("2598", "clonazepam")) == ()
+
+
+def test_unrecognised_entries_when_coded_by_ndc_only_is_empty() -> None:
+    concept = {
+        "coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "68180-0513-01"}],
+        "text": "Lisinopril 10 MG Oral Tablet",
+    }
+    ndc = {"resourceType": "MedicationStatement", "status": "active"}
+    assert _unrecognised({**ndc, "medicationCodeableConcept": concept}) == ()
+
+
+def test_unrecognised_entries_when_ended_before_the_limit_leaves_it_out() -> None:
+    old = _text("Zorblax herbal tea", "completed", effectivePeriod={"end": "2016-01-01"})
+    recent = _text("Quixil drops", "stopped", effectivePeriod={"end": "2026-11-20"})
+    undated = _text("Vexora tonic", "stopped")
+    records, medications = sourced([old, recent, undated])
+    limit = datetime(2026, 11, 12, tzinfo=UTC)
+    found = unrecognised_entries(records, lexicon(), medications, ended_before=limit)
+    assert found == ("Quixil drops", "Vexora tonic")
 
 
 def test_normalise_reads_a_misspelt_free_text_entry_as_probable() -> None:

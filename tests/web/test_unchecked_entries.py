@@ -99,3 +99,15 @@ def test_unrecognised_text_never_reaches_logs_or_stores(
     with sqlite3.connect(tmp_path / "data" / "cds.db") as db:
         (keys,) = db.execute("SELECT COUNT(*) FROM announcements").fetchone()
     assert keys == 1  # the BZD card's key only
+
+
+def test_unrecognised_entry_that_ended_years_ago_gets_no_card(tmp_path: Path) -> None:
+    ended = {
+        **_free_text("ms-free-old", SECRET_TEXT),
+        "status": "completed",
+        "effectivePeriod": {"start": "2015-01-01", "end": "2016-01-01"},
+    }
+    body = hook_request(ketamine_order(), medications=(CLONAZEPAM, ended))
+    with TestClient(make_app(make_settings(tmp_path))) as client:
+        cards = client.post(SIGN, json=body).json()["cards"]
+    assert _topics(cards) == [("BZD", "warning")]  # outside every washout: nothing to check
