@@ -193,6 +193,9 @@ def medicine_name(words: PatientInstructions, match: Match) -> str:
     """ "clonazepam (Klonopin)": the ingredient, with the brand only when the record names it (a
     brand the patient does not take, OxyContin for immediate-release oxycodone, would mislead)."""
     member = match.member
+    if match.fact.probable:  # never tell a patient a drug name we only guessed from their spelling
+        written = match.fact.display.rsplit(" (probably ", 1)[0]
+        return words.medicine_probable.format(written=written, ingredient=member.name)
     recorded = set(words_of(match.fact.display))
     brand = next((b for b, words in _brand_words(member.brands) if words <= recorded), None)
     if brand is None:

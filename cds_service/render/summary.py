@@ -21,7 +21,15 @@ def _named(finding: Finding) -> list[str]:
     current = finding.current_matches or finding.matches
     if not finding.substance_only:
         current = tuple(m for m in current if not m.member.substance) or current
-    return list(dict.fromkeys(member_label(match) for match in current))
+    probable = {member_label(m) for m in current if m.fact.probable}
+    exact = {member_label(m) for m in current if not m.fact.probable}
+    # A name read only through a misspelling says so on the summary too: the hold rests on a guess.
+    return list(
+        dict.fromkeys(
+            f"{name} (probable)" if name in probable - exact else name
+            for name in (member_label(match) for match in current)
+        )
+    )
 
 
 def _substance_tag(finding: Finding) -> list[str]:

@@ -101,6 +101,22 @@ def test_plan_names_no_brand_the_record_does_not_name() -> None:
     assert "OxyContin" not in text
 
 
+def test_plan_names_a_misspelt_entry_as_written_and_asks_to_check_it() -> None:
+    klonipin = {
+        "resourceType": "MedicationStatement",
+        "id": "ms-5",
+        "status": "active",
+        "medicationCodeableConcept": {"text": "Klonipin 1mg BID"},
+        "effectivePeriod": {"start": "2026-01-10"},
+    }
+    text = _plan(klonipin).text()
+    assert (
+        'Take your last dose of "Klonipin 1mg BID" (we think this is clonazepam; please check with '
+        "the care team) no later than"
+    ) in text
+    assert "Klonopin" not in text  # a brand the patient never named
+
+
 def test_plan_always_asks_about_other_medicines_supplements_and_drugs() -> None:
     text = _plan(CLONAZEPAM).text()
     for word in ("supplement", "St John's wort", "alcohol", "cannabis", "street drug"):

@@ -33,6 +33,7 @@ PLAN_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "no_changes": frozenset(),
     "medicine": frozenset({"ingredient", "brand"}),
     "medicine_no_brand": frozenset({"ingredient"}),
+    "medicine_probable": frozenset({"written", "ingredient"}),
     "day_format": frozenset({"weekday", "day", "month"}),
     "time_format": frozenset({"hour", "minute", "period"}),
 }
@@ -152,6 +153,11 @@ class PatientInstructions(Strict):
     )
     medicine_no_brand: Template = Field(
         min_length=3, description="A medicine without a brand: {ingredient}."
+    )
+    medicine_probable: Template = Field(
+        min_length=3,
+        description="A medicine read through a misspelling: the entry as {written}, and the "
+        "{ingredient} it was probably meant to be, with a request to check it.",
     )
     weekdays: tuple[str, str, str, str, str, str, str] = Field(
         description="Weekday names, Monday first."
