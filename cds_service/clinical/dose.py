@@ -42,13 +42,18 @@ _FREQUENCY_WORDS = {1.0: "once daily", 2.0: "twice daily", 3.0: "three times dai
                     4.0: "four times daily", 0.5: "every other day"}  # fmt: skip
 
 
+def mentions_as_needed(text: str) -> bool:
+    """Whether a text says as-needed use in words ("PRN", "as needed")."""
+    return bool(_AS_NEEDED_TEXT.search(text))
+
+
 def _is_as_needed(dosage: JsonObject) -> bool:
     if dosage.get("asNeededBoolean") is True or dosage.get("asNeeded") is True:
         return True
     if as_dict(dosage.get("asNeededCodeableConcept")):
         return True
     # Patient-reported and transcribed dosages often say it only in words ("0.5 mg PRN anxiety").
-    return bool(_AS_NEEDED_TEXT.search(as_str(dosage.get("text"))))
+    return mentions_as_needed(as_str(dosage.get("text")))
 
 
 def _unit(quantity: JsonObject) -> str:

@@ -16,6 +16,7 @@ from cds_service.clinical.dose import (
     dose_text,
     duration_days,
     max_daily_mg,
+    mentions_as_needed,
     rate_mcg_per_hour,
     read_dosage,
 )
@@ -211,7 +212,8 @@ def _product(
     return _Product(
         display=display,
         ingredients=ingredients,
-        as_needed=any(dosage.as_needed for dosage in dosages),
+        # A transcribed entry may say it only in its name ("Ativan 0.5 mg prn", no dosage).
+        as_needed=any(dosage.as_needed for dosage in dosages) or mentions_as_needed(display),
         daily_mg=daily_mg(dosages, ingredients, display),
         dose_text=dose_text(dosages),
         max_daily_mg=max_daily_mg(dosages, ingredients, display),
