@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,8 +63,10 @@ def test_read_response_with_content_length_returns_status_and_exact_body() -> No
     assert asyncio.run(read()) == (201, b"hello")
 
 
-def test_load_driver_on_tiny_run_counts_every_answered_request() -> None:
-    served: list[bytes] = []
+def _recording_server(
+    served: list[bytes],
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """A keep-alive HTTP server's handler that records each body and answers 200 ``{}``."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -76,6 +79,13 @@ def test_load_driver_on_tiny_run_counts_every_answered_request() -> None:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
             await writer.drain()
         writer.close()
+
+    return handle
+
+
+def test_load_driver_on_tiny_run_counts_every_answered_request() -> None:
+    served: list[bytes] = []
+    handle = _recording_server(served)
 
     async def drive() -> LoadResult:
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -252,18 +262,7 @@ def test_payload_of_unknown_shape_is_refused() -> None:
 
 def test_load_driver_with_several_bodies_sends_each_in_turn(tmp_path) -> None:
     served: list[bytes] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                break
-            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-            served.append(await reader.readexactly(length))
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-            await writer.drain()
-        writer.close()
+    handle = _recording_server(served)
 
     path = bench.write_bodies(tmp_path / "bodies.jsonl", [b'{"a":1}', b'{"a":2}', b'{"a":3}'])
 
