@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,7 +46,7 @@ from cds_service.rules.findings import Evaluation
 from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
 from cds_service.service.context import patient_facts, with_context_gaps
-from cds_service.service.ports import MedicationSource, Observer, ServiceConfig
+from cds_service.service.ports import Answer, MedicationSource, Observer, ServiceConfig, Worked
 from cds_service.service.shadow import record_class, shadow_finding
 from cds_service.store.records import AuditedCard, AuditStore, EvaluationRecord, ShadowFinding
 from cds_service.store.repeats import RepeatFilter
@@ -55,23 +54,6 @@ from cds_service.store.repeats import RepeatFilter
 __all__ = ["CdsService", "MedicationSource", "Observer", "ServiceConfig", "record_class"]
 
 log = logging.getLogger("cds_service.service")
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """The cards of one call, its audit outcome, and what shadow rules would have added (never sent)."""
-
-    cards: list[Card]
-    outcome: str
-    shadow: tuple[ShadowFinding, ...] = ()
-    # The card listing unrecognised free-text entries: added after the repeat filter, whose keys
-    # must never be made from that text.
-    unchecked: Card | None = None
-
-    def answered(self) -> _Answer:
-        """The cards as answered: the unchecked card, when any, last (it is info)."""
-        extra = [self.unchecked] if self.unchecked is not None else []
-        return _Answer([*self.cards, *extra], self.outcome, self.shadow)
 
 
 class CdsService:
@@ -158,13 +140,13 @@ class CdsService:
 
     async def _cards_for(
         self, spec: HookSpec, request: HookRequest, profile: Profile, issuer: str | None
-    ) -> _Answer:
+    ) -> Answer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_seconds
         now = self.clock()
         ketamine = await self._triggers(spec, request, deadline, issuer, now)
         if not ketamine:
-            return _Answer([], "no-ketamine-order")
+            return Answer([], "no-ketamine-order")
         try:
             data = await self.source.gather(
                 request, deadline=deadline, issuer=issuer, context_keys=spec.context_keys
@@ -175,12 +157,12 @@ class CdsService:
             gaps = [_unavailable_gap(exc)]
             if self.observer is not None:
                 self.observer.gaps(gaps)
-            return _Answer([self.renderer.data_gap_card(gaps, profile)], "data-unavailable")
+            return Answer([self.renderer.data_gap_card(gaps, profile)], "data-unavailable")
         answer = self._cards_from_data(spec, request, ketamine[0], data, profile, now)
         if self.repeats is not None:
             subject, filters = ketamine[0].reference, spec.filters_repeats
             cards = await self.repeats.apply(request, subject, answer.cards, filters=filters)
-            answer = _Answer(cards, answer.outcome, answer.shadow, answer.unchecked)
+            answer = Answer(cards, answer.outcome, answer.shadow, answer.unchecked)
         return answer.answered()
 
     async def patient_plan(
@@ -257,12 +239,27 @@ class CdsService:
         data: MedicationData,
         profile: Profile,
         now: datetime,
-    ) -> _Answer:
+    ) -> Answer:
+        worked = self.work(spec, request, order, data, profile, now)
+        if self.observer is not None:
+            self.observer.gaps([*worked.gaps, *data.all_context_gaps])
+        shadow = self._shadow(worked.facts, order, spec.rules_hook, now)
+        return Answer(worked.cards, "cards", shadow, worked.unchecked)
+
+    def work(
+        self,
+        spec: HookSpec,
+        request: HookRequest,
+        order: KetamineOrder,
+        data: MedicationData,
+        profile: Profile,
+        now: datetime,
+    ) -> Worked:
+        """Gathered data to facts, evaluation, gaps and cards; nothing audited or counted (explain
+        uses it too, so its trace is of the very cards a hook call answers)."""
         facts, patient = self._facts(data, now)
         evaluation = self._evaluation(spec, order, facts, now, patient)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
-        if self.observer is not None:
-            self.observer.gaps([*gaps, *data.all_context_gaps])
         evaluation = with_context_gaps(self.kb, data, evaluation)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
         call = CallContext(
@@ -280,8 +277,7 @@ class CdsService:
             data.resources, self.kb.lexicon, data.medications, read, since
         )
         unchecked = self.renderer.unchecked_card(entries, profile) if entries else None
-        shadow = self._shadow(facts, order, spec.rules_hook, now)
-        return _Answer(cards, "cards", shadow, unchecked)
+        return Worked(facts, evaluation, tuple(gaps), cards, unchecked)
 
     def _shadow(
         self, facts: Sequence[MedicationFact], order: KetamineOrder, hook: str, now: datetime

@@ -12,18 +12,15 @@ import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cds_service.cdshooks.intake import parse_hook_request
 from cds_service.cdshooks.models import Card
-from cds_service.clinical.readings import read_records, unrecognised_entries
+from cds_service.clinical.readings import read_records
 from cds_service.errors import DataUnavailable
-from cds_service.render.cards import CallContext
 from cds_service.render.fold import fold_findings
 from cds_service.rules.engine import evaluate_shadow
 from cds_service.rules.explain import EvaluationTrace, trace_evaluation
-from cds_service.service.context import patient_facts, with_context_gaps
 
 if TYPE_CHECKING:
     from cds_service.service import CdsService
@@ -62,38 +59,20 @@ async def explain_request(service: CdsService, service_id: str, payload: Any) ->
     except DataUnavailable as exc:
         return Explanation(notes=(f"Medication data unavailable (answered 412): {exc.message}",))
     order = found[0]
-    # The facts and the patient's context as the service reads them; the readings say why per record.
-    facts, patient = patient_facts(kb, data, now)
-    by_reference = {fact.reference: fact for fact in facts}
-    readings = read_records(data.resources, kb.lexicon, data.medications, by_reference)
-    evaluation = service._evaluation(spec, order, facts, now, patient)
-    # As the hook call answers: a class whose rule failed is a data gap on a card, never silent.
-    gaps = [*data.gaps, *service._failure_gaps(evaluation)]
-    evaluation = with_context_gaps(kb, data, evaluation)
-    shadow = evaluate_shadow(kb, facts, order, hook=spec.rules_hook, now=now)
     profile = service.config.profiles.choose(request.extension_keys)
-    context = CallContext(
-        patient_id=request.context.patientId,
-        now=now,
-        profile=profile,
-        user_id=request.context.userId,
-        encounter_id=request.context.encounterId,
-        delivery=spec.patient_delivery,
-    )
-    cards = service.renderer.cards(evaluation, order, gaps, context)
-    since = now - timedelta(days=kb.longest_washout_days)
-    entries = unrecognised_entries(
-        data.resources, kb.lexicon, data.medications, by_reference, since
-    )
-    if entries:
-        cards.append(service.renderer.unchecked_card(entries, profile))
+    worked = service.work(spec, request, order, data, profile, now)
+    # The readings carry the evaluation's own facts, so the trace says which card counted which record.
+    by_reference = {fact.reference: fact for fact in worked.facts}
+    readings = read_records(data.resources, kb.lexicon, data.medications, by_reference)
+    shadow = evaluate_shadow(kb, worked.facts, order, hook=spec.rules_hook, now=now)
+    cards = [*worked.cards, *([worked.unchecked] if worked.unchecked is not None else [])]
     trace = trace_evaluation(
-        kb, readings, evaluation, shadow, hook=spec.rules_hook, now=now, start=order.start
+        kb, readings, worked.evaluation, shadow, hook=spec.rules_hook, now=now, start=order.start
     )
-    notes = tuple(f"Not checked: {gap.what}: {gap.reason}" for gap in gaps)
+    notes = tuple(f"Not checked: {gap.what}: {gap.reason}" for gap in worked.gaps)
     folded = tuple(
         (f.primary.rule.id, tuple(also.rule.id for also in f.also))
-        for f in fold_findings(evaluation.findings)
+        for f in fold_findings(worked.evaluation.findings)
         if f.also
     )
     return Explanation(notes=notes, trace=trace, cards=tuple(cards), folded=folded)
