@@ -20,10 +20,6 @@ from cds_service.auth.authenticator import ClientAuthenticator
 from cds_service.auth.replay import ReplayCache, SharedReplayCache
 from cds_service.cdshooks.intake import first_error
 from cds_service.cdshooks.registry import HookRegistry
-from cds_service.console import routes as console_routes
-from cds_service.console.advice import FlagPolicy
-from cds_service.console.gate import ConsoleGate
-from cds_service.console.state import Console, build_console
 from cds_service.errors import (
     AuthenticationFailed,
     ClientDisconnected,
@@ -102,9 +98,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     # Inside CORS, so that a 500 carries the CORS headers a browser needs to show it.
     app.add_middleware(UnexpectedErrors, body=json.dumps(_INTERNAL_ERROR).encode())
     if settings.console:
-        app.state.console = _console(settings, compiled)
-        app.add_middleware(ConsoleGate, console=app.state.console)
-        app.include_router(console_routes.router)
+        _mount_console(app, settings, compiled)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -152,17 +146,26 @@ def check_settings(settings: Settings, kb: KnowledgeBase) -> None:
             raise ConfigurationInvalid("CDS_RULE_OVERRIDES", _unknown_topic(topic, known))
 
 
-def _console(settings: Settings, kb: CompiledKnowledgeBase) -> Console:
+def _mount_console(app: FastAPI, settings: Settings, kb: CompiledKnowledgeBase) -> None:
+    """The rule owners' console under /console. Imported only when it is on: its templates and
+    pages are not needed to answer hooks, and a service without it starts faster."""
+    from cds_service.console import routes as console_routes
+    from cds_service.console.advice import FlagPolicy
+    from cds_service.console.gate import ConsoleGate
+    from cds_service.console.state import build_console
+
     # check_settings has refused a console without a token of the minimum length.
     token = settings.console_token.get_secret_value() if settings.console_token else ""
     policy = FlagPolicy(settings.console_flag_override_rate, settings.console_flag_min_cards)
-    return build_console(
+    app.state.console = build_console(
         token,
         kb,
         session_minutes=settings.console_session_minutes,
         policy=policy,
         limits=body_limits(settings),
     )
+    app.add_middleware(ConsoleGate, console=app.state.console)
+    app.include_router(console_routes.router)
 
 
 def _unknown_topic(topic: str, known: set[str]) -> str:
