@@ -67,12 +67,12 @@ def with_combinations(finding: Finding, text: str) -> str:
     do not fit the combined risk leads, so it is never the part cut."""
     tags = [_combination_tag(finding, alert) for alert in finding.alerts]
     if not tags:
-        return truncate(text, SUMMARY_MAX)
+        return fit_clauses(text, SUMMARY_MAX)
     combined = _with_tags(text, tags)
     if len(combined) <= SUMMARY_MAX:
         return combined
     lead = "; ".join(tags)
-    return truncate(f"{lead[:1].upper()}{lead[1:]}. {text}", SUMMARY_MAX)
+    return fit_clauses(f"{lead[:1].upper()}{lead[1:]}. {text}", SUMMARY_MAX)
 
 
 def _with_tags(text: str, tags: list[str]) -> str:
@@ -119,6 +119,27 @@ def _fill(template: str, drugs: str, finding: Finding) -> str:
     text = template.replace("{drugs}", drugs)
     text = text.replace("{hold_hours}", hours(before) if before is not None else "")
     return text[:1].upper() + text[1:]
+
+
+# A clause that says what not to do, or to hold or defer, is never the one left out of a summary.
+_KEPT_CLAUSE_WORDS = ("do not", "never", "defer", "hold", "stop")
+
+
+def fit_clauses(text: str, limit: int) -> str:
+    """At most ``limit`` characters: whole "; " clauses left out from the end first (the detail has
+    them), never a clause with a "do not", "never", hold or defer; cut with an ellipsis only if that
+    is still too long."""
+    clauses = " ".join(text.split()).split("; ")
+    while len("; ".join(clauses)) > limit:
+        droppable = [
+            i
+            for i, clause in enumerate(clauses)
+            if i > 0 and not any(word in clause.lower() for word in _KEPT_CLAUSE_WORDS)
+        ]
+        if not droppable:
+            break
+        del clauses[droppable[-1]]
+    return truncate("; ".join(clauses), limit)
 
 
 def truncate(text: str, limit: int) -> str:
