@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from cds_service.clinical.fhirjson import as_dict, as_list, as_str, codings, parse_instant
+from cds_service.clinical.fhirjson import (
+    as_dict,
+    as_list,
+    as_str,
+    codings,
+    local_reference,
+    parse_instant,
+)
 from cds_service.clinical.lexicon import SNOMED, code_system_kind, words_of
 from cds_service.clinical.types import JsonObject
 
@@ -173,8 +180,7 @@ def _condition(
     condition: JsonObject, index: int, vocabulary: ConditionVocabulary
 ) -> PatientCondition:
     concept = condition.get("code")
-    resource_id = as_str(condition.get("id"))
-    reference = f"Condition/{resource_id}" if resource_id else f"Condition/#{index}"
+    reference = local_reference("Condition", condition.get("id"), index)
     display = next(iter(_texts(concept)), "condition")
     return PatientCondition(reference, display, _sets_of(concept, vocabulary))
 

@@ -32,6 +32,13 @@ def as_str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def local_reference(kind: str, resource_id: Any, index: int) -> str:
+    """How a fact names the record it came from: "Kind/id", else "Kind/#position" in its list. One
+    spelling for every reader, so facts of one record (a drug, its alcohol, its indication) meet."""
+    resource_id = as_str(resource_id)
+    return f"{kind}/{resource_id}" if resource_id else f"{kind}/#{index}"
+
+
 def parse_instant(value: Any) -> datetime | None:
     """A FHIR date/dateTime/instant as an aware datetime (UTC when it carries no offset); None if invalid."""
     text = as_str(value).strip()

@@ -28,6 +28,7 @@ from cds_service.clinical.fhirjson import (
     concept_texts,
     first_instant,
     first_text,
+    local_reference,
     medication_concepts,
 )
 from cds_service.clinical.freetext import probable_display, probable_matches
@@ -155,7 +156,7 @@ def _fact(
         return None
     status = as_str(resource.get("status")).lower()
     return MedicationFact(
-        reference=_reference(resource_type, resource.get("id"), index),
+        reference=local_reference(resource_type, resource.get("id"), index),
         resource_type=resource_type,
         display=product.display,
         ingredients=product.ingredients,
@@ -313,13 +314,7 @@ def _acts_locally(concepts: list[JsonObject], extra_texts: list[str], resource: 
 def record_reference(resource: Any, index: int) -> str:
     """The reference a record's facts carry: its type and id, else its position in the list."""
     resource = resource if isinstance(resource, dict) else {}
-    return _reference(as_str(resource.get("resourceType")), resource.get("id"), index)
-
-
-def _reference(resource_type: str, resource_id: Any, index: int) -> str:
-    if isinstance(resource_id, str) and resource_id:
-        return f"{resource_type}/{resource_id}"
-    return f"{resource_type}/#{index}"
+    return local_reference(as_str(resource.get("resourceType")), resource.get("id"), index)
 
 
 def _reported(resource: JsonObject, resource_type: str) -> bool:

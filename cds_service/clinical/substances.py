@@ -17,7 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.clinical.conditions import PatientContext
-from cds_service.clinical.fhirjson import as_dict, as_list, as_str, codings, parse_instant
+from cds_service.clinical.fhirjson import (
+    as_dict,
+    as_list,
+    as_str,
+    codings,
+    local_reference,
+    parse_instant,
+)
 from cds_service.clinical.freetext import is_free_text
 from cds_service.clinical.lexicon import TEXT_MEMO_SIZE, Lexicon, words_of
 from cds_service.clinical.types import JsonObject, MedicationFact, Origin, SourcedResource
@@ -161,7 +168,7 @@ def without_denied_use(
         return tuple(facts)
     denied = vocabulary.alcohol.negations | {"free"}
     denying = {
-        _reference(as_str(resource.get("resourceType")), resource, index)
+        local_reference(as_str(resource.get("resourceType")), resource.get("id"), index)
         for index, sourced in enumerate(records)
         if isinstance(resource := sourced.resource, dict) and _denies_use(resource, denied)
     }
@@ -192,7 +199,7 @@ def _alcohol_record(
     # A coded record is a drug (coded ethanol is the lexicon's); drinking is written as free text.
     if not is_free_text((concept,)):
         return None
-    reference = _reference(kind, resource, index)
+    reference = local_reference(kind, resource.get("id"), index)
     if reference in seen:  # the normaliser read it already (an interacting drug)
         return None
     texts = [t for t in (as_str(concept.get("text")), *_displays(concept)) if t]
@@ -221,7 +228,7 @@ def _observation_facts(
         return []
     codes = {as_str(c.get("code")) for c in codings(observation.get("code"))}
     label = _observation_label(observation)
-    reference = _reference("Observation", observation, index)
+    reference = local_reference("Observation", observation.get("id"), index)
     if codes & social.drug_use:
         return _drug_use(sourced, reference, label, vocabulary, lexicon)
     drinking = _drinking(observation, codes, vocabulary)
@@ -351,11 +358,6 @@ def _displays(concept: Any) -> list[str]:
 
 def _dosages(resource: JsonObject) -> list[Any]:
     return as_list(resource.get("dosage")) + as_list(resource.get("dosageInstruction"))
-
-
-def _reference(kind: str, resource: JsonObject, index: int) -> str:
-    resource_id = as_str(resource.get("id"))
-    return f"{kind}/{resource_id}" if resource_id else f"{kind}/#{index}"
 
 
 def _negated(words: tuple[str, ...], negations: frozenset[str]) -> bool:
