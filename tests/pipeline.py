@@ -120,7 +120,7 @@ def run(
         return None, []
     moment = now if isinstance(now, datetime) else datetime.fromisoformat(now or DEFAULT_NOW)
     records, medications = sourced(resources)
-    facts, patient = read_patient(
+    reading = read_patient(
         kb,
         records,
         medications,
@@ -128,7 +128,7 @@ def run(
         observations=_context(observations, "socialHistory"),
         now=moment,
     )
-    evaluation = evaluate(kb, facts, found, hook=hook, now=moment, patient=patient)
+    evaluation = evaluate(kb, reading.facts, found, hook=hook, now=moment, patient=reading.context)
     call = CallContext(patient_id="example", now=moment, profile=profile or SPEC_PROFILE)
     return evaluation, renderer(kb).cards(evaluation, found, [], call)
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.clinical.dose import (
     daily_mg,
     dose_text,
-    duration_days,
     max_daily_mg,
     mentions_as_needed,
     rate_mcg_per_hour,
@@ -26,15 +24,15 @@ from cds_service.clinical.fhirjson import (
     as_str,
     codings,
     concept_texts,
-    first_instant,
     first_text,
     local_reference,
     medication_concepts,
 )
-from cds_service.clinical.freetext import probable_display, probable_matches
+from cds_service.clinical.freetext import is_free_text, probable_display, probable_matches
 from cds_service.clinical.lexicon import Lexicon, words_of
 from cds_service.clinical.memo import JsonMemo
-from cds_service.clinical.types import ENDED_STATUSES, JsonObject, MedicationFact, SourcedResource
+from cds_service.clinical.recorded import ended, reported, started
+from cds_service.clinical.types import JsonObject, MedicationFact, SourcedResource
 
 _NONE: frozenset[str] = frozenset()
 MEDICATION_TYPES = frozenset({"MedicationStatement", "MedicationRequest", "MedicationOrder"})
@@ -47,6 +45,26 @@ class NormaliseStats:
     read: int = 0
     with_known_ingredient: int = 0
     malformed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListReading:
+    """One pass over a medication list: its facts and counts, and where the other readers must look."""
+
+    facts: tuple[MedicationFact, ...]
+    stats: NormaliseStats
+    # Positions of the records with no RxNorm, SNOMED CT or NDC code, or naming their Medication by
+    # reference: the only ones the substance reader and the unrecognised-entry scan can find anything
+    # in, so a coded list is not walked again (most lists are wholly coded).
+    uncoded: tuple[int, ...] = ()
+    # Positions of the records that state a reason (reasonCode, reasonReference): the only ones with
+    # an indication to read.
+    reasoned: tuple[int, ...] = ()
+
+
+# What one look at a record's concept says (``NormaliseMemo.kinds``): bit flags.
+_RELEVANT = 1  # names an ingredient of the knowledge base, exactly or probably
+_UNCODED = 2  # free text: no RxNorm, SNOMED CT or NDC code
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +86,7 @@ class NormaliseMemo:
     """Per distinct CodeableConcept, its ingredients; per distinct concept and dosages, its product
     (None: a local product). One per knowledge base, held for the process's life."""
 
-    __slots__ = ("ingredients", "misspelt", "products", "relevant")
+    __slots__ = ("ingredients", "kinds", "misspelt", "products")
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.ingredients: JsonMemo[frozenset[str]] = JsonMemo(
@@ -81,10 +99,14 @@ class NormaliseMemo:
         self.products: JsonMemo[_Product | None] = JsonMemo(
             lambda key: _coded_product(key, lexicon, self.ingredients(key[0]))
         )
-        # Both questions at one look: most records of a list answer no to both (the hot path).
-        self.relevant: JsonMemo[bool] = JsonMemo(
-            lambda concept: bool(self.ingredients(concept)) or self.misspelt(concept)
-        )
+        # Every question about a concept at one look (the hot path): most records of a list are
+        # coded and name nothing the knowledge base knows.
+        self.kinds: JsonMemo[int] = JsonMemo(self._kind)
+
+    def _kind(self, concept: Any) -> int:
+        relevant = bool(self.ingredients(concept)) or self.misspelt(concept)
+        uncoded = is_free_text((as_dict(concept),))
+        return (_RELEVANT if relevant else 0) | (_UNCODED if uncoded else 0)
 
 
 def normalise_memo(lexicon: Lexicon) -> NormaliseMemo:
@@ -111,10 +133,39 @@ def normalise_with_stats(
     memo: NormaliseMemo | None = None,
 ) -> tuple[tuple[MedicationFact, ...], NormaliseStats]:
     """As ``normalise``, also counting records read, matched and skipped as malformed."""
+    reading = read_list(resources, lexicon, medications, memo)
+    return reading.facts, reading.stats
+
+
+def read_list(
+    resources: Iterable[SourcedResource],
+    lexicon: Lexicon,
+    medications: Mapping[str, JsonObject],
+    memo: NormaliseMemo | None = None,
+) -> ListReading:
+    """The list read in one pass: facts, counts, and the positions of uncoded and reasoned records."""
     facts: list[MedicationFact] = []
+    uncoded: list[int] = []
+    reasoned: list[int] = []
     read = malformed = 0
     for index, sourced in enumerate(resources):
         read += 1
+        resource = sourced.resource
+        if isinstance(resource, dict) and as_str(resource.get("resourceType")) in MEDICATION_TYPES:
+            if "reasonCode" in resource or "reasonReference" in resource:
+                reasoned.append(index)
+            if "medicationReference" in resource:
+                uncoded.append(index)
+            else:
+                concept = resource.get("medicationCodeableConcept")
+                if memo is not None:
+                    kind = memo.kinds(concept)
+                    if kind & _UNCODED:
+                        uncoded.append(index)
+                    if not kind & _RELEVANT:
+                        continue  # the common record: coded, naming nothing we know
+                elif is_free_text((as_dict(concept),)):
+                    uncoded.append(index)
         try:
             fact = _fact(sourced, index, lexicon, medications, memo)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
@@ -122,7 +173,8 @@ def normalise_with_stats(
             continue
         if fact is not None:
             facts.append(fact)
-    return tuple(facts), NormaliseStats(read, len(facts), malformed)
+    stats = NormaliseStats(read, len(facts), malformed)
+    return ListReading(tuple(facts), stats, tuple(uncoded), tuple(reasoned))
 
 
 def _fact(
@@ -142,10 +194,8 @@ def _fact(
         concepts, extra_texts = medication_concepts(resource, medications)
         ingredients = _ingredients(concepts, extra_texts, lexicon)
         product = _product(concepts, extra_texts, resource, ingredients, lexicon)
-    elif memo is not None:  # the common shape: most records name no ingredient we know
+    elif memo is not None:  # ``read_list`` has looked: the concept names an ingredient we know
         concept = resource.get("medicationCodeableConcept")
-        if not memo.relevant(concept):
-            return None
         key = [concept, resource.get("dosage"), resource.get("dosageInstruction")]
         product = memo.products(key)
     else:
@@ -162,9 +212,9 @@ def _fact(
         ingredients=product.ingredients,
         status=status,
         as_needed=product.as_needed,
-        reported=_reported(resource, resource_type),
-        started=_started(resource),
-        ended=_ended(resource, resource_type, status),
+        reported=reported(resource, resource_type),
+        started=started(resource),
+        ended=ended(resource, resource_type, status),
         daily_mg=dict(product.daily_mg),
         dose_text=product.dose_text,
         origin=sourced.origin,
@@ -315,50 +365,3 @@ def record_reference(resource: Any, index: int) -> str:
     """The reference a record's facts carry: its type and id, else its position in the list."""
     resource = resource if isinstance(resource, dict) else {}
     return local_reference(as_str(resource.get("resourceType")), resource.get("id"), index)
-
-
-def _reported(resource: JsonObject, resource_type: str) -> bool:
-    if resource_type == "MedicationStatement":
-        return True  # a medication list entry: what the patient or a carer says is taken
-    if resource.get("reportedBoolean") is True:
-        return True
-    return bool(as_dict(resource.get("reportedReference")))
-
-
-def _started(resource: JsonObject) -> datetime | None:
-    dispense = as_dict(resource.get("dispenseRequest"))
-    candidates = (
-        as_dict(resource.get("effectivePeriod")).get("start"),
-        resource.get("effectiveDateTime"),
-        resource.get("authoredOn"),
-        resource.get("dateWritten"),  # DSTU2 MedicationOrder
-        as_dict(dispense.get("validityPeriod")).get("start"),
-        resource.get("dateAsserted"),
-    )
-    return first_instant(candidates)
-
-
-def _ended(resource: JsonObject, resource_type: str, status: str) -> datetime | None:
-    dispense = as_dict(resource.get("dispenseRequest"))
-    explicit = first_instant(
-        (
-            as_dict(resource.get("effectivePeriod")).get("end"),
-            as_dict(dispense.get("validityPeriod")).get("end"),
-        )
-    )
-    if explicit is not None or status not in ENDED_STATUSES:
-        return explicit
-    if resource_type == "MedicationStatement":
-        return first_instant((resource.get("dateAsserted"), resource.get("effectiveDateTime")))
-    return _request_stop_estimate(resource, dispense)
-
-
-def _request_stop_estimate(resource: JsonObject, dispense: JsonObject) -> datetime | None:
-    # A stopped/completed request without an end date: it applied at most until its supply ran out
-    # (authoredOn + expectedSupplyDuration); without a supply we take authoredOn, the last date we know.
-    # statusReason carries no date, so it is not used.
-    authored = first_instant((resource.get("authoredOn"), resource.get("dateWritten")))
-    if authored is None:
-        return None
-    supply_days = duration_days(as_dict(dispense.get("expectedSupplyDuration")))
-    return authored + timedelta(days=supply_days) if supply_days else authored

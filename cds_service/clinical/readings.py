@@ -7,7 +7,7 @@ one low-key card so that nothing is silently skipped. Both reuse ``medications``
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -79,20 +79,22 @@ def read_records(
 
 
 def unrecognised_entries(
-    resources: Iterable[SourcedResource],
+    resources: Sequence[SourcedResource],
     lexicon: Lexicon,
     medications: Mapping[str, JsonObject],
     read: Collection[str] = frozenset(),
     ended_before: datetime | None = None,
+    only: Iterable[int] | None = None,
 ) -> tuple[str, ...]:
     """The free-text entries that name nothing the knowledge base knows, even probably.
 
     ``read``: references of records another reader recognised (substance use), never listed;
     ``ended_before``: a stopped or completed entry whose stated end is earlier is not listed
-    (outside every washout, it would give no card even if recognised)."""
+    (outside every washout, it would give no card even if recognised); ``only``: the positions of
+    the uncoded records, as the normaliser found them (all records when not given)."""
     found: list[str] = []
-    for index, sourced in enumerate(resources):
-        resource = sourced.resource
+    for index in range(len(resources)) if only is None else only:
+        resource = resources[index].resource
         if (
             not isinstance(resource, dict)
             or resource.get("resourceType") not in meds.MEDICATION_TYPES

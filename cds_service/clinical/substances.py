@@ -143,13 +143,17 @@ def substance_facts(
     vocabulary: SubstanceVocabulary,
     lexicon: Lexicon,
     now: datetime,
+    only: Iterable[int] | None = None,
 ) -> tuple[MedicationFact, ...]:
-    """Facts for substance use the medication normaliser does not produce (``known`` are its)."""
+    """Facts for substance use the medication normaliser does not produce (``known`` are its).
+
+    ``only``: the positions of the records that can name drinking (the uncoded ones, as the
+    normaliser found them); all of them when not given."""
     seen = {fact.reference for fact in known}
     facts = [
         fact
-        for index, sourced in enumerate(records)
-        if (fact := _alcohol_record(sourced, index, vocabulary.alcohol, seen)) is not None
+        for index in (range(len(records)) if only is None else only)
+        if (fact := _alcohol_record(records[index], index, vocabulary.alcohol, seen)) is not None
     ]
     for index, sourced in enumerate(observations):
         facts.extend(_observation_facts(sourced, index, vocabulary, lexicon, now))
@@ -161,16 +165,19 @@ def without_denied_use(
     facts: Sequence[MedicationFact],
     records: Sequence[SourcedResource],
     vocabulary: SubstanceVocabulary,
+    only: Iterable[int] | None = None,
 ) -> tuple[MedicationFact, ...]:
     """The facts less free-text substance entries whose name denies use: "No cocaine", "Marijuana -
-    quit 2019", "THC-free CBD oil" (the alcohol reader's negations, and "free")."""
-    if not vocabulary.street:
+    quit 2019", "THC-free CBD oil" (the alcohol reader's negations, and "free").
+
+    ``only``: the positions of the uncoded records (the others cannot deny use); all when not given."""
+    if not vocabulary.street or not facts:
         return tuple(facts)
     denied = vocabulary.alcohol.negations | {"free"}
     denying = {
         local_reference(as_str(resource.get("resourceType")), resource.get("id"), index)
-        for index, sourced in enumerate(records)
-        if isinstance(resource := sourced.resource, dict) and _denies_use(resource, denied)
+        for index in (range(len(records)) if only is None else only)
+        if isinstance(resource := records[index].resource, dict) and _denies_use(resource, denied)
     }
     return tuple(
         fact

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,7 +23,6 @@ from cds_service.cdshooks.models import (
 from cds_service.cdshooks.registry import HookRegistry, HookSpec, TriggerScope
 from cds_service.clinical import medications as meds
 from cds_service.clinical.conditions import PatientContext
-from cds_service.clinical.readings import unrecognised_entries
 from cds_service.clinical.types import (
     DataGap,
     JsonObject,
@@ -45,6 +44,7 @@ from cds_service.rules.engine import evaluate, evaluate_shadow
 from cds_service.rules.findings import Evaluation
 from cds_service.rules.holds import retimed
 from cds_service.rules.knowledge import CompiledKnowledgeBase
+from cds_service.rules.patient import PatientReading
 from cds_service.service.context import patient_facts, with_context_gaps
 from cds_service.service.ports import Answer, MedicationSource, Observer, ServiceConfig, Worked
 from cds_service.service.shadow import record_class, shadow_finding
@@ -182,8 +182,8 @@ class CdsService:
         data = await self.source.gather(
             call.request, deadline=deadline, issuer=issuer, context_keys=call.spec.context_keys
         )
-        facts, patient = self._facts(data, now)
-        evaluation = self._evaluation(call.spec, ketamine[0], facts, now, patient)
+        reading = self._facts(data, now)
+        evaluation = self._evaluation(call.spec, ketamine[0], reading.facts, now, reading.context)
         return self.renderer.patient_plan(evaluation, ketamine[0], now)
 
     async def _triggers(
@@ -257,8 +257,9 @@ class CdsService:
     ) -> Worked:
         """Gathered data to facts, evaluation, gaps and cards; nothing audited or counted (explain
         uses it too, so its trace is of the very cards a hook call answers)."""
-        facts, patient = self._facts(data, now)
-        evaluation = self._evaluation(spec, order, facts, now, patient)
+        reading = self._facts(data, now)
+        facts = reading.facts
+        evaluation = self._evaluation(spec, order, facts, now, reading.context)
         gaps = [*data.gaps, *self._failure_gaps(evaluation)]
         evaluation = with_context_gaps(self.kb, data, evaluation)
         # Relative wording ("stopped 2 days ago") is measured from the infusion start, else from now.
@@ -271,11 +272,7 @@ class CdsService:
             delivery=spec.patient_delivery,
         )
         cards = self.renderer.cards(evaluation, order, gaps, call)
-        read = {fact.reference for fact in facts}
-        since = now - timedelta(days=self.kb.longest_washout_days)
-        entries = unrecognised_entries(
-            data.resources, self.kb.lexicon, data.medications, read, since
-        )
+        entries = reading.unrecognised
         unchecked = self.renderer.unchecked_card(entries, profile) if entries else None
         return Worked(facts, evaluation, tuple(gaps), cards, unchecked)
 
@@ -291,9 +288,7 @@ class CdsService:
             log.error("shadow rule evaluation failed", extra={"failure": failure})
         return tuple(shadow_finding(finding) for finding in shadow.findings)
 
-    def _facts(
-        self, data: MedicationData, now: datetime
-    ) -> tuple[tuple[MedicationFact, ...], PatientContext]:
+    def _facts(self, data: MedicationData, now: datetime) -> PatientReading:
         return patient_facts(self.kb, data, now, self._normalise_memo)
 
     def _evaluation(

@@ -8,12 +8,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from cds_service.cdshooks.prefetch import BLOOD_PRESSURE, CONDITIONS, SOCIAL_HISTORY
-from cds_service.clinical.conditions import PatientContext
 from cds_service.clinical.medications import NormaliseMemo
-from cds_service.clinical.types import MedicationData, MedicationFact
+from cds_service.clinical.types import MedicationData
 from cds_service.rules.findings import Evaluation, Finding
 from cds_service.rules.knowledge import CompiledKnowledgeBase
-from cds_service.rules.patient import read_patient
+from cds_service.rules.patient import PatientReading, read_patient
 
 log = logging.getLogger("cds_service.service")
 
@@ -23,8 +22,9 @@ def patient_facts(
     data: MedicationData,
     now: datetime,
     memo: NormaliseMemo | None = None,
-) -> tuple[tuple[MedicationFact, ...], PatientContext]:
-    """The medication and substance facts, and the Conditions and readings that shape the cards."""
+) -> PatientReading:
+    """The medication and substance facts, the Conditions and readings that shape the cards, and
+    the entries nothing recognised."""
     records = data.context_records
     return read_patient(
         kb,

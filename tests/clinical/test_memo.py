@@ -65,9 +65,29 @@ def test_normalise_with_memo_gives_the_same_facts_as_without() -> None:
     assert meds.normalise(records, lexicon, {}, memo) == plain  # answered from the memo
     assert len(memo.ingredients) == len(concepts)
     assert len(memo.products) == 2  # the two that name a known ingredient
-    assert len(memo.relevant) == len(concepts)  # one look per distinct concept on the hot path
-    assert [memo.relevant(c) for c in concepts] == [True, True, False]
+    assert len(memo.kinds) == len(concepts)  # one look per distinct concept on the hot path
     assert {f.display for f in plain} >= {"Clonazepam 0.5 MG"}
+
+
+def test_read_list_points_the_other_readers_at_the_uncoded_records_with_or_without_memo() -> None:
+    lexicon = built_lexicon()
+    concepts: list[dict[str, Any]] = [
+        {"coding": [{"system": RXNORM, "code": "2598", "display": "Clonazepam 0.5 MG"}]},
+        {"text": "Alcohol - 4 to 6 beers daily"},
+        {"coding": [{"system": RXNORM, "code": "314076", "display": "Lisinopril 10 MG"}]},
+        {"coding": [{"system": "urn:oid:1.2.3", "code": "99", "display": "Zorblax drops"}]},
+    ]
+    records = [_statement(c, f"s{i}-{n}") for n in range(2) for i, c in enumerate(concepts)]
+    reasoned = dict(records[2].resource, reasonCode=[{"text": "blood pressure"}])
+    records[2] = SourcedResource(reasoned, Origin.PREFETCH, "medicationStatements")
+    memo = meds.normalise_memo(lexicon)
+    plain = meds.read_list(records, lexicon, {})
+    remembered = meds.read_list(records, lexicon, {}, memo)
+    assert remembered == plain == meds.read_list(records, lexicon, {}, memo)
+    # The free-text entry and the one coded only locally; never an RxNorm-coded record.
+    assert plain.uncoded == (1, 3, 5, 7)
+    assert plain.reasoned == (2,)
+    assert plain.stats.read == len(records)
 
 
 def test_normalise_with_memo_on_a_mixed_history_gives_the_same_facts_as_without() -> None:
