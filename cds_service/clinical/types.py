@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 JsonObject = dict[str, Any]
 
@@ -23,9 +23,11 @@ class Origin(StrEnum):
     DRAFT_ORDERS = "draft orders"
 
 
-@dataclass(frozen=True, slots=True)
-class SourcedResource:
-    """One raw FHIR resource (MedicationStatement / MedicationRequest) and where it came from."""
+class SourcedResource(NamedTuple):
+    """One raw FHIR resource (MedicationStatement / MedicationRequest) and where it came from.
+
+    A named tuple, not a frozen dataclass: one is made per record of every call, and a tuple is
+    made in half the time."""
 
     resource: JsonObject
     origin: Origin

@@ -20,10 +20,10 @@ from cds_service.render.fold import FoldedFinding, fold_findings, merged_card
 from cds_service.render.holds import hold_note, shared_hold
 from cds_service.render.ids import new_uuid
 from cds_service.render.links import links_for, reference_links
-from cds_service.render.patient import PatientPlan, patient_plan
+from cds_service.render.patient import PatientPlan, compiled_wordings, patient_plan
 from cds_service.render.profiles import Profile, ProfileName, build_profiles
 from cds_service.render.sessions import HOLD_WINDOWS_KEY as HOLD_WINDOWS_KEY
-from cds_service.render.sessions import hold_windows_extension, opened_summary
+from cds_service.render.sessions import hold_windows_extension, holds_of, opened_summary
 from cds_service.render.suggestions import HoldUpdate, SuggestionContext, build_suggestion
 from cds_service.render.summary import SUMMARY_MAX, drug_names, summary_text, truncate
 from cds_service.render.unchecked import unchecked_card
@@ -100,6 +100,9 @@ class CardRenderer:
         self.kb = kb
         self.options = options
         self._parts = {rule.id: _rule_parts(rule, options) for rule in kb.rules}
+        words = kb.source.patient
+        topics = [rule.id for rule in kb.rules]
+        self._wordings = compiled_wordings(words, topics) if words is not None else {}
         for profile in options.profiles.values():
             profile.check_topics(self._parts)
 
@@ -114,7 +117,7 @@ class CardRenderer:
         zone_shown = display_zone(self.options.timezone, order)
         time = CardTime(order.start, call.now, zone_shown, order.moments)
         shared = shared_hold(evaluation.findings, order, time, call.profile)
-        plan = self.patient_plan(evaluation, order, call.now)
+        plan = self.patient_plan(evaluation, order, call.now, time)
         delivery = deliver(plan, order, call.recipient, call.profile, call.now) if plan else None
         cards = [
             self._folded_card(folded, order, call, time, shared, delivery)
@@ -145,14 +148,28 @@ class CardRenderer:
         return merged
 
     def patient_plan(
-        self, evaluation: Evaluation, order: KetamineOrder, now: datetime | None
+        self,
+        evaluation: Evaluation,
+        order: KetamineOrder,
+        now: datetime | None,
+        time: CardTime | None = None,
     ) -> PatientPlan | None:
-        """The patient's plain-language plan (None when the knowledge base has no templates)."""
+        """The patient's plain-language plan (None when the knowledge base has no templates);
+        ``time``: the cards' own, whose holds it reuses."""
         words = self.kb.source.patient
         if words is None:
             return None
         zone_shown = display_zone(self.options.timezone, order)
-        return patient_plan(words, evaluation.findings, order.moments, now, zone_shown)
+        holds = (lambda finding: holds_of(finding, time)) if time is not None else None
+        return patient_plan(
+            words,
+            evaluation.findings,
+            order.moments,
+            now,
+            zone_shown,
+            holds=holds,
+            wordings=self._wordings,
+        )
 
     def parts(self, rule: RuleSpec) -> RuleParts:
         """The rule's compiled parts (built now for a rule the knowledge base does not hold)."""

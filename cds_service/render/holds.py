@@ -14,10 +14,18 @@ from cds_service.rules.findings import Finding, held_matches
 
 
 def hold_note(finding: Finding, time: CardTime) -> str | None:
-    """The note a hold adds to the ketamine order, or None when the class has no hold here."""
+    """The note a hold adds to the ketamine order, or None when the class has no hold here (once
+    per response: the card's own suggestion and the shared update both carry it)."""
     if finding.hold is None:
         return None
-    return f"Ketamine infusion, if clinically safe: {hold_sentence(finding.hold, held_names(finding), time.start, time.tz)}"
+    key = ("note", id(finding))
+    said = time.said.get(key)
+    if said is not None and said[0] is finding:
+        return str(said[1])
+    sentence = hold_sentence(finding.hold, held_names(finding), time.start, time.tz)
+    note = f"Ketamine infusion, if clinically safe: {sentence}"
+    time.said[key] = (finding, note)
+    return note
 
 
 def _offers_hold(finding: Finding) -> bool:

@@ -9,7 +9,7 @@ knowledge base's templates (``cards/patient/instructions.yaml``), so a site can 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
@@ -20,6 +20,8 @@ from cds_service.render.wording import hours
 from cds_service.rules.findings import Finding, Match, held_matches
 from cds_service.rules.holds import SessionHold, session_holds
 from cds_service.rules.schema import HoldWording, PatientInstructions
+
+HoldsOf = Callable[[Finding], tuple[SessionHold, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +121,17 @@ def patient_plan(
     sessions: tuple[InfusionSession, ...],
     now: datetime | None,
     tz: tzinfo,
+    *,
+    holds: HoldsOf | None = None,
+    wordings: Mapping[tuple[str, bool], HoldWording] | None = None,
 ) -> PatientPlan:
-    """The plan for these findings and sessions (the renderer's zone; ``now`` for opened windows)."""
+    """The plan for these findings and sessions (the renderer's zone; ``now`` for opened windows).
+
+    ``holds``: each finding's holds on ``sessions`` when the caller has them already (the cards');
+    ``wordings``: ``compiled_wordings(words, topics)``, built once."""
     clock = _Clock(words, tz)
-    medicines = tuple(_medicines(words, findings, sessions, now, clock))
+    placed = holds or (lambda finding: session_holds(finding, sessions, now))
+    medicines = tuple(_medicines(words, findings, placed, clock, wordings or {}))
     timed = [s for s in sessions if s.start is not None and s.start.at is not None]
     zone = None
     if timed and timed[0].start is not None and timed[0].start.at is not None:
@@ -150,15 +159,17 @@ def _session_line(words: PatientInstructions, session: InfusionSession, clock: _
 def _medicines(
     words: PatientInstructions,
     findings: Sequence[Finding],
-    sessions: tuple[InfusionSession, ...],
-    now: datetime | None,
+    placed: HoldsOf,
     clock: _Clock,
+    wordings: Mapping[tuple[str, bool], HoldWording],
 ) -> Iterator[MedicinePlan]:
     for finding in findings:
         if finding.hold is None:
             continue
-        wording = wording_for(words, finding)
-        holds = session_holds(finding, sessions, now)
+        wording = wordings.get((finding.rule.id, finding.hold.as_needed_only))
+        if wording is None:
+            wording = wording_for(words, finding)
+        holds = placed(finding)
         for matches in _by_ingredient(finding).values():
             medicine = medicine_name(words, matches[0])
             yield MedicinePlan(
@@ -181,8 +192,21 @@ def _by_ingredient(finding: Finding) -> dict[str, list[Match]]:
 def wording_for(words: PatientInstructions, finding: Finding) -> HoldWording:
     """The sentences for this class: its kind of hold's, with the class's own where it has them."""
     hold = finding.hold
-    base = words.holds.as_needed if hold is not None and hold.as_needed_only else words.holds.all
-    override = words.topics.get(finding.rule.id)
+    return _wording(words, finding.rule.id, hold is not None and hold.as_needed_only)
+
+
+def compiled_wordings(
+    words: PatientInstructions, topics: Iterable[str]
+) -> dict[tuple[str, bool], HoldWording]:
+    """Every class's sentences for each kind of hold (as needed or not), built once at start-up."""
+    return {
+        (topic, kind): _wording(words, topic, kind) for topic in topics for kind in (False, True)
+    }
+
+
+def _wording(words: PatientInstructions, topic: str, as_needed_only: bool) -> HoldWording:
+    base = words.holds.as_needed if as_needed_only else words.holds.all
+    override = words.topics.get(topic)
     if override is None:
         return base
     changes = {k: v for k, v in override.model_dump().items() if v is not None}

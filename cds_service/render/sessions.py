@@ -7,7 +7,7 @@ request to confirm when the drug was last taken, instead of advice that can no l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cds_service.clinical.types import InfusionSession
 from cds_service.render.patient import PatientPlan
@@ -21,9 +21,16 @@ HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"
 
 
 def holds_of(finding: Finding, time: CardTime) -> tuple[SessionHold, ...]:
-    """The finding's hold on each session of the card (the order's own start when none are listed)."""
+    """The finding's hold on each session of the card (the order's own start when none are listed);
+    worked out once per response (the detail, summary, extension and patient plan all ask)."""
+    key = ("holds", id(finding))
+    said = time.said.get(key)
+    if said is not None and said[0] is finding:
+        return cast(tuple[SessionHold, ...], said[1])
     sessions = time.sessions or (InfusionSession("", time.start),)
-    return session_holds(finding, sessions, time.now)
+    holds = session_holds(finding, sessions, time.now)
+    time.said[key] = (finding, holds)
+    return holds
 
 
 def hold_text(finding: Finding, time: CardTime) -> str:

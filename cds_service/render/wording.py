@@ -3,7 +3,7 @@ record came from in a clinician's words, the hold and washout sentences. Pure.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +28,12 @@ class CardTime:
     tz: tzinfo
     # The infusion sessions the holds are placed on (a series of appointments); empty: one, at start.
     sessions: tuple[InfusionSession, ...] = ()
+    # What several parts of one response say alike (a finding's holds on the sessions, its note on
+    # the order), worked out once: by id(finding), with the finding kept so an id is never reused.
+    # One CardTime per response, so nothing outlives the call.
+    said: dict[tuple[str, int], tuple[object, object]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def zone(name: str) -> tzinfo:

@@ -110,3 +110,25 @@ def test_window_not_yet_open_keeps_the_hold_wording() -> None:
     card = _card(make_order())
     assert card.summary.startswith("Hold clonazepam 12 h")
     assert "No clonazepam from 21:00 UTC on 26 Nov" in (card.detail or "")
+
+
+def test_holds_of_is_worked_out_once_per_response_and_never_for_another_finding() -> None:
+    from datetime import UTC
+
+    from cds_service.render.sessions import holds_of
+    from cds_service.render.wording import CardTime
+
+    order = _series(2)
+    compiled = compile_knowledge_base(make_kb(make_rule()))
+    facts = [make_fact(started=NOW - timedelta(days=3), daily_mg=0.1)]
+    (finding,) = evaluate(compiled, facts, order, hook="order-sign", now=NOW).findings
+    time = CardTime(order.start, NOW, UTC, order.moments)
+    first = holds_of(finding, time)
+    assert len(first) == 2
+    assert holds_of(finding, time) is first  # the detail, summary, extension and plan share it
+    # Another finding (here one held 24 h) gets its own holds, never the remembered ones.
+    assert finding.hold is not None
+    other = replace(finding, hold=replace(finding.hold, before_hours=24))
+    again = holds_of(other, time)
+    assert again is not first
+    assert [h.window.before_hours for h in again] == [24, 24]
