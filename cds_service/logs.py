@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 _hook_instance: ContextVar[str | None] = ContextVar("hook_instance", default=None)
 
 # Attributes every LogRecord has; anything else passed with ``extra=`` is emitted as a field.
@@ -47,7 +49,10 @@ class JsonFormatter(logging.Formatter):
             # The exception type and the stack only: messages of third-party errors may quote request data.
             entry["exception"] = record.exc_info[0].__name__
             entry["stack"] = "".join(traceback.format_tb(record.exc_info[2]))
-        return json.dumps(entry, default=str)
+        try:  # orjson: a tenth of json's time, and every call logs twice
+            return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # orjson.JSONEncodeError: e.g. an int beyond 64 bits
+            return json.dumps(entry, default=str)
 
 
 def configure_logging(level: str) -> None:

@@ -47,3 +47,16 @@ def test_log_line_when_exception_logged_names_type_and_stack_not_message() -> No
     assert line["exception"] == "ValueError"
     assert "secret-123" not in json.dumps(line)
     assert "tests/test_logs.py" in str(line["stack"])
+
+
+def test_json_formatter_keeps_any_extra_it_cannot_encode_fast_as_valid_json() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "evaluated", "name": "cds_service.service", "levelname": "INFO"}
+    )
+    record.__dict__.update({"cards": 2**70, "where": "Zürich", "kinds": {3: "a"}})
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["cards"] == 2**70  # beyond 64 bits: written by the slower encoder
+    assert entry["where"] == "Zürich"
+    record.__dict__["cards"] = 2
+    entry = json.loads(JsonFormatter().format(record))
+    assert (entry["cards"], entry["where"], entry["kinds"]) == (2, "Zürich", {"3": "a"})
