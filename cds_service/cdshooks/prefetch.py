@@ -81,9 +81,24 @@ class PrefetchQuery:
         return LABELS.get(self.key, f"{self.resource_type} list")
 
 
+def key_shape(key: str) -> tuple[str, str]:
+    """A key's list as a data gap names it, and the resource type it searches (no patient needed)."""
+    shape = _SHAPES.get(key)
+    if shape is None:  # a template added after start-up
+        query = render_query(key, "-")
+        shape = (query.what, query.resource_type)
+    return shape
+
+
 def render_query(key: str, patient_id: str) -> PrefetchQuery:
     """The query a template stands for, for one patient (the id is URL-encoded)."""
     template = TEMPLATES[key]
     url = template.replace("{{context.patientId}}", quote(patient_id, safe=""))
     resource_type = url.split("?", 1)[0].split("/", 1)[0]
     return PrefetchQuery(key=key, resource_type=resource_type, relative_url=url)
+
+
+# Each key's (what, resource type), read from its template once: a prefetched key needs no query.
+_SHAPES: dict[str, tuple[str, str]] = {
+    key: ((query := render_query(key, "-")).what, query.resource_type) for key in TEMPLATES
+}

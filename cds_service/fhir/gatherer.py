@@ -11,7 +11,12 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from cds_service.cdshooks.models import HookRequest
-from cds_service.cdshooks.prefetch import MEDICATION_KEYS, PrefetchQuery, render_query
+from cds_service.cdshooks.prefetch import (
+    MEDICATION_KEYS,
+    PrefetchQuery,
+    key_shape,
+    render_query,
+)
 from cds_service.clinical.types import DataGap, JsonObject, MedicationData, Origin, SourcedResource
 from cds_service.errors import DataUnavailable, FhirError, FhirFatalError, NotFhirJson, NotSupported
 from cds_service.fhir import bundle as fb
@@ -134,11 +139,11 @@ class MedicationGatherer:
         prefetch = request.prefetch or {}
         results: list[_KeyResult] = []
         for key in keys:
-            query = render_query(key, request.context.patientId)
-            result = _KeyResult(what=query.what)
+            what, resource_type = key_shape(key)
+            result = _KeyResult(what=what)
             value = prefetch.get(key, fb.MISSING)
             if value is not None:
-                page = fb.prefetched_page(value, query.resource_type, self._max_entries)
+                page = fb.prefetched_page(value, resource_type, self._max_entries)
                 if page is None or page.next_url is not None or page.dropped:
                     return None
                 self._take(result, page, key, Origin.PREFETCH)
