@@ -9,12 +9,13 @@ logged or persisted; cleared whole when full (cheaper than LRU bookkeeping per c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 
 T = TypeVar("T")
 MEMO_SIZE = 20_000
+_MISSING: Any = object()
 
 
 class JsonMemo(Generic[T]):
@@ -33,8 +34,9 @@ class JsonMemo(Generic[T]):
         except TypeError:  # not JSON (never so from a parsed body): computed, not remembered
             return self._compute(value)
         memo = self._memo
-        if key in memo:
-            return memo[key]
+        found = memo.get(key, _MISSING)
+        if found is not _MISSING:
+            return cast(T, found)
         result = self._compute(value)
         if len(memo) >= self._size:
             memo.clear()
