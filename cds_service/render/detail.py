@@ -12,7 +12,6 @@ from cds_service.render.wording import (
     CardTime,
     depot_text,
     duration_words,
-    join_names,
     source_words,
     washout_text,
 )
@@ -20,7 +19,6 @@ from cds_service.rules.findings import (
     CombinationAlert,
     Finding,
     Match,
-    held_matches,
 )
 from cds_service.rules.schema import Evidence
 
@@ -56,12 +54,6 @@ def full_detail(finding: Finding, time: CardTime) -> str:
     parts.append(evidence_paragraph(rule.evidence))
     parts.append("_Advisory only: decisions stay with the prescriber._")
     return "\n\n".join(parts)
-
-
-def held_names(finding: Finding) -> str:
-    """The drugs a hold applies to, each named once ("clonazepam and lorazepam")."""
-    held = held_matches(finding.rule, finding.matches)
-    return join_names(list(dict.fromkeys(match.member.name for match in held)))
 
 
 def together(alert: CombinationAlert) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cds_service.clinical.types import KetamineOrder
-from cds_service.render.detail import held_names
 from cds_service.render.profiles import Profile
+from cds_service.render.sessions import one_session_sentence
 from cds_service.render.suggestions import HoldUpdate, hold_update
-from cds_service.render.wording import CardTime, hold_sentence, join_names
+from cds_service.render.wording import CardTime, join_names
 from cds_service.rules.findings import Finding, held_matches
 
 
@@ -18,14 +18,7 @@ def hold_note(finding: Finding, time: CardTime) -> str | None:
     per response: the card's own suggestion and the shared update both carry it)."""
     if finding.hold is None:
         return None
-    key = ("note", id(finding))
-    said = time.said.get(key)
-    if said is not None and said[0] is finding:
-        return str(said[1])
-    sentence = hold_sentence(finding.hold, held_names(finding), time.start, time.tz)
-    note = f"Ketamine infusion, if clinically safe: {sentence}"
-    time.said[key] = (finding, note)
-    return note
+    return f"Ketamine infusion, if clinically safe: {one_session_sentence(finding, finding.hold, time)}"
 
 
 def _offers_hold(finding: Finding) -> bool:

@@ -7,7 +7,7 @@ request to confirm when the drug was last taken, instead of advice that can no l
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from cds_service.clinical.types import InfusionSession
 from cds_service.render.patient import PatientPlan
@@ -23,14 +23,20 @@ HOLD_WINDOWS_KEY = "ketamineCds.holdWindows"
 def holds_of(finding: Finding, time: CardTime) -> tuple[SessionHold, ...]:
     """The finding's hold on each session of the card (the order's own start when none are listed);
     worked out once per response (the detail, summary, extension and patient plan all ask)."""
-    key = ("holds", id(finding))
-    said = time.said.get(key)
-    if said is not None and said[0] is finding:
-        return cast(tuple[SessionHold, ...], said[1])
     sessions = time.sessions or (InfusionSession("", time.start),)
-    holds = session_holds(finding, sessions, time.now)
-    time.said[key] = (finding, holds)
-    return holds
+    return time.once("holds", finding, lambda: session_holds(finding, sessions, time.now))
+
+
+def held_names(finding: Finding) -> str:
+    """The drugs a hold applies to, each named once ("clonazepam and lorazepam")."""
+    held = held_matches(finding.rule, finding.matches)
+    return join_names(list(dict.fromkeys(match.member.name for match in held)))
+
+
+def one_session_sentence(finding: Finding, hold: HoldWindow, time: CardTime) -> str:
+    """The hold sentence for one session, once per response (the detail and the order note)."""
+    names = held_names(finding)
+    return time.once("sentence", finding, lambda: hold_sentence(hold, names, time.start, time.tz))
 
 
 def hold_text(finding: Finding, time: CardTime) -> str:
@@ -39,13 +45,11 @@ def hold_text(finding: Finding, time: CardTime) -> str:
     if hold is None:
         return ""
     holds = holds_of(finding, time)
-    held = held_matches(finding.rule, finding.matches)
-    drugs = join_names(list(dict.fromkeys(match.member.name for match in held)))
     if len(holds) > 1:
-        return series_text(hold, holds, drugs, time)
+        return series_text(hold, holds, held_names(finding), time)
     if holds and holds[0].opened:
-        return opened_text(holds[0], drugs, time)
-    return hold_sentence(hold, drugs, time.start, time.tz)
+        return opened_text(holds[0], held_names(finding), time)
+    return one_session_sentence(finding, hold, time)
 
 
 def _what(hold: HoldWindow, drugs: str) -> str:

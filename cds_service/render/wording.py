@@ -3,9 +3,11 @@ record came from in a clinician's words, the hold and washout sentences. Pure.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cds_service.clinical.types import (
@@ -17,6 +19,7 @@ from cds_service.clinical.types import (
 from cds_service.rules.findings import HoldWindow
 
 REQUEST_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +34,19 @@ class CardTime:
     # What several parts of one response say alike (a finding's holds on the sessions, its note on
     # the order), worked out once: by id(finding), with the finding kept so an id is never reused.
     # One CardTime per response, so nothing outlives the call.
-    said: dict[tuple[str, int], tuple[object, object]] = field(
+    said: dict[tuple[str, int], tuple[object, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    def once(self, kind: str, finding: object, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered for this response by ``kind`` and ``finding``."""
+        key = (kind, id(finding))
+        said = self.said.get(key)
+        if said is not None and said[0] is finding:
+            return cast(T, said[1])
+        value = compute()
+        self.said[key] = (finding, value)
+        return value
 
 
 def zone(name: str) -> tzinfo:
