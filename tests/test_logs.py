@@ -60,3 +60,23 @@ def test_json_formatter_keeps_any_extra_it_cannot_encode_fast_as_valid_json() ->
     record.__dict__["cards"] = 2
     entry = json.loads(JsonFormatter().format(record))
     assert (entry["cards"], entry["where"], entry["kinds"]) == (2, "Zürich", {"3": "a"})
+
+
+def test_json_formatter_writes_a_dataclass_or_datetime_extra_as_its_text_never_its_fields() -> None:
+    from dataclasses import dataclass, field
+    from datetime import UTC, datetime
+
+    @dataclass
+    class Token:
+        user: str
+        secret: str = field(repr=False)
+
+    record = logging.makeLogRecord({"msg": "m", "name": "x", "levelname": "INFO"})
+    record.__dict__.update(
+        {"who": Token("u", "SECRET"), "at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC)}
+    )
+    line = JsonFormatter().format(record)
+    assert "SECRET" not in line  # orjson alone would write every field, repr=False ones too
+    entry = json.loads(line)
+    assert str(entry["who"]).endswith("Token(user='u')")
+    assert entry["at"] == "2026-01-02 03:04:00+00:00"

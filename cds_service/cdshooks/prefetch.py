@@ -83,10 +83,11 @@ class PrefetchQuery:
 
 def key_shape(key: str) -> tuple[str, str]:
     """A key's list as a data gap names it, and the resource type it searches (no patient needed)."""
-    shape = _SHAPES.get(key)
-    if shape is None:  # a template added after start-up
+    known = (key, TEMPLATES[key])
+    shape = _SHAPES.get(known)
+    if shape is None:  # read from each key's template once
         query = render_query(key, "-")
-        shape = (query.what, query.resource_type)
+        shape = _SHAPES[known] = (query.what, query.resource_type)
     return shape
 
 
@@ -98,7 +99,5 @@ def render_query(key: str, patient_id: str) -> PrefetchQuery:
     return PrefetchQuery(key=key, resource_type=resource_type, relative_url=url)
 
 
-# Each key's (what, resource type), read from its template once: a prefetched key needs no query.
-_SHAPES: dict[str, tuple[str, str]] = {
-    key: ((query := render_query(key, "-")).what, query.resource_type) for key in TEMPLATES
-}
+# (key, its template) -> (what, resource type): a prefetched key needs no query.
+_SHAPES: dict[tuple[str, str], tuple[str, str]] = {}

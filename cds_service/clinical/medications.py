@@ -151,22 +151,25 @@ def read_list(
     for index, sourced in enumerate(resources):
         read += 1
         resource = sourced.resource
-        if isinstance(resource, dict) and as_str(resource.get("resourceType")) in MEDICATION_TYPES:
-            if "reasonCode" in resource or "reasonReference" in resource:
-                reasoned.append(index)
-            if "medicationReference" in resource:
-                uncoded.append(index)
-            else:
-                concept = resource.get("medicationCodeableConcept")
-                if memo is not None:
-                    kind = memo.kinds(concept)
-                    if kind & _UNCODED:
-                        uncoded.append(index)
-                    if not kind & _RELEVANT:
-                        continue  # the common record: coded, naming nothing we know
-                elif is_free_text((as_dict(concept),)):
+        try:  # a record that cannot be read is counted and skipped; the others are still read
+            if (
+                isinstance(resource, dict)
+                and as_str(resource.get("resourceType")) in MEDICATION_TYPES
+            ):
+                if "reasonCode" in resource or "reasonReference" in resource:
+                    reasoned.append(index)
+                if "medicationReference" in resource:
                     uncoded.append(index)
-        try:
+                else:
+                    concept = resource.get("medicationCodeableConcept")
+                    if memo is not None:
+                        kind = memo.kinds(concept)
+                        if kind & _UNCODED:
+                            uncoded.append(index)
+                        if not kind & _RELEVANT:
+                            continue  # the common record: coded, naming nothing we know
+                    elif is_free_text((as_dict(concept),)):
+                        uncoded.append(index)
             fact = _fact(sourced, index, lexicon, medications, memo)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
             malformed += 1

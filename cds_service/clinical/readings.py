@@ -97,7 +97,7 @@ def unrecognised_entries(
         resource = resources[index].resource
         if (
             not isinstance(resource, dict)
-            or resource.get("resourceType") not in meds.MEDICATION_TYPES
+            or as_str(resource.get("resourceType")) not in meds.MEDICATION_TYPES
         ):
             continue
         if "medicationReference" not in resource and not is_free_text(

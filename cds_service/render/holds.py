@@ -18,7 +18,7 @@ def hold_note(finding: Finding, time: CardTime) -> str | None:
     per response: the card's own suggestion and the shared update both carry it)."""
     if finding.hold is None:
         return None
-    return f"Ketamine infusion, if clinically safe: {one_session_sentence(finding, finding.hold, time)}"
+    return f"Ketamine infusion, if clinically safe: {one_session_sentence(finding, time)}"
 
 
 def _offers_hold(finding: Finding) -> bool:

@@ -33,8 +33,12 @@ def held_names(finding: Finding) -> str:
     return join_names(list(dict.fromkeys(match.member.name for match in held)))
 
 
-def one_session_sentence(finding: Finding, hold: HoldWindow, time: CardTime) -> str:
-    """The hold sentence for one session, once per response (the detail and the order note)."""
+def one_session_sentence(finding: Finding, time: CardTime) -> str:
+    """The finding's hold sentence for one session ("" without a hold), once per response (the
+    detail and the order note both say it)."""
+    hold = finding.hold
+    if hold is None:
+        return ""
     names = held_names(finding)
     return time.once("sentence", finding, lambda: hold_sentence(hold, names, time.start, time.tz))
 
@@ -49,7 +53,7 @@ def hold_text(finding: Finding, time: CardTime) -> str:
         return series_text(hold, holds, held_names(finding), time)
     if holds and holds[0].opened:
         return opened_text(holds[0], held_names(finding), time)
-    return one_session_sentence(finding, hold, time)
+    return one_session_sentence(finding, time)
 
 
 def _what(hold: HoldWindow, drugs: str) -> str:

@@ -34,8 +34,9 @@ class CardTime:
     # What several parts of one response say alike (a finding's holds on the sessions, its note on
     # the order), worked out once: by id(finding), with the finding kept so an id is never reused.
     # One CardTime per response, so nothing outlives the call.
+    # Not an init field: a CardTime made with ``replace`` (another ``now``) starts empty.
     said: dict[tuple[str, int], tuple[object, Any]] = field(
-        default_factory=dict, compare=False, repr=False
+        default_factory=dict, init=False, compare=False, repr=False
     )
 
     def once(self, kind: str, finding: object, compute: Callable[[], T]) -> T:

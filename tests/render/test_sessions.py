@@ -132,3 +132,20 @@ def test_holds_of_is_worked_out_once_per_response_and_never_for_another_finding(
     again = holds_of(other, time)
     assert again is not first
     assert [h.window.before_hours for h in again] == [24, 24]
+
+
+def test_holds_of_on_a_card_time_made_with_replace_works_them_out_afresh() -> None:
+    from datetime import UTC
+
+    from cds_service.render.sessions import holds_of
+    from cds_service.render.wording import CardTime
+
+    order = _series(2)
+    compiled = compile_knowledge_base(make_kb(make_rule()))
+    facts = [make_fact(started=NOW - timedelta(days=3), daily_mg=0.1)]
+    (finding,) = evaluate(compiled, facts, order, hook="order-sign", now=NOW).findings
+    early = CardTime(order.start, START - timedelta(days=2), UTC, order.moments)
+    assert [h.opened for h in holds_of(finding, early)] == [False, False]
+    # Inside the first window: that session's hold has opened, whatever the earlier time said.
+    inside = replace(early, now=START - timedelta(hours=1))
+    assert [h.opened for h in holds_of(finding, inside)] == [True, False]
