@@ -123,18 +123,7 @@ def normalise(
     """Facts for every medication record with at least one ingredient the knowledge base knows.
 
     ``memo`` (from ``normalise_memo(lexicon)``) remembers each product's reading across calls."""
-    return normalise_with_stats(resources, lexicon, medications, memo)[0]
-
-
-def normalise_with_stats(
-    resources: Iterable[SourcedResource],
-    lexicon: Lexicon,
-    medications: Mapping[str, JsonObject],
-    memo: NormaliseMemo | None = None,
-) -> tuple[tuple[MedicationFact, ...], NormaliseStats]:
-    """As ``normalise``, also counting records read, matched and skipped as malformed."""
-    reading = read_list(resources, lexicon, medications, memo)
-    return reading.facts, reading.stats
+    return read_list(resources, lexicon, medications, memo).facts
 
 
 def read_list(

@@ -9,7 +9,7 @@ import pytest
 
 from cds_service.clinical.fhirjson import parse_instant
 from cds_service.clinical.lexicon import Lexicon
-from cds_service.clinical.medications import normalise, normalise_with_stats
+from cds_service.clinical.medications import normalise, read_list
 from cds_service.clinical.types import MedicationFact, Origin, SourcedResource
 from tests.clinical.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
@@ -109,7 +109,8 @@ def test_normalise_when_reference_unresolved_uses_its_display(lexicon: Lexicon) 
 
 def test_normalise_when_no_member_ingredient_produces_no_fact(lexicon: Lexicon) -> None:
     resource = statement(medicationCodeableConcept=coded("245420", "Naproxen 125 MG Oral Tablet"))
-    facts, stats = normalise_with_stats([sourced(resource)], lexicon, {})
+    reading = read_list([sourced(resource)], lexicon, {})
+    facts, stats = reading.facts, reading.stats
     assert facts == ()
     assert (stats.read, stats.with_known_ingredient, stats.malformed) == (1, 0, 0)
 
