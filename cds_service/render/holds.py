@@ -14,8 +14,8 @@ from cds_service.rules.findings import Finding, held_matches
 
 
 def hold_note(finding: Finding, time: CardTime) -> str | None:
-    """The note a hold adds to the ketamine order, or None when the class has no hold here (once
-    per response: the card's own suggestion and the shared update both carry it)."""
+    """The note a hold adds to the ketamine order, or None when the class has no hold here (the
+    card's own suggestion and the shared update both carry it; its sentence is worked out once)."""
     if finding.hold is None:
         return None
     return f"Ketamine infusion, if clinically safe: {one_session_sentence(finding, time)}"

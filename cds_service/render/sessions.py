@@ -39,8 +39,9 @@ def one_session_sentence(finding: Finding, time: CardTime) -> str:
     hold = finding.hold
     if hold is None:
         return ""
-    names = held_names(finding)
-    return time.once("sentence", finding, lambda: hold_sentence(hold, names, time.start, time.tz))
+    return time.once(
+        "sentence", finding, lambda: hold_sentence(hold, held_names(finding), time.start, time.tz)
+    )
 
 
 def hold_text(finding: Finding, time: CardTime) -> str:

@@ -31,10 +31,10 @@ class CardTime:
     tz: tzinfo
     # The infusion sessions the holds are placed on (a series of appointments); empty: one, at start.
     sessions: tuple[InfusionSession, ...] = ()
-    # What several parts of one response say alike (a finding's holds on the sessions, its note on
-    # the order), worked out once: by id(finding), with the finding kept so an id is never reused.
-    # One CardTime per response, so nothing outlives the call.
-    # Not an init field: a CardTime made with ``replace`` (another ``now``) starts empty.
+    # What several parts of one response say alike (a finding's holds on the sessions, its hold
+    # sentence), worked out once: by id(finding), with the finding kept so an id is never reused.
+    # One CardTime per response, so nothing outlives the call; not an init field, so a CardTime
+    # made with ``replace`` (another ``now``) starts empty.
     said: dict[tuple[str, int], tuple[object, Any]] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
