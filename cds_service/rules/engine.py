@@ -70,9 +70,11 @@ def evaluate(
     """
     findings: list[Finding] = []
     failures: list[str] = []
+    candidates = kb.candidates(facts)
     for rule in kb.interaction_rules:
+        mine = candidates.get(rule.id, ())
         try:
-            finding = _evaluate_rule(rule, kb.members(rule.id), facts, order, hook, now)
+            finding = _evaluate_rule(rule, kb.members(rule.id), mine, order, hook, now)
         except Exception as exc:  # one broken rule must not silence the others
             # The exception's type only: its message may quote a medication record.
             failures.append(f"{rule.id}: {type(exc).__name__}")
@@ -103,9 +105,11 @@ def evaluate_shadow(
     """What the shadow rules would have found (no combinations): audited, never rendered."""
     findings: list[Finding] = []
     failures: list[str] = []
+    candidates = kb.candidates(facts)
     for rule in kb.shadow_rules:
+        mine = candidates.get(rule.id, ())
         try:
-            finding = _evaluate_rule(rule, kb.members(rule.id), facts, order, hook, now)
+            finding = _evaluate_rule(rule, kb.members(rule.id), mine, order, hook, now)
         except Exception as exc:
             failures.append(f"{rule.id}: {type(exc).__name__}")
             continue

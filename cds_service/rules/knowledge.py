@@ -8,7 +8,7 @@ Both are immutable; nothing in the core keeps a cache of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -16,6 +16,7 @@ from cds_service.clinical.appointments import AppointmentVocabulary
 from cds_service.clinical.conditions import ConditionVocabulary
 from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms
 from cds_service.clinical.substances import SubstanceVocabulary
+from cds_service.clinical.types import MedicationFact
 from cds_service.rules.circumstances import condition_vocabulary, substance_vocabulary
 from cds_service.rules.overrides import RuleOverride, effective_rule
 from cds_service.rules.schema import (
@@ -81,6 +82,11 @@ class CompiledKnowledgeBase:
     # The longest washout of an active class: an unrecognised entry that ended before it is not
     # listed as "could not be checked" (no class would count it even if it were recognised).
     longest_washout_days: int = 0
+    # ingredient name -> the classes it is a member of, in rule order; derived from ``_members``.
+    _topics_of: Mapping[str, tuple[str, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_topics_of", _topics_by_ingredient(self._members))
 
     @property
     def manifest(self) -> Manifest:
@@ -107,6 +113,19 @@ class CompiledKnowledgeBase:
     def members(self, topic: str) -> Mapping[str, Member]:
         """The members of one class by canonical ingredient name (empty for an unknown topic)."""
         return self._members.get(topic, MappingProxyType({}))
+
+    def candidates(self, facts: Sequence[MedicationFact]) -> dict[str, list[MedicationFact]]:
+        """Each class's records, in list order: those naming one of its members. A class judges no
+        other record, so each looks at its few rather than every class at the whole list."""
+        found: dict[str, list[MedicationFact]] = {}
+        topics_of = self._topics_of
+        for fact in facts:
+            for ingredient in fact.ingredients:
+                for topic in topics_of.get(ingredient, ()):
+                    bucket = found.setdefault(topic, [])
+                    if not bucket or bucket[-1] is not fact:  # two members of one class: once
+                        bucket.append(fact)
+        return found
 
     def rule(self, topic: str) -> RuleSpec:
         """The effective rule with this topic code; KeyError when there is none."""
@@ -154,6 +173,16 @@ def compile_knowledge_base(
         modifiers=kb.context.modifiers if kb.context else (),
         longest_washout_days=max((rule.washout_days for rule in interaction), default=0),
     )
+
+
+def _topics_by_ingredient(
+    members: Mapping[str, Mapping[str, Member]],
+) -> Mapping[str, tuple[str, ...]]:
+    topics: dict[str, list[str]] = {}
+    for topic, named in members.items():
+        for name in named:
+            topics.setdefault(name, []).append(topic)
+    return MappingProxyType({name: tuple(found) for name, found in topics.items()})
 
 
 def _enabled(topic: str, overrides: Mapping[str, RuleOverride]) -> bool:

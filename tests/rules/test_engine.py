@@ -329,3 +329,29 @@ def test_evaluate_withdrawal_risk_after_long_regular_use(fact, flagged):
     assert any(f.withdrawal for f in findings) is flagged
     if flagged:
         assert findings[0].indicator == "warning"
+
+
+def test_candidates_give_each_class_its_records_in_list_order_and_each_once():
+    stim = make_rule("STIM", members=[{"name": "modafinil"}], dose_policy=None)
+    kb = compile_knowledge_base(make_kb(make_rule(), stim))
+    both = replace(
+        make_fact("clonazepam", ident="2"), ingredients=frozenset({"clonazepam", "lorazepam"})
+    )
+    facts = [make_fact("lorazepam", ident="1"), make_fact("sertraline", ident="9"), both]
+    facts.append(make_fact("modafinil", ident="3"))
+    found = kb.candidates(facts)
+    assert {topic: [f.reference for f in records] for topic, records in found.items()} == {
+        "BZD": [facts[0].reference, both.reference],
+        "STIM": [facts[3].reference],
+    }
+
+
+def test_evaluate_matches_a_record_the_same_whichever_classes_come_before_it():
+    # The candidates index must not change what a class finds: the same records, in list order.
+    stim = make_rule("STIM", members=[{"name": "modafinil"}], dose_policy=None)
+    facts = [make_fact("modafinil", ident="3"), make_fact("clonazepam", ident="1")]
+    alone = _run(facts, make_rule())
+    together = _run(facts, stim, make_rule())
+    assert [m.fact.reference for m in alone.findings[0].matches] == [facts[1].reference]
+    assert [f.rule.id for f in together.findings] == ["STIM", "BZD"]
+    assert together.findings[1].matches == alone.findings[0].matches
