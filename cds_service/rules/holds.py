@@ -26,16 +26,17 @@ class SessionHold:
 
 def placed(hold: HoldWindow, session: InfusionSession) -> HoldWindow:
     """The hold on this session's clock: no clock times for a date-only or unknown start."""
+    # Built directly, not with dataclasses.replace (which reads the fields anew on every call):
+    # every held class of a response is placed on every session, twice.
     start = session.start.at if session.start is not None else None
-    if start is None:
-        return replace(hold, hold_from=None, resume_after=None)
-    finish = session.end if session.end is not None and session.end > start else start
     resume = hold.resume_after_hours
-    return replace(
-        hold,
-        hold_from=start - timedelta(hours=hold.before_hours),
-        resume_after=finish + timedelta(hours=resume) if resume is not None else None,
-    )
+    if start is None:
+        hold_from = resume_after = None
+    else:
+        finish = session.end if session.end is not None and session.end > start else start
+        hold_from = start - timedelta(hours=hold.before_hours)
+        resume_after = finish + timedelta(hours=resume) if resume is not None else None
+    return HoldWindow(hold.before_hours, resume, hold_from, resume_after, hold.as_needed_only)
 
 
 def has_opened(window: HoldWindow, session: InfusionSession, now: datetime) -> bool:
