@@ -70,9 +70,9 @@ def evaluate(
     """
     findings: list[Finding] = []
     failures: list[str] = []
-    candidates = kb.candidates(facts)
+    candidates = _candidates(kb, facts)
     for rule in kb.interaction_rules:
-        mine = candidates.get(rule.id, ())
+        mine = facts if candidates is None else candidates.get(rule.id, ())
         try:
             finding = _evaluate_rule(rule, kb.members(rule.id), mine, order, hook, now)
         except Exception as exc:  # one broken rule must not silence the others
@@ -105,9 +105,9 @@ def evaluate_shadow(
     """What the shadow rules would have found (no combinations): audited, never rendered."""
     findings: list[Finding] = []
     failures: list[str] = []
-    candidates = kb.candidates(facts)
+    candidates = _candidates(kb, facts)
     for rule in kb.shadow_rules:
-        mine = candidates.get(rule.id, ())
+        mine = facts if candidates is None else candidates.get(rule.id, ())
         try:
             finding = _evaluate_rule(rule, kb.members(rule.id), mine, order, hook, now)
         except Exception as exc:
@@ -116,6 +116,17 @@ def evaluate_shadow(
         if finding is not None:
             findings.append(finding)
     return Evaluation(findings=tuple(findings), failures=tuple(failures))
+
+
+def _candidates(
+    kb: CompiledKnowledgeBase, facts: Sequence[MedicationFact]
+) -> dict[str, list[MedicationFact]] | None:
+    """Each class's records; None when a record cannot be indexed, so that every rule judges the
+    whole list and fails or not on its own (reported per rule, never fatal)."""
+    try:
+        return kb.candidates(facts)
+    except Exception:
+        return None
 
 
 def _evaluate_rule(

@@ -120,11 +120,10 @@ class CompiledKnowledgeBase:
         found: dict[str, list[MedicationFact]] = {}
         topics_of = self._topics_of
         for fact in facts:
-            for ingredient in fact.ingredients:
-                for topic in topics_of.get(ingredient, ()):
-                    bucket = found.setdefault(topic, [])
-                    if not bucket or bucket[-1] is not fact:  # two members of one class: once
-                        bucket.append(fact)
+            # A product with two members of one class (or of two classes) is each class's record once.
+            topics = dict.fromkeys(t for name in fact.ingredients for t in topics_of.get(name, ()))
+            for topic in topics:
+                found.setdefault(topic, []).append(fact)
         return found
 
     def rule(self, topic: str) -> RuleSpec:

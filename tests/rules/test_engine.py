@@ -334,24 +334,26 @@ def test_evaluate_withdrawal_risk_after_long_regular_use(fact, flagged):
 def test_candidates_give_each_class_its_records_in_list_order_and_each_once():
     stim = make_rule("STIM", members=[{"name": "modafinil"}], dose_policy=None)
     kb = compile_knowledge_base(make_kb(make_rule(), stim))
-    both = replace(
-        make_fact("clonazepam", ident="2"), ingredients=frozenset({"clonazepam", "lorazepam"})
-    )
-    facts = [make_fact("lorazepam", ident="1"), make_fact("sertraline", ident="9"), both]
-    facts.append(make_fact("modafinil", ident="3"))
+    two_bzd = replace(make_fact(ident="2"), ingredients=frozenset({"clonazepam", "lorazepam"}))
+    bzd_and_stim = replace(make_fact(ident="4"), ingredients=frozenset({"clonazepam", "modafinil"}))
+    facts = [make_fact("lorazepam", ident="1"), make_fact("sertraline", ident="9"), two_bzd]
+    facts += [make_fact("modafinil", ident="3"), bzd_and_stim]
     found = kb.candidates(facts)
     assert {topic: [f.reference for f in records] for topic, records in found.items()} == {
-        "BZD": [facts[0].reference, both.reference],
-        "STIM": [facts[3].reference],
+        "BZD": [facts[0].reference, two_bzd.reference, bzd_and_stim.reference],
+        "STIM": [facts[3].reference, bzd_and_stim.reference],
     }
 
 
-def test_evaluate_matches_a_record_the_same_whichever_classes_come_before_it():
-    # The candidates index must not change what a class finds: the same records, in list order.
+def test_evaluate_judges_a_record_given_twice_twice_as_before_the_index():
+    # The index must not change what a class finds, even for a caller that repeats a record.
+    fact = make_fact("clonazepam")
+    assert len(_run([fact, fact]).findings[0].matches) == 2
+
+
+def test_evaluate_with_a_record_that_cannot_be_indexed_reports_each_rule_and_raises_nothing():
     stim = make_rule("STIM", members=[{"name": "modafinil"}], dose_policy=None)
-    facts = [make_fact("modafinil", ident="3"), make_fact("clonazepam", ident="1")]
-    alone = _run(facts, make_rule())
-    together = _run(facts, stim, make_rule())
-    assert [m.fact.reference for m in alone.findings[0].matches] == [facts[1].reference]
-    assert [f.rule.id for f in together.findings] == ["STIM", "BZD"]
-    assert together.findings[1].matches == alone.findings[0].matches
+    broken = replace(make_fact(), ingredients=None)  # type: ignore[arg-type]
+    evaluation = _run([broken], make_rule(), stim)
+    assert evaluation.findings == ()
+    assert [failure.split(":")[0] for failure in evaluation.failures] == ["BZD", "STIM"]
