@@ -68,19 +68,7 @@ def evaluate(
     ``hook`` is the rule hook (a legacy hook is mapped onto its current one by the hook registry).
     ``patient`` holds the Conditions and readings that change a card (``rules.circumstances``).
     """
-    findings: list[Finding] = []
-    failures: list[str] = []
-    candidates = _candidates(kb, facts)
-    for rule in kb.interaction_rules:
-        mine = facts if candidates is None else candidates.get(rule.id, ())
-        try:
-            finding = _evaluate_rule(rule, kb.members(rule.id), mine, order, hook, now)
-        except Exception as exc:  # one broken rule must not silence the others
-            # The exception's type only: its message may quote a medication record.
-            failures.append(f"{rule.id}: {type(exc).__name__}")
-            continue
-        if finding is not None:
-            findings.append(finding)
+    findings, failures = _class_findings(kb, kb.interaction_rules, facts, order, hook, now)
     try:
         modified = apply_modifiers(kb.modifiers, tuple(findings), patient, now)
     except Exception as exc:  # the class cards still go out, unmodified; the failure is reported
@@ -103,19 +91,33 @@ def evaluate_shadow(
     now: datetime,
 ) -> Evaluation:
     """What the shadow rules would have found (no combinations): audited, never rendered."""
+    findings, failures = _class_findings(kb, kb.shadow_rules, facts, order, hook, now)
+    return Evaluation(findings=tuple(findings), failures=tuple(failures))
+
+
+def _class_findings(
+    kb: CompiledKnowledgeBase,
+    rules: Sequence[RuleSpec],
+    facts: Sequence[MedicationFact],
+    order: KetamineOrder,
+    hook: str,
+    now: datetime,
+) -> tuple[list[Finding], list[str]]:
+    """Each rule's finding over its class's records; a rule that raises is reported, never fatal."""
     findings: list[Finding] = []
     failures: list[str] = []
     candidates = _candidates(kb, facts)
-    for rule in kb.shadow_rules:
+    for rule in rules:
         mine = facts if candidates is None else candidates.get(rule.id, ())
         try:
             finding = _evaluate_rule(rule, kb.members(rule.id), mine, order, hook, now)
-        except Exception as exc:
+        except Exception as exc:  # one broken rule must not silence the others
+            # The exception's type only: its message may quote a medication record.
             failures.append(f"{rule.id}: {type(exc).__name__}")
             continue
         if finding is not None:
             findings.append(finding)
-    return Evaluation(findings=tuple(findings), failures=tuple(failures))
+    return findings, failures
 
 
 def _candidates(
