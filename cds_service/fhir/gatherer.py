@@ -17,7 +17,14 @@ from cds_service.cdshooks.prefetch import (
     key_shape,
     render_query,
 )
-from cds_service.clinical.types import DataGap, JsonObject, MedicationData, Origin, SourcedResource
+from cds_service.clinical.types import (
+    DataGap,
+    JsonObject,
+    MedicationData,
+    Origin,
+    SourcedResource,
+    sourced_records,
+)
 from cds_service.errors import DataUnavailable, FhirError, FhirFatalError, NotFhirJson, NotSupported
 from cds_service.fhir import bundle as fb
 from cds_service.fhir import urls
@@ -266,7 +273,7 @@ class MedicationGatherer:
 
     def _take(self, result: _KeyResult, page: fb.BundlePage, key: str, origin: Origin) -> None:
         result.pages += 1
-        result.resources.extend(SourcedResource(r, origin, key) for r in page.resources)
+        result.resources.extend(sourced_records(page.resources, origin, key))
         result.medications.update(page.medications)
         result.references.update(dict.fromkeys(page.references))
 

@@ -10,7 +10,7 @@ import pytest
 from cds_service.clinical.fhirjson import parse_instant
 from cds_service.clinical.lexicon import Lexicon
 from cds_service.clinical.medications import normalise, read_list
-from cds_service.clinical.types import MedicationFact, Origin, SourcedResource
+from cds_service.clinical.types import MedicationFact, Origin, SourcedResource, sourced_records
 from tests.clinical.lexicon_builders import RXNORM, SNOMED, built_lexicon
 
 
@@ -289,3 +289,15 @@ def test_normalise_when_thousand_statements_gives_one_fact_each(lexicon: Lexicon
 
     assert [fact.reference for fact in facts] == [f"MedicationStatement/s{i}" for i in range(1000)]
     assert all(fact.daily_mg == {"clonazepam": 20.0} for fact in facts)
+
+
+def test_sourced_records_are_named_tuples_carrying_each_resource_with_its_origin_and_key():
+    resources = [{"resourceType": "MedicationStatement", "id": "a"}, {"id": "b"}]
+    records = sourced_records(resources, Origin.FHIR_SERVER, "medicationStatements")
+    assert records == [
+        SourcedResource(resources[0], Origin.FHIR_SERVER, "medicationStatements"),
+        SourcedResource(resources[1], Origin.FHIR_SERVER, "medicationStatements"),
+    ]
+    assert all(type(record) is SourcedResource for record in records)
+    assert records[1].resource is resources[1]
+    assert records[0].source_key == "medicationStatements"
