@@ -10,7 +10,7 @@ from cds_service.render.profiles import Profile
 from cds_service.render.sessions import one_session_sentence
 from cds_service.render.suggestions import HoldUpdate, hold_update
 from cds_service.render.wording import CardTime, join_names
-from cds_service.rules.findings import Finding, held_matches
+from cds_service.rules.findings import Finding
 
 
 def hold_note(finding: Finding, time: CardTime) -> str | None:
@@ -35,5 +35,5 @@ def shared_hold(
         return None  # an appointment's holds reach the patient through patientInstruction
     holding = [finding for finding in findings if _offers_hold(finding)]
     notes = [note for note in (hold_note(f, time) for f in holding) if note]
-    names = [match.member.name for f in holding for match in held_matches(f.rule, f.matches)]
+    names = [match.member.name for f in holding for match in f.held]
     return hold_update(order, notes, join_names(list(dict.fromkeys(names))))

@@ -17,7 +17,7 @@ from functools import lru_cache
 from cds_service.clinical.lexicon import words_of
 from cds_service.clinical.types import InfusionSession
 from cds_service.render.wording import hours
-from cds_service.rules.findings import Finding, Match, held_matches
+from cds_service.rules.findings import Finding, Match
 from cds_service.rules.holds import SessionHold, session_holds
 from cds_service.rules.schema import HoldWording, PatientInstructions
 
@@ -184,7 +184,7 @@ def _medicines(
 
 def _by_ingredient(finding: Finding) -> dict[str, list[Match]]:
     grouped: dict[str, list[Match]] = {}
-    for match in held_matches(finding.rule, finding.matches):
+    for match in finding.held:
         grouped.setdefault(match.member.name, []).append(match)
     return grouped
 

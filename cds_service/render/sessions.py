@@ -13,7 +13,7 @@ from cds_service.clinical.types import InfusionSession
 from cds_service.render.patient import PatientPlan
 from cds_service.render.summary import drug_names, with_combinations
 from cds_service.render.wording import CardTime, clock, day_text, hold_sentence, hours, join_names
-from cds_service.rules.findings import Finding, HoldWindow, held_matches
+from cds_service.rules.findings import Finding, HoldWindow
 from cds_service.rules.holds import SessionHold, session_holds
 
 MAX_SESSIONS = 3
@@ -29,7 +29,7 @@ def holds_of(finding: Finding, time: CardTime) -> tuple[SessionHold, ...]:
 
 def held_names(finding: Finding) -> str:
     """The drugs a hold applies to, each named once ("clonazepam and lorazepam")."""
-    held = held_matches(finding.rule, finding.matches)
+    held = finding.held
     return join_names(list(dict.fromkeys(match.member.name for match in held)))
 
 
@@ -145,7 +145,7 @@ def hold_windows_extension(
         hold = held.window
         if hold.hold_from is None:
             continue
-        for match in held_matches(finding.rule, finding.matches):
+        for match in finding.held:
             window: dict[str, Any] = {
                 "medication": match.fact.display,
                 "reference": match.fact.reference,

@@ -6,7 +6,7 @@ The renderer reads these; they carry the effective rule (site overrides applied)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -120,6 +120,10 @@ class Finding:
     # The patient's context that could not be read and might change this card ("Condition list:
     # not in prefetch and no fhirServer given"): said on the card, never a card of its own.
     unchecked: tuple[str, ...] = ()
+    # Derived from ``matches`` on first use and kept: a response's cards, patient plan and shared
+    # hold ask for them about forty times. Never passed in, so ``replace`` starts them afresh.
+    _current: tuple[Match, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _held: tuple[Match, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def withdrawal(self) -> bool:
@@ -129,7 +133,20 @@ class Finding:
     @property
     def current_matches(self) -> tuple[Match, ...]:
         """Matches the patient is taking now (not only inside a washout)."""
-        return tuple(match for match in self.matches if not match.within_washout)
+        current = self._current
+        if current is None:
+            current = tuple(match for match in self.matches if not match.within_washout)
+            object.__setattr__(self, "_current", current)
+        return current
+
+    @property
+    def held(self) -> tuple[Match, ...]:
+        """The current matches its hold applies to (``held_matches`` of its rule and matches)."""
+        held = self._held
+        if held is None:
+            held = held_matches(self.rule, self.matches)
+            object.__setattr__(self, "_held", held)
+        return held
 
     @property
     def substance_only(self) -> bool:

@@ -357,3 +357,19 @@ def test_evaluate_with_a_record_that_cannot_be_indexed_reports_each_rule_and_rai
     evaluation = _run([broken], make_rule(), stim)
     assert evaluation.findings == ()
     assert [failure.split(":")[0] for failure in evaluation.failures] == ["BZD", "STIM"]
+
+
+def test_a_finding_replaced_with_other_matches_reads_its_own_current_and_held_matches():
+    # The derived views are kept on the finding once asked for; a replaced finding must not inherit
+    # them, and two findings that differ only in what was asked of them stay equal.
+    stopped = make_fact(status="stopped", ended=NOW - timedelta(days=2), ident="2")
+    finding = _run([make_fact(), stopped]).findings[0]
+    untouched = _run([make_fact(), stopped]).findings[0]
+    assert [m.fact.reference for m in finding.current_matches] == [
+        finding.matches[0].fact.reference
+    ]
+    assert finding.held == finding.current_matches
+    washout_only = replace(finding, matches=finding.matches[1:])
+    assert washout_only.current_matches == ()
+    assert washout_only.held == ()
+    assert finding == untouched
