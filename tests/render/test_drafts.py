@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.medicationrequest import MedicationRequest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cds_service.render.drafts import _known_valid, _rest_is_valid, is_valid, repaired
 
@@ -104,6 +106,11 @@ VARYING: list[tuple[str, Any]] = [
     ("authoredOn", "yesterday"),
     ("subject", {"reference": "Patient/p2"}),
     ("subject", {"reference": ""}),
+    ("subject", {"reference": " "}),
+    ("subject", {"reference": "\u2028"}),
+    ("subject", {"reference": "Patient/p2\u2028"}),
+    ("encounter", {"reference": "\n"}),
+    ("requester", {"reference": "Practitioner/\x00"}),
     ("subject", {"reference": 5}),
     ("subject", {"display": "someone"}),
     ("subject", {"reference": "Patient/p2", "unknown": 1}),
@@ -138,6 +145,16 @@ def test_is_valid_memoised_verdict_per_request_field_agrees_with_r4b(
 ) -> None:
     assert is_valid(VALID_DRAFT)  # the memo now holds the verdict for the rest of this draft
     draft = {**VALID_DRAFT, field: value}
+    assert is_valid(draft) is _r4b_valid(draft)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reference=st.text(), field=st.sampled_from(["subject", "encounter", "requester"]))
+@example(reference="\u2028", field="subject")
+@example(reference="\t", field="encounter")
+def test_is_valid_plain_reference_is_judged_as_r4b_judges_it(reference: str, field: str) -> None:
+    # A {"reference": text} is checked by the reference's string type alone, not the whole Reference.
+    draft = {**VALID_DRAFT, field: {"reference": reference}}
     assert is_valid(draft) is _r4b_valid(draft)
 
 
