@@ -151,6 +151,9 @@ class Lexicon:
     _probable_memo: dict[str, tuple[ProbableMatch, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _ketamine_memo: dict[str, KetamineKind | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -236,11 +239,21 @@ class Lexicon:
         return self.ketamine_codes.get((code_system_kind(system), code.strip()))
 
     def ketamine_in_text(self, text: str) -> KetamineKind | None:
-        """Whether free text names ketamine (preferred) or esketamine, as a whole word."""
+        """Whether free text names ketamine (preferred) or esketamine, as a whole word; memoised
+        as ``ingredients_in_text`` is (a clinic's ketamine orders repeat a few order-set texts)."""
+        memo = self._ketamine_memo
+        if text in memo:
+            return memo[text]
         kinds = set(self.ketamine_terms.find(words_of(text)))
+        kind: KetamineKind | None = None
         if "ketamine" in kinds:
-            return "ketamine"
-        return "esketamine" if kinds else None
+            kind = "ketamine"
+        elif kinds:
+            kind = "esketamine"
+        if len(memo) >= TEXT_MEMO_SIZE:
+            memo.clear()
+        memo[text] = kind
+        return kind
 
     def names_infusion_service(self, text: str) -> bool:
         """Whether a ServiceRequest's text holds every word of an infusion term, in any order

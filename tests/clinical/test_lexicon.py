@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cds_service.clinical import lexicon as lexicon_module
 from cds_service.clinical.lexicon import KetamineVocabulary, Lexicon, MemberTerms, code_system_kind
 from cds_service.rules.knowledge import KnowledgeBase, compile_knowledge_base
 from cds_service.rules.schema import Member
@@ -131,6 +132,18 @@ def test_ketamine_in_text_when_named_returns_kind_without_confusing_esketamine(
     lexicon: Lexicon, text: str, expected: str | None
 ) -> None:
     assert lexicon.ketamine_in_text(text) == expected
+
+
+def test_ketamine_in_text_asked_again_gives_the_same_kind_from_a_bounded_memo(
+    lexicon: Lexicon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lexicon_module, "TEXT_MEMO_SIZE", 2)
+    lexicon._ketamine_memo.clear()  # the fixture's lexicon is shared with the tests above
+    texts = ["Spravato 56 mg", "Naproxen 125 MG Oral Tablet", "KETALAR 10 mg/mL"]
+    expected = ["esketamine", None, "ketamine"]
+    for _ in range(2):  # the second round answers from the memo, or after it was cleared
+        assert [lexicon.ketamine_in_text(text) for text in texts] == expected
+    assert len(lexicon._ketamine_memo) <= 2
 
 
 def test_names_infusion_service_when_term_words_present_in_any_order_is_true() -> None:
