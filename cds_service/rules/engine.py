@@ -109,6 +109,8 @@ def _class_findings(
     candidates = _candidates(kb, facts)
     for rule in rules:
         mine = facts if candidates is None else candidates.get(rule.id, ())
+        if not mine:  # no record names a member of this class: nothing can match (most classes)
+            continue
         try:
             finding = _evaluate_rule(rule, kb.members(rule.id), mine, order, hook, now)
         except Exception as exc:  # one broken rule must not silence the others
