@@ -346,3 +346,44 @@ def test_percall_measures_service_and_bare_on_the_same_bodies(
     assert result["bare_ms"] > 0
     assert result["own_ms"] == pytest.approx(result["service_ms"] - result["bare_ms"])
     assert "call_service" in result["profile"]
+
+
+def test_instructions_per_call_is_the_difference_of_two_counted_runs() -> None:
+    from cds_service.bench import instructions
+
+    output = "==9992== Callgrind, a call-graph generating cache profiler\n"
+    output += "==9992== Collected : 6009556173\n"
+    assert instructions.collected(output) == 6_009_556_173
+    with pytest.raises(RuntimeError):
+        instructions.collected("==1== error: no such file\n")
+    assert instructions.per_call(1_000, 4_000, calls=(100, 400)) == 10
+    counted = instructions.Counted(service=9.0e6, bare=4.0e6)
+    assert counted.own == 5.0e6
+    assert counted.ratio == pytest.approx(4 / 9)
+
+
+def test_instructions_without_valgrind_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cds_service.bench import instructions
+
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert instructions.main(["--size", "10"]) == 2
+    assert "apt-get install valgrind" in capsys.readouterr().err
+
+
+def test_instructions_child_answers_every_call_of_the_service_and_of_the_bare_endpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import gc
+
+    from cds_service.bench import instructions
+
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path))
+    threshold = gc.get_threshold()
+    try:
+        assert instructions.run_calls("service", 10, "mixed", 3) == 3
+        assert instructions.run_calls("bare", 10, "mixed", 2) == 2
+    finally:
+        gc.set_threshold(*threshold)
