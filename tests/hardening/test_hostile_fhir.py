@@ -252,7 +252,21 @@ def _post_head(service: Service, length: int) -> socket.socket:
     return sock
 
 
+def _answered(service: Service, status: int) -> int:
+    """How many hook calls the service's access log says it answered with ``status``."""
+    lines = service.log.read_text("utf-8").splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    return sum(
+        1
+        for e in entries
+        if e.get("logger") == "cds_service.access"
+        and e.get("path") == SERVICE_PATH
+        and e.get("status") == status
+    )
+
+
 def test_client_trickling_its_body_gets_408_and_the_connection_closed(service: Service) -> None:
+    timeouts_before = _answered(service, 408)
     with _post_head(service, 10_000) as sock:
         for _ in range(600):  # one byte every 0.1 s, until the server says something
             if select.select([sock], [], [], 0.1)[0]:
@@ -260,12 +274,24 @@ def test_client_trickling_its_body_gets_408_and_the_connection_closed(service: S
             sock.sendall(b" ")
         else:
             pytest.fail("the server was still reading a trickled body after 60 s")
-        received = b""
-        while chunk := sock.recv(65536):  # the answer, then the server closes the connection
-            received += chunk
+        received: bytes | None = b""
+        try:
+            while chunk := sock.recv(65536):  # the answer, then the server closes the connection
+                received = (received or b"") + chunk
+        except ConnectionResetError:
+            # A byte of the trickle that reaches the server after it closed the connection makes its
+            # kernel answer with a reset, which may drop the 408 before it is read here (a TCP race,
+            # about one run in fifty): the connection is closed all the same, and the access log
+            # below says what was answered.
+            received = None
 
-    assert received.startswith(b"HTTP/1.1 408")
-    assert b'"code":"timeout"' in received
+    if received is not None:
+        assert received.startswith(b"HTTP/1.1 408")
+        assert b'"code":"timeout"' in received
+    deadline = time.monotonic() + 10
+    while _answered(service, 408) == timeouts_before:
+        assert time.monotonic() < deadline, "no 408 in the access log"
+        time.sleep(0.05)
 
 
 def test_client_disconnecting_mid_body_is_logged_as_a_disconnect(service: Service) -> None:
