@@ -281,7 +281,7 @@ def test_client_trickling_its_body_gets_408_and_the_connection_closed(service: S
         except ConnectionResetError:
             # A byte of the trickle that reaches the server after it closed the connection makes its
             # kernel answer with a reset, which may drop the 408 before it is read here (a TCP race,
-            # about one run in fifty): the connection is closed all the same, and the access log
+            # seen once in a dozen runs of the suite): the connection is closed all the same, and the access log
             # below says what was answered.
             received = None
 
