@@ -1,7 +1,7 @@
 """Instructions per call, counted by valgrind: the service's and the bare endpoint's, in one run.
 
 ``python -m cds_service.bench.instructions [--size 100] [--shape compact]`` runs the same in-process
-calls as ``percall`` under ``valgrind --tool=callgrind`` (Debian's ``valgrind``; about three minutes)
+calls as ``percall`` under ``valgrind --tool=callgrind`` (Debian's ``valgrind``; about 1.5 minutes)
 and prints the machine instructions per call of each and their ratio. Wall-clock figures on a shared
 machine move by 5-10 % between readings; an instruction count does not move, so a change of 1 % is
 seen. It is a proxy, not a time: it misses cache misses, which make a real call cost more than its
