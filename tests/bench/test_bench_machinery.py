@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -328,20 +328,24 @@ def test_stamped_bodies_differ_per_request_and_keep_their_length() -> None:
     assert request["context"]["draftOrders"]["entry"][0]["resource"]["id"].endswith("00000001")
 
 
-def test_percall_measures_service_and_bare_on_the_same_bodies(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
+@pytest.fixture
+def in_process_app(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
+    """What an in-process measurement of the real app needs: no auth, a temporary data dir, and the
+    collector's thresholds put back (the app is settled as ``serve`` settles it)."""
     import gc
-
-    from cds_service.bench import percall
 
     monkeypatch.setenv("CDS_AUTH", "off")
     monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path))
     threshold = gc.get_threshold()
-    try:
-        result = percall.measure(10, "mixed", calls=3, profile=True)
-    finally:
-        gc.set_threshold(*threshold)
+    yield
+    gc.set_threshold(*threshold)
+
+
+@pytest.mark.usefixtures("in_process_app")
+def test_percall_measures_service_and_bare_on_the_same_bodies() -> None:
+    from cds_service.bench import percall
+
+    result = percall.measure(10, "mixed", calls=3, profile=True)
     assert result["service_ms"] > 0
     assert result["bare_ms"] > 0
     assert result["own_ms"] == pytest.approx(result["service_ms"] - result["bare_ms"])
@@ -372,18 +376,9 @@ def test_instructions_without_valgrind_says_how_to_install_it(
     assert "apt-get install valgrind" in capsys.readouterr().err
 
 
-def test_instructions_child_answers_every_call_of_the_service_and_of_the_bare_endpoint(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
-    import gc
-
+@pytest.mark.usefixtures("in_process_app")
+def test_instructions_child_answers_every_call_of_the_service_and_of_the_bare_endpoint() -> None:
     from cds_service.bench import instructions
 
-    monkeypatch.setenv("CDS_AUTH", "off")
-    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path))
-    threshold = gc.get_threshold()
-    try:
-        assert instructions.run_calls("service", 10, "mixed", 3) == 3
-        assert instructions.run_calls("bare", 10, "mixed", 2) == 2
-    finally:
-        gc.set_threshold(*threshold)
+    assert instructions.run_calls("service", 10, "mixed", 3) == 3
+    assert instructions.run_calls("bare", 10, "mixed", 2) == 2
