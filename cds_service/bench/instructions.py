@@ -3,8 +3,9 @@
 ``python -m cds_service.bench.instructions [--size 100] [--shape compact]`` runs the same in-process
 calls as ``percall`` under ``valgrind --tool=callgrind`` (Debian's ``valgrind``; about 1.5 minutes)
 and prints the machine instructions per call of each and their ratio. Wall-clock figures on a shared
-machine move by 5-10 % between readings; an instruction count does not move, so a change of 1 % is
-seen. It is a proxy, not a time: it misses cache misses, which make a real call cost more than its
+machine move by 5-10 % between readings; an instruction count moves little (0.1 % between two runs
+of the same tree), so a change of 1 % is seen. The bodies repeat (32 variants), so the figures are
+steady state: the memos of products, texts and draft verdicts answer. It is a proxy, not a time: it misses cache misses, which make a real call cost more than its
 instructions say. Each figure is the difference of two runs of N1 and N2 calls, so start-up cancels.
 """
 
@@ -80,7 +81,7 @@ def _count(target: Target, size: int, shape: str, calls: int) -> int:
         "--calls",
         str(calls),
     ]
-    # A fixed hash seed: set and dict orders, and so the instructions, are the same on every run.
+    # A fixed hash seed: string hashes and set order, and so the instructions, are the same on every run.
     env = {**os.environ, "PYTHONHASHSEED": "0", "CDS_AUTH": "off"}
     done = subprocess.run(  # noqa: S603 (valgrind and our own interpreter)
         command, env=env, capture_output=True, text=True, check=False

@@ -144,6 +144,7 @@ def test_ketamine_in_text_asked_again_gives_the_same_kind_from_a_bounded_memo(
     for _ in range(2):  # the second round answers from the memo, or after it was cleared
         assert [lexicon.ketamine_in_text(text) for text in texts] == expected
     assert len(lexicon._ketamine_memo) <= 2
+    assert lexicon._ketamine_memo[texts[-1]] == expected[-1]  # remembered, not only recomputed
 
 
 def test_names_infusion_service_when_term_words_present_in_any_order_is_true() -> None:

@@ -152,10 +152,19 @@ def test_is_valid_memoised_verdict_per_request_field_agrees_with_r4b(
 @given(reference=st.text(), field=st.sampled_from(["subject", "encounter", "requester"]))
 @example(reference="\u2028", field="subject")
 @example(reference="\t", field="encounter")
+@example(reference="Patient/", field="subject")
+@example(reference="not a reference", field="subject")
+@example(reference="#contained", field="requester")
+@example(reference="urn:uuid:0b5f7a3e-9d1c-4d8e-8f3a-1c2b3d4e5f60", field="subject")
+@example(reference="https://ehr.example.org/fhir/Patient/p1", field="subject")
+@example(reference="Practitioner/x", field="subject")
 def test_is_valid_plain_reference_is_judged_as_r4b_judges_it(reference: str, field: str) -> None:
     # A {"reference": text} is checked by the reference's string type alone, not the whole Reference.
     draft = {**VALID_DRAFT, field: {"reference": reference}}
     assert is_valid(draft) is _r4b_valid(draft)
+    # The rest of the draft is valid, so the memoised path alone must give R4B's verdict both ways
+    # (is_valid falls back to full validation when it says no).
+    assert _known_valid("MedicationRequest", draft) is _r4b_valid(draft)
 
 
 def test_is_valid_drafts_differing_only_per_request_share_one_memoised_validation() -> None:
