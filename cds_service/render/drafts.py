@@ -61,18 +61,18 @@ _FIELD_CHECKS: dict[tuple[str, str], TypeAdapter[Any]] = {
 }
 
 
+def _is_reference(annotation: Any) -> bool:
+    return annotation is ReferenceType or ReferenceType in get_args(annotation)
+
+
 # A Reference that is only {"reference": "<string>"} (how EHRs send subject, encounter, requester) is
 # valid exactly when the string is a valid FHIR string: R4B's Reference checks its fields' types, and its
 # model checks read only which fields are present (nulls in lists, required and choice fields, none
 # here), never the reference's value. So that one field's own type answers; its full model costs about
 # 25 us per call in a real call (a test holds this path's verdict to R4B's on generated strings).
-def _is_reference(annotation: Any) -> bool:
-    return annotation is ReferenceType or ReferenceType in get_args(annotation)
-
-
 _REFERENCE_TYPE: Any = Reference.model_fields["reference"].annotation
 _REFERENCE_STRING: TypeAdapter[Any] = TypeAdapter(_REFERENCE_TYPE)
-# The fields that are a Reference (optional or not): only they take the path above.
+# The fields that are a Reference (optional or not): only they take that path.
 _REFERENCE_FIELDS = frozenset(
     (kind, key)
     for kind, key in _FIELD_CHECKS
