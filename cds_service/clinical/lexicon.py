@@ -231,7 +231,8 @@ class Lexicon:
         return None
 
     def classes_for(self, ingredient: str) -> tuple[str, ...]:
-        """Topic codes of the active classes this ingredient belongs to."""
+        """Topic codes of the classes this ingredient belongs to (the compiled active and shadow
+        classes), in rule order."""
         return self.classes.get(ingredient, ())
 
     def is_ketamine_code(self, system: str, code: str) -> KetamineKind | None:

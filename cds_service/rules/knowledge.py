@@ -82,11 +82,6 @@ class CompiledKnowledgeBase:
     # The longest washout of an active class: an unrecognised entry that ended before it is not
     # listed as "could not be checked" (no class would count it even if it were recognised).
     longest_washout_days: int = 0
-    # ingredient name -> the classes it is a member of, in rule order; derived from ``_members``.
-    _topics_of: Mapping[str, tuple[str, ...]] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_topics_of", _topics_by_ingredient(self._members))
 
     @property
     def manifest(self) -> Manifest:
@@ -118,7 +113,8 @@ class CompiledKnowledgeBase:
         """Each class's records, in list order: those naming one of its members. A class judges no
         other record, so each looks at its few rather than every class at the whole list."""
         found: dict[str, list[MedicationFact]] = {}
-        topics_of = self._topics_of
+        # The lexicon's ingredient -> classes index is built from the same (active and shadow) rules.
+        topics_of = self.lexicon.classes
         for fact in facts:
             # A product with two members of one class (or of two classes) is each class's record once.
             topics = dict.fromkeys(t for name in fact.ingredients for t in topics_of.get(name, ()))
@@ -172,16 +168,6 @@ def compile_knowledge_base(
         modifiers=kb.context.modifiers if kb.context else (),
         longest_washout_days=max((rule.washout_days for rule in interaction), default=0),
     )
-
-
-def _topics_by_ingredient(
-    members: Mapping[str, Mapping[str, Member]],
-) -> Mapping[str, tuple[str, ...]]:
-    topics: dict[str, list[str]] = {}
-    for topic, named in members.items():
-        for name in named:
-            topics.setdefault(name, []).append(topic)
-    return MappingProxyType({name: tuple(found) for name, found in topics.items()})
 
 
 def _enabled(topic: str, overrides: Mapping[str, RuleOverride]) -> bool:

@@ -345,6 +345,22 @@ def test_candidates_give_each_class_its_records_in_list_order_and_each_once():
     }
 
 
+def test_candidates_include_a_shadow_class_and_leave_out_a_class_the_site_disabled():
+    stim = make_rule("STIM", members=[{"name": "modafinil"}], dose_policy=None)
+    opioid = make_rule("OPI", members=[{"name": "oxycodone"}], dose_policy=None)
+    shadow = opioid.model_copy(update={"status": "shadow"})
+    kb = compile_knowledge_base(
+        make_kb(make_rule(), stim, shadow), {"STIM": RuleOverride(enabled=False)}
+    )
+    facts = [make_fact("lorazepam", ident="1"), make_fact("modafinil", ident="2")]
+    facts.append(make_fact("oxycodone", ident="3"))
+    found = kb.candidates(facts)
+    assert {topic: [f.reference for f in records] for topic, records in found.items()} == {
+        "BZD": [facts[0].reference],
+        "OPI": [facts[2].reference],
+    }
+
+
 def test_evaluate_judges_a_record_given_twice_twice_as_before_the_index():
     # The index must not change what a class finds, even for a caller that repeats a record.
     fact = make_fact("clonazepam")
