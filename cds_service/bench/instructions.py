@@ -96,9 +96,13 @@ def measure(size: int, shape: str) -> Counted:
     at once: a count does not depend on what else the machine is doing."""
     runs = [(target, calls) for target in TARGETS for calls in CALLS]
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        counts = list(pool.map(lambda run: _count(run[0], size, shape, run[1]), runs))
-    service, bare = per_call(counts[0], counts[1]), per_call(counts[2], counts[3])
-    return Counted(service=service, bare=bare)
+        counted = pool.map(lambda run: _count(run[0], size, shape, run[1]), runs)
+        counts = dict(zip(runs, counted, strict=True))
+
+    def of(target: Target) -> float:
+        return per_call(counts[(target, CALLS[0])], counts[(target, CALLS[1])])
+
+    return Counted(service=of("service"), bare=of("bare"))
 
 
 def run_calls(target: Target, size: int, shape: str, calls: int) -> int:

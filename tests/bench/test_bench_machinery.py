@@ -366,6 +366,24 @@ def test_instructions_per_call_is_the_difference_of_two_counted_runs() -> None:
     assert counted.ratio == pytest.approx(4 / 9)
 
 
+def test_instructions_measure_pairs_each_target_with_its_own_two_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cds_service.bench import instructions
+
+    # A start-up cost plus a per-call cost that differ by target: only the right pairing gives both.
+    per_call = {"service": 9_000, "bare": 4_000}
+    start_up = {"service": 70_000_000, "bare": 30_000_000}
+
+    def fake_count(target: str, size: int, shape: str, calls: int) -> int:
+        assert (size, shape) == (100, "compact")
+        return start_up[target] + per_call[target] * calls
+
+    monkeypatch.setattr(instructions, "_count", fake_count)
+    counted = instructions.measure(100, "compact")
+    assert (counted.service, counted.bare) == (9_000, 4_000)
+
+
 def test_instructions_without_valgrind_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
