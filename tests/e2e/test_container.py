@@ -17,12 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+
+from tests.yaml_io import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text("utf-8")
 DOCKERFILE = (REPO / "Dockerfile").read_text("utf-8")
-COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text("utf-8"))
+COMPOSE = load_yaml(REPO / "docker-compose.yml")
 
 
 def _ignored(relative: str, patterns: list[str]) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.yaml_io import dump_yaml, load_yaml
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
 
@@ -20,11 +20,11 @@ def copy_cards(tmp_path: Path, *ignore: str) -> Path:
 
 
 def read_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text("utf-8"))
+    return load_yaml(path)
 
 
 def write_yaml(path: Path, data: Any) -> None:
-    path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    path.write_text(dump_yaml(data, sort_keys=False), "utf-8")
 
 
 def edit_yaml(path: Path, change: Callable[[Any], None] | dict[str, Any]) -> None:

@@ -10,11 +10,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.loader import json_schemas, load_knowledge_base
 from cds_service.rules.schema import RuleSpec, TopicList
+from tests.yaml_io import load_yaml
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
 
@@ -46,7 +46,7 @@ def kb() -> KnowledgeBase:
 
 
 def _topics() -> TopicList:
-    return TopicList.model_validate(yaml.safe_load((CARDS_DIR / "topics.yaml").read_text("utf-8")))
+    return TopicList.model_validate(load_yaml(CARDS_DIR / "topics.yaml"))
 
 
 def _interaction_rules(kb: KnowledgeBase) -> list[RuleSpec]:

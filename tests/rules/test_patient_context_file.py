@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from cds_service.rules.loader import check_knowledge_base
+from tests.yaml_io import dump_yaml, load_yaml
 
 
 def _edit(cards: Path, change: dict[str, object]) -> None:
     path = cards / "patient-context.yaml"
-    data = yaml.safe_load(path.read_text("utf-8"))
+    data = load_yaml(path)
     data.update(change)
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    path.write_text(dump_yaml(data), encoding="utf-8")
 
 
 def _problems(cards: Path) -> list[str]:
@@ -39,7 +38,7 @@ def test_without_the_file_nothing_is_read(cards: Path) -> None:
 
 
 def test_modifier_naming_an_unknown_topic_or_member_is_a_problem(cards: Path) -> None:
-    data = yaml.safe_load((cards / "patient-context.yaml").read_text("utf-8"))
+    data = load_yaml(cards / "patient-context.yaml")
     first = data["modifiers"][0]
     broken = [{**first, "topics": ["NOPE"]}, {**first, "topics": ["LTG"], "members": ["aspirin"]}]
     _edit(cards, {"modifiers": broken})
@@ -50,7 +49,7 @@ def test_modifier_naming_an_unknown_topic_or_member_is_a_problem(cards: Path) ->
 
 
 def test_alcohol_ingredient_and_disorder_ingredient_must_be_members(cards: Path) -> None:
-    data = yaml.safe_load((cards / "patient-context.yaml").read_text("utf-8"))
+    data = load_yaml(cards / "patient-context.yaml")
     data["alcohol"]["ingredient"] = "grog"
     data["disorders"] = [{"condition": "epilepsy", "ingredient": "moonshine"}]
     _edit(cards, data)
@@ -61,7 +60,7 @@ def test_alcohol_ingredient_and_disorder_ingredient_must_be_members(cards: Path)
 
 
 def test_a_modifier_naming_an_undefined_condition_set_stops_start_up(cards: Path) -> None:
-    data = yaml.safe_load((cards / "patient-context.yaml").read_text("utf-8"))
+    data = load_yaml(cards / "patient-context.yaml")
     data["modifiers"][0]["condition"] = "gout"
     _edit(cards, data)
     problems = _problems(cards)

@@ -10,11 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from pydantic import BaseModel
 
 from cds_service.rules import schema
 from cds_service.rules.schema import TopicList
+from tests.yaml_io import load_yaml
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
 README = CARDS_DIR / "README.md"
@@ -75,5 +75,5 @@ def test_readme_field_table_names_exactly_the_model_fields(name: str) -> None:
 def test_readme_topic_table_lists_every_live_topic_of_topics_yaml() -> None:
     text = README.read_text("utf-8").split("| Topic |", 1)[1].split("\n\n", 1)[0]
     in_readme = re.findall(r"^\| `([A-Z][A-Z0-9]+)` \|", text, flags=re.M)
-    listed = TopicList.model_validate(yaml.safe_load(TOPICS.read_text("utf-8"))).topics
+    listed = TopicList.model_validate(load_yaml(TOPICS)).topics
     assert in_readme == [topic.id for topic in listed if topic.status != "retired"]

@@ -9,22 +9,24 @@ case would pass without the rule being evaluated.
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import cache
 from typing import Any
 
 import pytest
-import yaml
 
 from cds_service.rules.knowledge import KnowledgeBase
 from cds_service.rules.overrides import RuleOverride
 from cds_service.rules.schema import Case, CaseFile
 from tests.card_checks import assert_card_follows_spec
 from tests.pipeline import CARDS_DIR, as_active, cards_of, ketamine_order, knowledge_base, run
+from tests.yaml_io import load_yaml
 
 
-def _case_files() -> list[CaseFile]:
+@cache
+def _case_files() -> tuple[CaseFile, ...]:
+    # Read once per process: collection parametrises from it and two modules walk it.
     paths = sorted((CARDS_DIR / "rules").glob("*.cases.yaml"))
-    return [CaseFile.model_validate(yaml.safe_load(Path(p).read_text("utf-8"))) for p in paths]
+    return tuple(CaseFile.model_validate(load_yaml(p)) for p in paths)
 
 
 def _params() -> list[Any]:
