@@ -44,6 +44,8 @@ class CodeSet:
     icd10: tuple[str, ...] = ()  # prefixes, upper case, without the dot
     icd10_excluded: tuple[str, ...] = ()  # e.g. "in remission" codes
     words: tuple[tuple[str, ...], ...] = ()  # uncoded text: every run must appear in order
+    # Runs that name another condition around one of the words ("febrile seizure").
+    words_excluded: tuple[tuple[str, ...], ...] = ()
 
     def matches(self, concept: Any) -> bool:
         """Whether a CodeableConcept is in the set (by code, else by its words)."""
@@ -67,7 +69,8 @@ class CodeSet:
 
     def _words(self, concept: Any) -> bool:
         text = words_of(" ".join(_texts(concept)))
-        return any(_affirmed(text, run) for run in self.words)
+        covered = _covered(text, self.words_excluded)
+        return any(_affirmed(text, run, covered) for run in self.words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,12 +272,27 @@ def _texts(concept: Any) -> list[str]:
     return [text for text in texts if text]
 
 
-def _affirmed(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
-    """Whether ``run`` appears in ``words`` with no negation just before it: "Psychogenic
-    non-epileptic seizures" and "No history of seizures" are not epilepsy; "Epilepsy, no seizures
-    since 2019" is (the negation follows the name)."""
+def _affirmed(
+    words: tuple[str, ...], run: tuple[str, ...], covered: frozenset[int] = frozenset()
+) -> bool:
+    """Whether ``run`` appears in ``words`` with no negation just before it and outside the
+    ``covered`` positions: "Psychogenic non-epileptic seizures" and "No history of seizures" are not
+    epilepsy; "Epilepsy, no seizures since 2019" is (the negation follows the name)."""
     size = len(run)
     return any(
-        words[i : i + size] == run and _NEGATIONS.isdisjoint(words[max(0, i - _NEGATION_REACH) : i])
+        words[i : i + size] == run
+        and _NEGATIONS.isdisjoint(words[max(0, i - _NEGATION_REACH) : i])
+        and covered.isdisjoint(range(i, i + size))
         for i in range(len(words) - size + 1)
+    )
+
+
+def _covered(words: tuple[str, ...], runs: tuple[tuple[str, ...], ...]) -> frozenset[int]:
+    """The positions of ``words`` inside an occurrence of one of ``runs``."""
+    return frozenset(
+        position
+        for run in runs
+        for i in range(len(words) - len(run) + 1)
+        if words[i : i + len(run)] == run
+        for position in range(i, i + len(run))
     )

@@ -119,6 +119,7 @@ def _code_set(item: ConditionSet) -> CodeSet:
         icd10=tuple(_plain(code) for code in item.icd),
         icd10_excluded=tuple(_plain(code) for code in item.icd_excluded),
         words=tuple(run for phrase in item.words if (run := words_of(phrase))),
+        words_excluded=tuple(run for phrase in item.words_excluded if (run := words_of(phrase))),
     )
 
 

@@ -70,6 +70,10 @@ def test_has_when_condition_coded_uncoded_or_inactive(
         ("Denies seizures", False),
         ("Epilepsy, no seizures since 2019", True),
         ("Generalized idiopathic epilepsy, not intractable, without status epilepticus", True),
+        ("Febrile seizures in childhood", False),
+        ("Complex febrile seizure disorder", False),
+        ("Febrile seizures as a child, epilepsy since 2019", True),
+        ("Seizures after a febrile illness", True),
     ],
 )
 def test_has_when_uncoded_words_are_negated_before_the_name_is_none(

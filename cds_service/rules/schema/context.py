@@ -113,6 +113,11 @@ class ConditionSet(Strict):
     words: tuple[str, ...] = Field(
         default=(), description="Phrases that match an uncoded Condition's text."
     )
+    words_excluded: tuple[str, ...] = Field(
+        default=(),
+        description="Phrases that name another condition with one of the words inside: a word "
+        'inside one does not match ("febrile seizure" is not epilepsy).',
+    )
     reading: Reading | None = Field(
         default=None,
         description="Also present when the patient has with_condition and a recent reading at "
