@@ -98,6 +98,34 @@ class FuzzyIndex:
 
 def distance(a: str, b: str, limit: int) -> int:
     """Damerau-Levenshtein distance (optimal string alignment); ``limit + 1`` once it exceeds ``limit``."""
+    if limit <= 1:  # every limit ``allowed_edits`` gives: one pass, no table
+        return _within_one(a, b, limit)
+    return _table_distance(a, b, limit)
+
+
+def _within_one(a: str, b: str, limit: int) -> int:
+    # Past the common prefix and suffix, one edit leaves at most one letter on either side, or two
+    # swapped letters on both; anything more is two edits or more.
+    if a == b:
+        return 0
+    if limit <= 0 or abs(len(a) - len(b)) > 1:
+        return limit + 1
+    shorter = min(len(a), len(b))
+    start = 0
+    while start < shorter and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < shorter - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    rest_a, rest_b = len(a) - start - end, len(b) - start - end
+    if max(rest_a, rest_b) <= 1:
+        return 1
+    if rest_a == rest_b == 2 and a[start] == b[start + 1] and a[start + 1] == b[start]:
+        return 1
+    return limit + 1
+
+
+def _table_distance(a: str, b: str, limit: int) -> int:
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
     for i, char_a in enumerate(a, start=1):

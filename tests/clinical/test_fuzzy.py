@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from cds_service.clinical.fuzzy import FuzzyIndex, allowed_edits, distance
+from cds_service.clinical.fuzzy import FuzzyIndex, _table_distance, allowed_edits, distance
 from tests.pipeline import lexicon
 
 CLONAZEPAM = frozenset({"clonazepam"})
@@ -27,6 +29,45 @@ def _index(*names: tuple[str, str]) -> FuzzyIndex:
 )
 def test_distance_counts_damerau_edits_capped_at_limit(a: str, b: str, expected: int) -> None:
     assert distance(a, b, 1) == expected
+
+
+@st.composite
+def _near_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    # A word and the same word after up to two random edits: near misses, where the one-pass path
+    # must tell one edit from two, are what independent random strings would rarely give.
+    a = draw(st.text(alphabet="abc", max_size=7))
+    b = a
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(b)))
+        letter = draw(st.sampled_from("abc"))
+        edit = draw(st.sampled_from(["add", "drop", "change", "swap"]))
+        if edit == "add":
+            b = b[:at] + letter + b[at:]
+        elif edit == "drop" and at < len(b):
+            b = b[:at] + b[at + 1 :]
+        elif edit == "change" and at < len(b):
+            b = b[:at] + letter + b[at + 1 :]
+        elif edit == "swap" and at + 1 < len(b):
+            b = b[:at] + b[at + 1] + b[at] + b[at + 2 :]
+    return a, b
+
+
+_ANY_PAIRS = st.tuples(st.text(alphabet="abc", max_size=7), st.text(alphabet="abc", max_size=7))
+
+
+@settings(max_examples=800, deadline=None)
+@given(pair=st.one_of(_near_pairs(), _ANY_PAIRS))
+@example(pair=("ab", "ba"))
+@example(pair=("ab", "ca"))
+@example(pair=("abc", "ab"))
+@example(pair=("abcd", "badc"))
+@example(pair=("", "a"))
+def test_distance_in_one_pass_agrees_with_the_full_table(pair: tuple[str, str]) -> None:
+    # Limits 0 and 1 take the one-pass path; the table is the definition (optimal string alignment).
+    a, b = pair
+    for limit in (0, 1, 2):
+        assert distance(a, b, limit) == _table_distance(a, b, limit), limit
+        assert distance(a, b, limit) == distance(b, a, limit), limit
 
 
 def test_allowed_edits_when_under_six_letters_is_zero() -> None:
