@@ -69,7 +69,7 @@ class CodeSet:
 
     def _words(self, concept: Any) -> bool:
         text = words_of(" ".join(_texts(concept)))
-        covered = _covered(text, self.words_excluded)
+        covered = _covered(text, self.words_excluded) if self.words_excluded else frozenset()
         return any(_affirmed(text, run, covered) for run in self.words)
 
 
