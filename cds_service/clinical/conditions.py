@@ -69,7 +69,10 @@ class CodeSet:
 
     def _words(self, concept: Any) -> bool:
         text = words_of(" ".join(_texts(concept)))
-        covered = _covered(text, self.words_excluded) if self.words_excluded else frozenset()
+        if not self.words_excluded:
+            return any(_affirmed(text, run) for run in self.words)
+        text = _prefixed_non(text, self.words_excluded)
+        covered = _covered(text, self.words_excluded)
         return any(_affirmed(text, run, covered) for run in self.words)
 
 
@@ -285,6 +288,26 @@ def _affirmed(
         and covered.isdisjoint(range(i, i + size))
         for i in range(len(words) - size + 1)
     )
+
+
+def _prefixed_non(words: tuple[str, ...], runs: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """``words`` with a "non" just before an excluded phrase joined to it, as "nonfebrile" is written.
+
+    "Non-febrile seizures" are afebrile (unprovoked) seizures, which point to epilepsy: read apart,
+    "non" would negate the seizures and the phrase would be excluded, so the set would miss them; a
+    missed epilepsy lets a card advise holding an antiepileptic dose."""
+    joined: list[str] = []
+    skip = False
+    for i, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        if word == "non" and any(words[i + 1 : i + 1 + len(run)] == run for run in runs):
+            joined.append("non" + words[i + 1])
+            skip = True
+        else:
+            joined.append(word)
+    return tuple(joined)
 
 
 def _covered(words: tuple[str, ...], runs: tuple[tuple[str, ...], ...]) -> frozenset[int]:

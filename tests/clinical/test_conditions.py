@@ -74,6 +74,9 @@ def test_has_when_condition_coded_uncoded_or_inactive(
         ("Complex febrile seizure disorder", False),
         ("Febrile seizures as a child, epilepsy since 2019", True),
         ("Seizures after a febrile illness", True),
+        ("Non-febrile seizures", True),
+        ("Nonfebrile seizure disorder", True),
+        ("Afebrile seizures since 2021", True),
     ],
 )
 def test_has_when_uncoded_words_are_negated_before_the_name_is_none(
