@@ -5,10 +5,15 @@ is resolved twice, and a DNS rebind in between would reach whatever the second a
 network backend resolves the name once, refuses the whole name if any address is not allowed, and opens
 the socket to an address it has just checked; TLS still verifies the certificate against the name. One
 pool per origin (and address rule) means a hanging server exhausts only its own connections.
+
+Requests beyond a pool's connections wait at its gate, not in httpcore's queue: httpcore 1.0 walks every
+queued request against every connection on each pool event (encode/httpcore#1035), so 60 calls naming a
+hanging server (300 queued requests) kept the event loop busy enough to time out calls to healthy ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import typing
@@ -122,6 +127,58 @@ class _CheckedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class _Gate(httpx.AsyncBaseTransport):
+    """At most ``slots`` requests inside the pool at once; a slot is held until the body is closed."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, slots: int) -> None:
+        self._inner = inner
+        self._slots = asyncio.Semaphore(slots)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # The wait for a slot is httpx's pool wait, under its pool timeout; a caller's own timeout
+        # cancels it too. Either way no slot is taken.
+        wait = typing.cast(dict[str, float | None], request.extensions.get("timeout", {}))
+        try:
+            async with asyncio.timeout(wait.get("pool")):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout(
+                "no connection to this FHIR server came free", request=request
+            ) from None
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self._slots.release()
+            raise
+        response.stream = _Releasing(response.stream, self._slots.release)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Releasing(httpx.AsyncByteStream):
+    """A response body that gives its slot back once, when it is closed."""
+
+    def __init__(
+        self, inner: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
+    ) -> None:
+        self._inner = typing.cast(httpx.AsyncByteStream, inner)
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
 @dataclass(slots=True)
 class _Pool:
     client: httpx.AsyncClient
@@ -148,6 +205,7 @@ class ServerPools:
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        self._max_connections = max_connections
         self._resolver = resolver
         self._connector = connector
         self._max_servers = max_servers
@@ -174,7 +232,8 @@ class ServerPools:
         if self._ssl is None:
             self._ssl = httpx.create_ssl_context()
         backend = CheckedBackend(rule, self._resolver, self._connector)
-        transport = self._wrap(_CheckedTransport(self._limits, backend, self._ssl))
+        checked = _CheckedTransport(self._limits, backend, self._ssl)
+        transport = self._wrap(_Gate(checked, self._max_connections))
         client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
         return _Pool(client)
 

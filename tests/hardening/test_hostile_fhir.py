@@ -234,7 +234,7 @@ async def test_hanging_server_named_by_60_calls_does_not_fail_a_call_to_a_health
         flooding = False
         await asyncio.gather(*callers)
 
-    assert healthy.status_code == 200
+    assert healthy.status_code == 200, healthy.text
     assert _topics(healthy) == ["BZD"]  # the healthy server's clonazepam, no data gap
     assert len(hung) >= 60
     assert {answer.status_code for answer in hung} == {412}
