@@ -8,6 +8,7 @@ or ICD-10 prefix ("F10" matches F10.20); an uncoded Condition matches by its wor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,9 +29,16 @@ ICD10 = "icd10"
 _ICD10_MARKERS = ("icd-10", "icd10", "2.16.840.1.113883.6.90", "2.16.840.1.113883.6.3")
 _INACTIVE = frozenset({"inactive", "remission", "resolved"})
 _NOT_TRUE = frozenset({"refuted", "entered-in-error"})
-# An uncoded Condition's words are not the condition when one of these is up to three words before.
-_NEGATIONS = frozenset({"no", "non", "not", "denies", "denied", "never", "without", "negative"})
+# An uncoded Condition's words are not the condition when one of these is up to three words before,
+# in the same clause: "No febrile seizures; epilepsy since 2019" is epilepsy. "non" is not among them:
+# it is a prefix, joined to its word ("non-motor seizures" are seizures; "non-epileptic seizures" are
+# not epilepsy because the set excludes them by name).
+_NEGATIONS = frozenset({"no", "not", "denies", "denied", "never", "without", "negative"})
 _NEGATION_REACH = 3
+_CLAUSE_END = re.compile(r"[;:,.()\[\]]")
+# "Afebrile/febrile seizures" is a list; "h/o seizures" (history of) is not.
+_SLASHED_LIST = re.compile(r"(?<=[a-z]{2})/(?=[a-z]{2})", re.IGNORECASE)
+_CONJUNCTIONS = frozenset({"and", "or", "nor"})
 Via = Literal["indication", "problem-list"]
 
 
@@ -68,12 +76,12 @@ class CodeSet:
         return any(plain.startswith(prefix) for prefix in self.icd10)
 
     def _words(self, concept: Any) -> bool:
-        text = words_of(" ".join(_texts(concept)))
-        if not self.words_excluded:
-            return any(_affirmed(text, run) for run in self.words)
-        text = _prefixed_non(text, self.words_excluded)
-        covered = _covered(text, self.words_excluded)
-        return any(_affirmed(text, run, covered) for run in self.words)
+        words, clauses = _clauses(_texts(concept))
+        covered: frozenset[int] = frozenset()
+        if self.words_excluded:
+            heads = frozenset(word for run in self.words for word in run)
+            covered = _covered(words, self.words_excluded, heads)
+        return any(_affirmed(words, clauses, run, covered) for run in self.words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,47 +283,66 @@ def _texts(concept: Any) -> list[str]:
     return [text for text in texts if text]
 
 
-def _affirmed(
-    words: tuple[str, ...], run: tuple[str, ...], covered: frozenset[int] = frozenset()
-) -> bool:
-    """Whether ``run`` appears in ``words`` with no negation just before it and outside the
-    ``covered`` positions: "Psychogenic non-epileptic seizures" and "No history of seizures" are not
-    epilepsy; "Epilepsy, no seizures since 2019" is (the negation follows the name)."""
-    size = len(run)
-    return any(
-        words[i : i + size] == run
-        and _NEGATIONS.isdisjoint(words[max(0, i - _NEGATION_REACH) : i])
-        and covered.isdisjoint(range(i, i + size))
-        for i in range(len(words) - size + 1)
-    )
+def _clauses(texts: Iterable[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The words of ``texts`` and the clause of each (a text is a clause or more), with a "non"
+    joined to the word it prefixes, as "nonfebrile" is written."""
+    words: list[str] = []
+    clauses: list[int] = []
+    clause = 0
+    for text in texts:
+        for part in _CLAUSE_END.split(_SLASHED_LIST.sub(" or ", text)):
+            for word in _joined_non(words_of(part)):
+                words.append(word)
+                clauses.append(clause)
+            clause += 1
+    return tuple(words), tuple(clauses)
 
 
-def _prefixed_non(words: tuple[str, ...], runs: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
-    """``words`` with a "non" just before an excluded phrase joined to it, as "nonfebrile" is written.
-
-    "Non-febrile seizures" are afebrile (unprovoked) seizures, which point to epilepsy: read apart,
-    "non" would negate the seizures and the phrase would be excluded, so the set would miss them; a
-    missed epilepsy lets a card advise holding an antiepileptic dose."""
+def _joined_non(words: tuple[str, ...]) -> list[str]:
     joined: list[str] = []
-    skip = False
-    for i, word in enumerate(words):
-        if skip:
-            skip = False
-            continue
-        if word == "non" and any(words[i + 1 : i + 1 + len(run)] == run for run in runs):
+    i = 0
+    while i < len(words):
+        if words[i] == "non" and i + 1 < len(words):
             joined.append("non" + words[i + 1])
-            skip = True
+            i += 2
         else:
-            joined.append(word)
-    return tuple(joined)
+            joined.append(words[i])
+            i += 1
+    return joined
 
 
-def _covered(words: tuple[str, ...], runs: tuple[tuple[str, ...], ...]) -> frozenset[int]:
-    """The positions of ``words`` inside an occurrence of one of ``runs``."""
-    return frozenset(
-        position
-        for run in runs
-        for i in range(len(words) - len(run) + 1)
-        if words[i : i + len(run)] == run
-        for position in range(i, i + len(run))
-    )
+def _affirmed(
+    words: tuple[str, ...], clauses: tuple[int, ...], run: tuple[str, ...], covered: frozenset[int]
+) -> bool:
+    """Whether ``run`` appears in ``words`` outside the ``covered`` positions with no negation just
+    before it in its clause: "No history of seizures" is not epilepsy; "Epilepsy, no seizures since
+    2019" is (the negation follows the name)."""
+    size = len(run)
+    for i in range(len(words) - size + 1):
+        if words[i : i + size] != run or not covered.isdisjoint(range(i, i + size)):
+            continue
+        reach = range(max(0, i - _NEGATION_REACH), i)
+        if not any(words[j] in _NEGATIONS and clauses[j] == clauses[i] for j in reach):
+            return True
+    return False
+
+
+def _covered(
+    words: tuple[str, ...], runs: tuple[tuple[str, ...], ...], heads: frozenset[str]
+) -> frozenset[int]:
+    """The positions of ``words`` inside an excluded phrase, unless "and"/"or" joins the phrase's
+    modifier to another that may share its noun: "Absence and febrile seizures" and "Seizures,
+    febrile and afebrile" still name seizures that point to epilepsy. ``heads`` are the set's own
+    words: the noun is the end of the phrase that is one of them."""
+    covered: set[int] = set()
+    for run in runs:
+        size = len(run)
+        for i in range(len(words) - size + 1):
+            if words[i : i + size] != run:
+                continue
+            end = i + size
+            joined_before = i > 0 and words[i - 1] in _CONJUNCTIONS and run[-1] in heads
+            joined_after = end < len(words) and words[end] in _CONJUNCTIONS and run[0] in heads
+            if not (joined_before or joined_after):
+                covered.update(range(i, end))
+    return frozenset(covered)

@@ -77,6 +77,25 @@ def test_has_when_condition_coded_uncoded_or_inactive(
         ("Non-febrile seizures", True),
         ("Nonfebrile seizure disorder", True),
         ("Afebrile seizures since 2021", True),
+        # A phrase joined by and/or to another modifier may share its noun: doubt reads as epilepsy.
+        ("Absence and febrile seizures", True),
+        ("Generalized tonic-clonic and febrile seizures", True),
+        ("Non-febrile and febrile seizures", True),
+        ("Afebrile/febrile seizures", True),
+        ("Seizures, febrile and afebrile", True),
+        ("Febrile seizures and asthma", False),
+        # The MeSH order, and non-epileptic seizures by name.
+        ("Seizures, febrile", False),
+        ("Seizure (febrile)", False),
+        ("Seizure, febrile, complex", False),
+        ("Nonepileptic seizures", False),
+        # A negation reaches to the end of its clause only; "non" prefixes a word, it negates nothing.
+        ("No febrile seizures; epilepsy since 2019", True),
+        ("Denies seizures. Epilepsy per neurology", True),
+        ("No h/o seizures", False),
+        ("Focal non-motor seizures", True),
+        ("Non-convulsive seizures", True),
+        ("Non-intractable epilepsy", True),
     ],
 )
 def test_has_when_uncoded_words_are_negated_before_the_name_is_none(
@@ -177,3 +196,11 @@ def test_uncontrolled_hypertension_needs_the_hypertension_code_for_a_reading() -
 def test_hypertensive_crisis_code_is_uncontrolled_without_a_reading() -> None:
     patient = read_context([condition("u", ICD, "I16.1")], [], [], VOCABULARY)
     assert patient.has("uncontrolled-hypertension", NOW) is not None
+
+
+def test_a_negation_in_one_clause_does_not_reach_a_condition_named_in_the_next() -> None:
+    text = "No alcohol abuse; opioid use disorder, on buprenorphine"
+    uncoded = {"resourceType": "Condition", "id": "c", "code": {"text": text}}
+    patient = read_context([uncoded], [], [], VOCABULARY)
+    assert patient.has("opioid-use-disorder", NOW) is not None
+    assert patient.has("alcohol-use-disorder", NOW) is None
