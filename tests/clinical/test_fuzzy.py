@@ -64,8 +64,9 @@ _ANY_PAIRS = st.tuples(st.text(alphabet="abc", max_size=7), st.text(alphabet="ab
 @example(pair=("", "a"))
 def test_distance_in_one_pass_agrees_with_the_full_table(pair: tuple[str, str]) -> None:
     # Limits 0 and 1 take the one-pass path; the table is the definition (optimal string alignment).
+    # At 2 and above `distance` is the table itself, so comparing there could not fail.
     a, b = pair
-    for limit in (0, 1, 2):
+    for limit in (0, 1):
         assert distance(a, b, limit) == _table_distance(a, b, limit), limit
         assert distance(a, b, limit) == distance(b, a, limit), limit
 
