@@ -298,6 +298,11 @@ def _clauses(texts: Iterable[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     return tuple(words), tuple(clauses)
 
 
+def phrase_words(phrase: str) -> tuple[str, ...]:
+    """A knowledge-base phrase as a Condition's text is read ("non-epileptic" -> "nonepileptic")."""
+    return tuple(_joined_non(words_of(phrase)))
+
+
 def _joined_non(words: tuple[str, ...]) -> list[str]:
     joined: list[str] = []
     i = 0

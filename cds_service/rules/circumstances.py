@@ -17,6 +17,7 @@ from cds_service.clinical.conditions import (
     ConditionVocabulary,
     PatientContext,
     PressureRule,
+    phrase_words,
 )
 from cds_service.clinical.lexicon import words_of
 from cds_service.clinical.substances import (
@@ -118,8 +119,10 @@ def _code_set(item: ConditionSet) -> CodeSet:
         snomed=frozenset(item.snomed),
         icd10=tuple(_plain(code) for code in item.icd),
         icd10_excluded=tuple(_plain(code) for code in item.icd_excluded),
-        words=tuple(run for phrase in item.words if (run := words_of(phrase))),
-        words_excluded=tuple(run for phrase in item.words_excluded if (run := words_of(phrase))),
+        words=tuple(run for phrase in item.words if (run := phrase_words(phrase))),
+        words_excluded=tuple(
+            run for phrase in item.words_excluded if (run := phrase_words(phrase))
+        ),
     )
 
 

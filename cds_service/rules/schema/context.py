@@ -117,8 +117,7 @@ class ConditionSet(Strict):
         default=(),
         description="Phrases that name another condition with one of the words inside: a word "
         'inside one does not match ("febrile seizure" is not epilepsy), unless "and", "or" or "/" '
-        'joins the phrase to another modifier of the same noun ("Absence and febrile seizures"). '
-        'Written as the words are read: "non" joined to its word ("nonepileptic seizure").',
+        'joins the phrase to another modifier of the same noun ("Absence and febrile seizures").',
     )
     reading: Reading | None = Field(
         default=None,
