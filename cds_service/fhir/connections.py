@@ -150,7 +150,10 @@ class _Gate(httpx.AsyncBaseTransport):
         except BaseException:
             self._slots.release()
             raise
-        response.stream = _Releasing(response.stream, self._slots.release)
+        if response.is_closed:  # built already read (no body to close later)
+            self._slots.release()
+        else:
+            response.stream = _Releasing(response.stream, self._slots.release)
         return response
 
     async def aclose(self) -> None:

@@ -23,7 +23,8 @@ URL = "http://fhir.gate.test/fhir/MedicationRequest"
 
 
 class Inner(httpx.AsyncBaseTransport):
-    """Counts the requests inside it (from arrival to the body's close); ``/refused`` fails."""
+    """Counts the requests inside it (from arrival to the body's close); ``/refused`` fails,
+    ``/hang`` never answers, ``/read`` answers a body read already, ``/bad-close`` fails to close."""
 
     def __init__(self) -> None:
         self.inside = 0
@@ -36,19 +37,30 @@ class Inner(httpx.AsyncBaseTransport):
         if request.url.path.endswith("/refused"):
             self.inside -= 1
             raise httpx.ConnectError("refused", request=request)
+        if request.url.path.endswith("/hang"):
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.inside -= 1
         self.served += 1
-        return httpx.Response(200, stream=_Body(self))
+        if request.url.path.endswith("/read"):
+            self.inside -= 1
+            return httpx.Response(200, content=b"{}")
+        return httpx.Response(200, stream=_Body(self, request.url.path.endswith("/bad-close")))
 
 
 class _Body(httpx.AsyncByteStream):
-    def __init__(self, inner: Inner) -> None:
+    def __init__(self, inner: Inner, fails: bool = False) -> None:
         self._inner = inner
+        self._fails = fails
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         yield b'{"resourceType":"Bundle"}'
 
     async def aclose(self) -> None:
         self._inner.inside -= 1
+        if self._fails:
+            raise OSError("connection reset while closing")
 
 
 async def _settle() -> None:
@@ -92,6 +104,41 @@ async def test_a_failed_request_and_a_cancelled_wait_give_their_slot_back() -> N
     assert [answer.status_code for answer in answers] == [200] * 3
     assert inner.most == 1  # the cancelled wait never took a slot it did not give back
     assert inner.served == 4
+
+
+async def test_a_request_cancelled_inside_the_pool_gives_its_slot_back() -> None:
+    inner = Inner()
+    async with httpx.AsyncClient(transport=_Gate(inner, 1)) as client:
+        for _ in range(3):  # each would leak the one slot, and the next would never get in
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.05):  # the reader's per-request timeout
+                    await client.get(URL.replace("MedicationRequest", "hang"))
+        after = await client.get(URL, timeout=httpx.Timeout(None, pool=1))
+
+    assert after.status_code == 200
+
+
+async def test_a_body_that_fails_to_close_still_gives_its_slot_back() -> None:
+    inner = Inner()
+    async with httpx.AsyncClient(transport=_Gate(inner, 1)) as client:
+        with pytest.raises(OSError, match="reset"):
+            await client.get(URL.replace("MedicationRequest", "bad-close"))
+        after = await client.get(URL, timeout=httpx.Timeout(None, pool=1))
+
+    assert after.status_code == 200
+
+
+async def test_an_answer_read_before_it_reaches_the_gate_gives_its_slot_back_at_once() -> None:
+    inner = Inner()
+    async with httpx.AsyncClient(transport=_Gate(inner, 1)) as client:
+        answers = [
+            await client.get(
+                URL.replace("MedicationRequest", "read"), timeout=httpx.Timeout(None, pool=1)
+            )
+            for _ in range(3)
+        ]
+
+    assert [answer.status_code for answer in answers] == [200] * 3
 
 
 async def test_a_body_closed_twice_gives_its_slot_back_once() -> None:
