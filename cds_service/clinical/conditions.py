@@ -35,7 +35,9 @@ _NOT_TRUE = frozenset({"refuted", "entered-in-error"})
 # not epilepsy because the set excludes them by name).
 _NEGATIONS = frozenset({"no", "not", "denies", "denied", "never", "without", "negative"})
 _NEGATION_REACH = 3
-_CLAUSE_END = re.compile(r"[;:,.()\[\]]")
+# A clause ends at ; , ( ) [ ] and at a full stop before a capital, a digit or the end ("No hx. of
+# seizures" is one clause); a colon does not end one ("Denies: seizures").
+_CLAUSE_END = re.compile(r"[;,()\[\]]|\.(?=\s*(?:[A-Z0-9]|$))")
 # "Afebrile/febrile seizures" is a list; "h/o seizures" (history of) is not.
 _SLASHED_LIST = re.compile(r"(?<=[a-z]{2})/(?=[a-z]{2})", re.IGNORECASE)
 _CONJUNCTIONS = frozenset({"and", "or", "nor"})
@@ -80,7 +82,7 @@ class CodeSet:
         covered: frozenset[int] = frozenset()
         if self.words_excluded:
             heads = frozenset(word for run in self.words for word in run)
-            covered = _covered(words, self.words_excluded, heads)
+            covered = _covered(words, clauses, self.words_excluded, heads)
         return any(_affirmed(words, clauses, run, covered) for run in self.words)
 
 
@@ -333,21 +335,23 @@ def _affirmed(
 
 
 def _covered(
-    words: tuple[str, ...], runs: tuple[tuple[str, ...], ...], heads: frozenset[str]
+    words: tuple[str, ...],
+    clauses: tuple[int, ...],
+    runs: tuple[tuple[str, ...], ...],
+    heads: frozenset[str],
 ) -> frozenset[int]:
-    """The positions of ``words`` inside an excluded phrase, unless "and"/"or" joins the phrase's
-    modifier to another that may share its noun: "Absence and febrile seizures" and "Seizures,
-    febrile and afebrile" still name seizures that point to epilepsy. ``heads`` are the set's own
-    words: the noun is the end of the phrase that is one of them."""
+    """The positions of ``words`` inside an excluded phrase within one clause, unless "and"/"or"
+    joins the phrase's modifier to another that may share its noun: "Absence and febrile seizures"
+    still names seizures that point to epilepsy (and so, on the safe side, does "Asthma and febrile
+    seizures"). ``heads`` are the set's own words: a phrase that ends in one has its noun there."""
     covered: set[int] = set()
     for run in runs:
         size = len(run)
         for i in range(len(words) - size + 1):
-            if words[i : i + size] != run:
-                continue
             end = i + size
-            joined_before = i > 0 and words[i - 1] in _CONJUNCTIONS and run[-1] in heads
-            joined_after = end < len(words) and words[end] in _CONJUNCTIONS and run[0] in heads
-            if not (joined_before or joined_after):
-                covered.update(range(i, end))
+            if words[i:end] != run or clauses[i] != clauses[end - 1]:
+                continue
+            if i > 0 and words[i - 1] in _CONJUNCTIONS and run[-1] in heads:
+                continue
+            covered.update(range(i, end))
     return frozenset(covered)
