@@ -50,6 +50,7 @@ def reading(systolic: float, diastolic: float, when: str, *, panel: bool = True)
         (condition("c", SCT, "84757009"), True),
         (condition("d", "urn:oid:2.16.840.1.113883.6.90", "G40.1"), True),
         (condition("e", ICD, "F10.20"), False),
+        (condition("i", ICD, "G41.0"), True),  # status epilepticus (ICD-10, not ICD-10-CM)
         ({"resourceType": "Condition", "id": "f", "code": {"text": "Seizure disorder"}}, True),
         (condition("g", ICD, "G40.9", clinicalStatus={"coding": [{"code": "resolved"}]}), False),
         (condition("h", ICD, "G40.9", verificationStatus={"coding": [{"code": "refuted"}]}), False),
@@ -99,6 +100,7 @@ def test_has_when_condition_coded_uncoded_or_inactive(
         ("Focal non-motor seizures", True),
         ("Non-convulsive seizures", True),
         ("Non-intractable epilepsy", True),
+        ("Non-convulsive status epilepticus", True),
     ],
 )
 def test_has_when_uncoded_words_are_negated_before_the_name_is_none(
