@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=64, gt=0)
     max_bundle_entries: int = Field(default=5_000, gt=0)
     body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Longer than the idle timeout of whatever pools connections to us (AWS ALB and nginx: 60 s),
+    # so that the pool, not the service, closes an idle connection: a service closing it first races
+    # the pool's next request on it, which then fails (a 502 at the balancer). uvicorn's own is 5 s.
+    keep_alive_seconds: int = Field(default=75, ge=1)
     log_level: str = "INFO"
 
     # --- FHIR data access

@@ -41,6 +41,18 @@ def test_serve_when_public_bind_allowed_explicitly_binds_it(
     assert started[0]["port"] == 8123
 
 
+@pytest.mark.parametrize(("workers", "setting", "kept"), [("1", None, 75), ("2", "90", 90)])
+def test_serve_keeps_idle_connections_longer_than_a_load_balancers_idle_timeout(
+    monkeypatch: pytest.MonkeyPatch, workers: str, setting: str | None, kept: int
+) -> None:
+    if setting is not None:
+        monkeypatch.setenv("CDS_KEEP_ALIVE_SECONDS", setting)
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(k))
+    assert cli.main(["serve", "--port", "8125", "--workers", workers]) == 0
+    assert started[0]["timeout_keep_alive"] == kept
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_serve_gives_uvicorn_the_json_log_config(
     monkeypatch: pytest.MonkeyPatch, workers: str

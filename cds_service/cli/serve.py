@@ -49,9 +49,17 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             log_level="warning",
             log_config=log_config,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
     else:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=log_config)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            log_config=log_config,
+            timeout_keep_alive=settings.keep_alive_seconds,
+        )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
@@ -104,3 +105,25 @@ def test_real_server_when_sandbox_preflights_allows_its_origin(server: str) -> N
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == SANDBOX
+
+
+def test_real_server_keeps_an_idle_connection_open_past_uvicorns_five_seconds(server: str) -> None:
+    # uvicorn's own keep-alive is 5 s; a balancer pooling connections for 60 s would then send
+    # requests on connections the service is closing. CDS_KEEP_ALIVE_SECONDS (75 s) keeps them open.
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", "/health")
+        first = connection.getresponse()
+        first.read()
+        time.sleep(6)
+        connection.request(
+            "GET", "/health"
+        )  # on the same socket: http.client raises if it was closed
+        second = connection.getresponse()
+        second.read()
+    finally:
+        connection.close()
+
+    assert first.status == 200
+    assert second.status == 200
