@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cds_service.fhir.urls import is_loopback
 from cds_service.ops.runtime import settle_for_serving
@@ -38,28 +38,21 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         _share_metrics_between_workers()
     app = serving_app(settings)  # built here first: a bad setting stops start-up in one line
     _announce(args, settings)
-    log_config = uvicorn_log_config(settings.log_level)
+    # Both ways of running take the same server options: one list, so neither can miss one.
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "log_config": uvicorn_log_config(settings.log_level),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+    }
     if args.workers > 1:
         # Workers import the factory themselves; settings come from the same environment.
         uvicorn.run(
-            "cds_service.cli.serve:serving_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-            log_config=log_config,
-            timeout_keep_alive=settings.keep_alive_seconds,
+            "cds_service.cli.serve:serving_app", factory=True, workers=args.workers, **options
         )
     else:
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            log_config=log_config,
-            timeout_keep_alive=settings.keep_alive_seconds,
-        )
+        uvicorn.run(app, **options)
     return 0
 
 
