@@ -9,7 +9,7 @@ or ICD-10 prefix ("F10" matches F10.20); an uncoded Condition matches by its wor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -33,7 +33,7 @@ _NOT_TRUE = frozenset({"refuted", "entered-in-error"})
 # in the same clause: "No febrile seizures; epilepsy since 2019" is epilepsy. "non" is not among them:
 # it is a prefix, joined to its word ("non-motor seizures" are seizures; "non-epileptic seizures" are
 # not epilepsy because the set excludes them by name).
-_NEGATIONS = frozenset({"no", "not", "denies", "denied", "never", "without", "negative"})
+_NEGATIONS = frozenset({"no", "not", "denies", "denied", "never", "without", "negative", "neither"})
 _NEGATION_REACH = 3
 # A clause ends at ; , ( ) [ ] and at a full stop before a capital, a digit or the end ("No hx. of
 # seizures" is one clause); a colon does not end one ("Denies: seizures").
@@ -41,6 +41,9 @@ _CLAUSE_END = re.compile(r"[;,()\[\]]|\.(?=\s*(?:[A-Z0-9]|$))")
 # "Afebrile/febrile seizures" is a list; "h/o seizures" (history of) is not.
 _SLASHED_LIST = re.compile(r"(?<=[a-z]{2})/(?=[a-z]{2})", re.IGNORECASE)
 _CONJUNCTIONS = frozenset({"and", "or", "nor"})
+# Modifiers joined by these share the words after the last one: "Alcohol and opioid use disorder"
+# names alcohol use disorder too. Not "nor": "Neither alcohol nor opioid use disorder" names neither.
+_SHARING = frozenset({"and", "or"})
 Via = Literal["indication", "problem-list"]
 
 
@@ -324,14 +327,37 @@ def _affirmed(
     """Whether ``run`` appears in ``words`` outside the ``covered`` positions with no negation just
     before it in its clause: "No history of seizures" is not epilepsy; "Epilepsy, no seizures since
     2019" is (the negation follows the name)."""
-    size = len(run)
-    for i in range(len(words) - size + 1):
-        if words[i : i + size] != run or not covered.isdisjoint(range(i, i + size)):
+    for i, positions in _occurrences(words, clauses, run):
+        if not covered.isdisjoint(positions):
             continue
         reach = range(max(0, i - _NEGATION_REACH), i)
         if not any(words[j] in _NEGATIONS and clauses[j] == clauses[i] for j in reach):
             return True
     return False
+
+
+def _occurrences(
+    words: tuple[str, ...], clauses: tuple[int, ...], run: tuple[str, ...]
+) -> Iterator[tuple[int, tuple[int, ...]]]:
+    """Where ``run`` starts and the positions it takes: in a row, or with its first word one of
+    modifiers that share the rest within one clause ("alcohol" in "alcohol and opioid use
+    disorder", "alcohol or cannabis dependence")."""
+    size = len(run)
+    for i in range(len(words) - size + 1):
+        if words[i : i + size] == run:
+            yield i, tuple(range(i, i + size))
+    if size < 2:
+        return
+    first, rest = run[0], run[1:]
+    for i, word in enumerate(words):
+        if word != first:
+            continue
+        j = i + 1
+        while j + 1 < len(words) and words[j] in _SHARING and clauses[j + 1] == clauses[i]:
+            j += 2  # a conjunction and the next modifier
+        end = j + len(rest)
+        if j > i + 1 and words[j:end] == rest and clauses[end - 1] == clauses[i]:
+            yield i, (i, *range(j, end))
 
 
 def _covered(

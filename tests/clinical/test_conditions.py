@@ -209,3 +209,29 @@ def test_a_negation_in_one_clause_does_not_reach_a_condition_named_in_the_next()
     patient = read_context([uncoded], [], [], VOCABULARY)
     assert patient.has("opioid-use-disorder", NOW) is not None
     assert patient.has("alcohol-use-disorder", NOW) is None
+
+
+USE_DISORDERS = ("alcohol-use-disorder", "opioid-use-disorder", "cannabis-use-disorder")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        # Modifiers joined by and/or share the words after the last one.
+        ("Alcohol and opioid use disorder", {"alcohol-use-disorder", "opioid-use-disorder"}),
+        ("Opioid and alcohol dependence", {"alcohol-use-disorder", "opioid-use-disorder"}),
+        ("Alcohol or cannabis use disorder", {"alcohol-use-disorder", "cannabis-use-disorder"}),
+        ("Alcohol/cannabis abuse", {"alcohol-use-disorder", "cannabis-use-disorder"}),
+        ("Alcohol and opioid and cannabis use disorder", set(USE_DISORDERS)),
+        # Not across a clause, not with "nor", and a negation before the first reaches all of them.
+        ("Alcohol; opioid use disorder", {"opioid-use-disorder"}),
+        ("Neither alcohol nor opioid use disorder", set()),
+        ("No alcohol and opioid use disorder", set()),
+        ("Tobacco and opioid use disorder", {"opioid-use-disorder"}),
+        ("Alcohol and tobacco use", set()),
+    ],
+)
+def test_use_disorders_named_by_modifiers_that_share_their_noun(text: str, named: set[str]) -> None:
+    uncoded = {"resourceType": "Condition", "id": "u", "code": {"text": text}}
+    patient = read_context([uncoded], [], [], VOCABULARY)
+    assert {s for s in USE_DISORDERS if patient.has(s, NOW) is not None} == named
