@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import select
 import socket
 import typing
 from collections import OrderedDict
@@ -27,6 +26,9 @@ from ssl import SSLContext
 import anyio
 import httpcore
 import httpx
+
+# httpcore's own readability test, so that ours answers exactly as it would (it is not exported).
+from httpcore._utils import is_socket_readable
 
 from cds_service.fhir import urls
 from cds_service.fhir.addresses import AddressRule, refusal
@@ -141,21 +143,8 @@ class _Stream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> typing.Any:
         if info == "is_readable":
-            return readable(self._socket)
+            return is_socket_readable(self._socket)
         return self._inner.get_extra_info(info)
-
-
-def readable(sock: socket.socket | None) -> bool:
-    """Whether a read would not block: data waiting, the peer's close, or no socket (httpcore's
-    test, on the socket the stream was opened with)."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    if not hasattr(select, "poll"):  # Windows
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 class _CheckedTransport(httpx.AsyncHTTPTransport):
